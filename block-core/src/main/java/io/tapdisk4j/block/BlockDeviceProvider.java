@@ -1,0 +1,41 @@
+package io.tapdisk4j.block;
+
+import java.io.IOException;
+import java.util.List;
+import java.util.Set;
+
+/**
+ * A transport for device URIs of some schemes, found with {@link java.util.ServiceLoader}: each backend
+ * module lists its provider in {@code META-INF/services/io.tapdisk4j.block.BlockDeviceProvider}.
+ */
+public interface BlockDeviceProvider {
+
+    Set<String> schemes();
+
+    /** Opens the raw storage the URI names (no format layered on top). */
+    BlockDevice open(DeviceUri uri, OpenOptions options) throws IOException;
+
+    /** Creates new, empty storage of {@code size} bytes; transports that cannot (a LUN) refuse. */
+    default BlockDevice create(DeviceUri uri, long size) throws IOException {
+        throw new BlockDeviceException(BlockError.ENOTSUP, uri.scheme() + ": cannot create storage at " + uri);
+    }
+
+    /** Removes the storage the URI names. */
+    default void remove(DeviceUri uri) throws IOException {
+        throw new BlockDeviceException(BlockError.ENOTSUP, uri.scheme() + ": cannot remove " + uri);
+    }
+
+    /** Lists the entries of a directory-like URI (for {@code sr ls}); transports without directories refuse. */
+    default List<String> list(DeviceUri directory) throws IOException {
+        throw new BlockDeviceException(BlockError.ENOTSUP, uri(directory) + ": not a directory-like URI");
+    }
+
+    /** A URI naming {@code name} relative to {@code base} (for parent locators); null when not possible. */
+    default DeviceUri resolve(DeviceUri base, String name) {
+        return null;
+    }
+
+    private static String uri(DeviceUri u) {
+        return u.text();
+    }
+}

@@ -1,0 +1,290 @@
+package io.tapdisk4j.block.local;
+
+import io.netty.buffer.ByteBuf;
+import io.tapdisk4j.block.BlockDevice;
+import io.tapdisk4j.block.BlockDeviceException;
+import io.tapdisk4j.block.BlockError;
+import io.tapdisk4j.block.Buffers;
+import io.tapdisk4j.block.Capability;
+import io.tapdisk4j.block.Extent;
+import io.tapdisk4j.block.Requests;
+
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A raw image in a local file (or a block device node). Positional I/O runs on a small shared pool of
+ * platform threads (a blocking native call would pin a virtual thread's carrier). With O_DIRECT, requests
+ * that are not 4 KiB-aligned go through a second, buffered descriptor rather than failing.
+ */
+public final class FileDevice implements BlockDevice {
+
+    private static final int DIRECT_ALIGN = 4096;
+    private static final ExecutorService IO = Executors.newFixedThreadPool(
+            Math.max(4, 2 * Runtime.getRuntime().availableProcessors()), new DaemonThreads("tapdisk4j-file"));
+
+    private final String path;
+    private final LinuxFile file;
+    private final LinuxFile direct;
+    private final boolean readOnly;
+    private volatile long size;
+    private final AtomicInteger inFlight = new AtomicInteger();
+
+    private FileDevice(String path, LinuxFile file, LinuxFile direct, boolean readOnly) throws BlockDeviceException {
+        this.path = path;
+        this.file = file;
+        this.direct = direct;
+        this.readOnly = readOnly;
+        this.size = file.size();
+    }
+
+    public static FileDevice open(String path, boolean readOnly, boolean directIo) throws BlockDeviceException {
+        int flags = readOnly ? LinuxFile.O_RDONLY : LinuxFile.O_RDWR;
+        LinuxFile f = LinuxFile.open(path, flags, 0);
+        LinuxFile d = null;
+        try {
+            if (directIo) {
+                d = LinuxFile.open(path, flags | LinuxFile.O_DIRECT, 0);
+            }
+            return new FileDevice(path, f, d, readOnly);
+        } catch (BlockDeviceException e) {
+            f.close();
+            if (d != null) {
+                d.close();
+            }
+            throw e;
+        }
+    }
+
+    /** Creates a new sparse file of {@code size} bytes; refuses to overwrite an existing one. */
+    public static FileDevice create(String path, long size) throws BlockDeviceException {
+        try (LinuxFile f = LinuxFile.open(path, LinuxFile.O_RDWR | LinuxFile.O_CREAT | LinuxFile.O_EXCL, 0644)) {
+            f.truncate(size);
+        }
+        return open(path, false, false);
+    }
+
+    @Override
+    public long size() {
+        return size;
+    }
+
+    @Override
+    public Set<Capability> capabilities() {
+        EnumSet<Capability> caps = EnumSet.of(Capability.FLUSH, Capability.FUA, Capability.ALLOCATION,
+                Capability.DISCARD, Capability.DISCARD_ZEROES, Capability.WRITE_ZEROES,
+                Capability.MULTI_HANDLE_CONSISTENT, Capability.RESIZE);
+        if (readOnly) {
+            caps.add(Capability.READ_ONLY);
+        }
+        return caps;
+    }
+
+    private LinuxFile fdFor(long offset, long length, MemorySegment seg) {
+        if (direct != null && offset % DIRECT_ALIGN == 0 && length % DIRECT_ALIGN == 0
+                && seg.address() % DIRECT_ALIGN == 0) {
+            return direct;
+        }
+        return file;
+    }
+
+    @Override
+    public CompletableFuture<ByteBuf> read(long offset, int length) {
+        BlockDeviceException bad = Requests.checkRange(offset, length, size);
+        if (bad != null) {
+            return CompletableFuture.failedFuture(bad);
+        }
+        return submit(() -> {
+            ByteBuf buf = Buffers.direct(length);
+            try {
+                MemorySegment seg = MemorySegment.ofBuffer(buf.nioBuffer(0, length));
+                fdFor(offset, length, seg).readFully(seg, offset);
+                buf.writerIndex(length);
+                return buf;
+            } catch (Throwable t) {
+                buf.release();
+                throw t;
+            }
+        });
+    }
+
+    @Override
+    public CompletableFuture<Void> write(long offset, ByteBuf data, boolean fua) {
+        int length = data.readableBytes();
+        BlockDeviceException bad = readOnly ? new BlockDeviceException(BlockError.EROFS, path + " is read-only")
+                : Requests.checkRange(offset, length, size);
+        if (bad != null) {
+            data.release();
+            return CompletableFuture.failedFuture(bad);
+        }
+        return submit(() -> {
+            try {
+                ByteBuf src = data.isDirect() ? data : Buffers.direct(length).writeBytes(data, data.readerIndex(), length);
+                try {
+                    MemorySegment seg = MemorySegment.ofBuffer(src.nioBuffer(src.readerIndex(), length));
+                    fdFor(offset, length, seg).writeFully(seg, offset);
+                } finally {
+                    if (src != data) {
+                        src.release();
+                    }
+                }
+                if (fua) {
+                    file.fdatasync();
+                }
+                return null;
+            } finally {
+                data.release();
+            }
+        });
+    }
+
+    @Override
+    public CompletableFuture<Void> flush() {
+        return submit(() -> {
+            file.fdatasync();
+            return null;
+        });
+    }
+
+    @Override
+    public CompletableFuture<Void> discard(long offset, long length, boolean secure) {
+        if (secure) {
+            return Requests.failed(BlockError.ENOTSUP, "secure discard is not supported on " + path);
+        }
+        return punch(offset, length);
+    }
+
+    @Override
+    public CompletableFuture<Void> writeZeroes(long offset, long length, boolean mayUnmap) {
+        if (mayUnmap) {
+            return punch(offset, length);
+        }
+        BlockDeviceException bad = checkWritable(offset, length);
+        if (bad != null) {
+            return CompletableFuture.failedFuture(bad);
+        }
+        return submit(() -> {
+            if (!file.fallocate(LinuxFile.FALLOC_FL_ZERO_RANGE | LinuxFile.FALLOC_FL_KEEP_SIZE, offset, length)) {
+                writeZeroesByHand(offset, length);
+            }
+            return null;
+        });
+    }
+
+    private CompletableFuture<Void> punch(long offset, long length) {
+        BlockDeviceException bad = checkWritable(offset, length);
+        if (bad != null) {
+            return CompletableFuture.failedFuture(bad);
+        }
+        return submit(() -> {
+            if (!file.fallocate(LinuxFile.FALLOC_FL_PUNCH_HOLE | LinuxFile.FALLOC_FL_KEEP_SIZE, offset, length)) {
+                writeZeroesByHand(offset, length);
+            }
+            return null;
+        });
+    }
+
+    private void writeZeroesByHand(long offset, long length) throws BlockDeviceException {
+        int chunk = (int) Math.min(length, 1 << 20);
+        ByteBuf zero = Buffers.zeroes(chunk);
+        try {
+            MemorySegment seg = MemorySegment.ofBuffer(zero.nioBuffer(0, chunk));
+            for (long done = 0; done < length; done += chunk) {
+                long n = Math.min(chunk, length - done);
+                file.writeFully(seg.asSlice(0, n), offset + done);
+            }
+        } finally {
+            zero.release();
+        }
+    }
+
+    private BlockDeviceException checkWritable(long offset, long length) {
+        return readOnly ? new BlockDeviceException(BlockError.EROFS, path + " is read-only")
+                : Requests.checkRange(offset, length, size);
+    }
+
+    @Override
+    public CompletableFuture<List<Extent>> allocation(long offset, long length) {
+        BlockDeviceException bad = Requests.checkRange(offset, length, size);
+        if (bad != null) {
+            return CompletableFuture.failedFuture(bad);
+        }
+        return submit(() -> {
+            List<Extent> out = new ArrayList<>();
+            long end = offset + length;
+            long pos = offset;
+            while (pos < end) {
+                long data = file.seek(pos, LinuxFile.SEEK_DATA);
+                if (data < 0 || data >= end) {
+                    out.add(Extent.hole(pos, end - pos));
+                    break;
+                }
+                if (data > pos) {
+                    out.add(Extent.hole(pos, data - pos));
+                }
+                long hole = file.seek(data, LinuxFile.SEEK_HOLE);
+                long stop = Math.min(hole < 0 ? end : hole, end);
+                out.add(Extent.data(data, stop - data));
+                pos = stop;
+            }
+            return out;
+        });
+    }
+
+    @Override
+    public CompletableFuture<Void> resize(long newSize) {
+        if (readOnly) {
+            return Requests.failed(BlockError.EROFS, path + " is read-only");
+        }
+        return submit(() -> {
+            file.truncate(newSize);
+            size = newSize;
+            return null;
+        });
+    }
+
+    @Override
+    public void close() {
+        file.close();
+        if (direct != null) {
+            direct.close();
+        }
+    }
+
+    @Override
+    public String describe() {
+        return "file://" + path;
+    }
+
+    private interface IoCall<T> {
+        T call() throws Exception;
+    }
+
+    private <T> CompletableFuture<T> submit(IoCall<T> call) {
+        CompletableFuture<T> f = new CompletableFuture<>();
+        inFlight.incrementAndGet();
+        try {
+            IO.execute(() -> {
+                try {
+                    f.complete(call.call());
+                } catch (Throwable t) {
+                    f.completeExceptionally(t instanceof BlockDeviceException ? t
+                            : new BlockDeviceException(BlockError.EIO, path + ": " + t, t));
+                } finally {
+                    inFlight.decrementAndGet();
+                }
+            });
+        } catch (RuntimeException e) {
+            inFlight.decrementAndGet();
+            f.completeExceptionally(new BlockDeviceException(BlockError.EIO, path + ": " + e, e));
+        }
+        return f;
+    }
+}

@@ -1,0 +1,243 @@
+package io.tapdisk4j.block.local;
+
+import io.tapdisk4j.block.BlockDeviceException;
+import io.tapdisk4j.block.BlockError;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.FunctionDescriptor;
+import java.lang.foreign.Linker;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.StructLayout;
+import java.lang.foreign.ValueLayout;
+import java.lang.invoke.MethodHandle;
+import java.lang.invoke.VarHandle;
+
+/**
+ * A file descriptor and the Linux calls a disk image needs (pread, pwrite, fdatasync, fallocate,
+ * lseek SEEK_DATA/SEEK_HOLE), through the FFM API. FileChannel offers neither O_DIRECT on every JDK nor
+ * hole punching nor SEEK_DATA, which a thin image and NBD block status need.
+ */
+public final class LinuxFile implements AutoCloseable {
+
+    public static final int O_RDONLY = 0;
+    public static final int O_RDWR = 2;
+    public static final int O_CREAT = 0100;
+    public static final int O_EXCL = 0200;
+    public static final int O_DIRECT = 040000;
+    public static final int O_CLOEXEC = 02000000;
+
+    static final int FALLOC_FL_KEEP_SIZE = 1;
+    static final int FALLOC_FL_PUNCH_HOLE = 2;
+    static final int FALLOC_FL_ZERO_RANGE = 0x10;
+    static final int SEEK_END = 2;
+    static final int SEEK_DATA = 3;
+    static final int SEEK_HOLE = 4;
+    static final int ENXIO = 6;
+    static final int EINTR = 4;
+
+    private static final Linker LINKER = Linker.nativeLinker();
+    private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
+    private static final VarHandle ERRNO = CAPTURE.varHandle(StructLayout.PathElement.groupElement("errno"));
+    private static final Linker.Option CCS = Linker.Option.captureCallState("errno");
+
+    private static final MethodHandle OPEN = handle("open",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT),
+            CCS, Linker.Option.firstVariadicArg(2));
+    private static final MethodHandle PREAD = handle("pread",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
+                    ValueLayout.JAVA_LONG), CCS);
+    private static final MethodHandle PWRITE = handle("pwrite",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
+                    ValueLayout.JAVA_LONG), CCS);
+    private static final MethodHandle FDATASYNC = handle("fdatasync",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT), CCS);
+    private static final MethodHandle FALLOCATE = handle("fallocate",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
+                    ValueLayout.JAVA_LONG), CCS);
+    private static final MethodHandle FTRUNCATE = handle("ftruncate",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG), CCS);
+    private static final MethodHandle LSEEK = handle("lseek",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT),
+            CCS);
+    private static final MethodHandle CLOSE = handle("close",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+
+    private static final ThreadLocal<MemorySegment> STATE =
+            ThreadLocal.withInitial(() -> Arena.global().allocate(CAPTURE));
+
+    private final String path;
+    private final int fd;
+    private volatile boolean closed;
+
+    private LinuxFile(String path, int fd) {
+        this.path = path;
+        this.fd = fd;
+    }
+
+    private static MethodHandle handle(String name, FunctionDescriptor fd, Linker.Option... options) {
+        MemorySegment addr = LINKER.defaultLookup().find(name)
+                .orElseThrow(() -> new IllegalStateException("libc has no " + name));
+        return LINKER.downcallHandle(addr, fd, options);
+    }
+
+    public static LinuxFile open(String path, int flags, int mode) throws BlockDeviceException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = STATE.get();
+            int fd = (int) OPEN.invokeExact(state, arena.allocateFrom(path), flags | O_CLOEXEC, mode);
+            if (fd < 0) {
+                throw error("open", path, errno(state));
+            }
+            return new LinuxFile(path, fd);
+        } catch (BlockDeviceException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    public String path() {
+        return path;
+    }
+
+    /** Reads exactly {@code length} bytes (zeroes past end of file). */
+    public void readFully(MemorySegment dst, long offset) throws BlockDeviceException {
+        long done = 0;
+        long length = dst.byteSize();
+        while (done < length) {
+            long n = call(PREAD, "pread", dst.asSlice(done), length - done, offset + done);
+            if (n == 0) {
+                dst.asSlice(done).fill((byte) 0);
+                return;
+            }
+            done += n;
+        }
+    }
+
+    public void writeFully(MemorySegment src, long offset) throws BlockDeviceException {
+        long done = 0;
+        long length = src.byteSize();
+        while (done < length) {
+            done += call(PWRITE, "pwrite", src.asSlice(done), length - done, offset + done);
+        }
+    }
+
+    private long call(MethodHandle h, String what, MemorySegment buf, long len, long off) throws BlockDeviceException {
+        MemorySegment state = STATE.get();
+        while (true) {
+            long n;
+            try {
+                n = (long) h.invokeExact(state, fd, buf, len, off);
+            } catch (Throwable t) {
+                throw new IllegalStateException(t);
+            }
+            if (n >= 0) {
+                return n;
+            }
+            int e = errno(state);
+            if (e != EINTR) {
+                throw error(what, path, e);
+            }
+        }
+    }
+
+    public void fdatasync() throws BlockDeviceException {
+        MemorySegment state = STATE.get();
+        int r;
+        try {
+            r = (int) FDATASYNC.invokeExact(state, fd);
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+        if (r < 0) {
+            throw error("fdatasync", path, errno(state));
+        }
+    }
+
+    /** fallocate(2); false when the file system does not support {@code mode} (EOPNOTSUPP). */
+    public boolean fallocate(int mode, long offset, long length) throws BlockDeviceException {
+        MemorySegment state = STATE.get();
+        int r;
+        try {
+            r = (int) FALLOCATE.invokeExact(state, fd, mode, offset, length);
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+        if (r < 0) {
+            int e = errno(state);
+            if (e == 95) {
+                return false;
+            }
+            throw error("fallocate", path, e);
+        }
+        return true;
+    }
+
+    public void truncate(long size) throws BlockDeviceException {
+        MemorySegment state = STATE.get();
+        int r;
+        try {
+            r = (int) FTRUNCATE.invokeExact(state, fd, size);
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+        if (r < 0) {
+            throw error("ftruncate", path, errno(state));
+        }
+    }
+
+    /** lseek(2); -1 when it answers ENXIO (no more data past {@code offset} for SEEK_DATA). */
+    public long seek(long offset, int whence) throws BlockDeviceException {
+        MemorySegment state = STATE.get();
+        long r;
+        try {
+            r = (long) LSEEK.invokeExact(state, fd, offset, whence);
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+        if (r < 0) {
+            int e = errno(state);
+            if (e == ENXIO) {
+                return -1;
+            }
+            throw error("lseek", path, e);
+        }
+        return r;
+    }
+
+    public long size() throws BlockDeviceException {
+        return seek(0, SEEK_END);
+    }
+
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        try {
+            int ignored = (int) CLOSE.invokeExact(fd);
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    private static int errno(MemorySegment state) {
+        return (int) ERRNO.get(state, 0L);
+    }
+
+    static BlockDeviceException error(String call, String path, int errno) {
+        BlockError e = switch (errno) {
+            case 1 -> BlockError.EPERM;
+            case 2 -> BlockError.EINVAL;
+            case 13 -> BlockError.EACCES;
+            case 22 -> BlockError.EINVAL;
+            case 27 -> BlockError.EFBIG;
+            case 28 -> BlockError.ENOSPC;
+            case 30 -> BlockError.EROFS;
+            case 122 -> BlockError.EDQUOT;
+            default -> BlockError.EIO;
+        };
+        String text = errno == 2 ? "no such file" : "errno " + errno;
+        return new BlockDeviceException(e, call + "(" + path + "): " + text);
+    }
+}
