@@ -20,20 +20,25 @@ public final class LeakCheck implements AfterAllCallback {
         if (ResourceLeakDetector.getLevel() != ResourceLeakDetector.Level.PARANOID) {
             throw new AssertionError("tests must run with -Dio.netty.leakDetection.level=PARANOID (the parent pom sets it)");
         }
+        List<String> leaks = collectLeaks();
+        if (!leaks.isEmpty()) {
+            throw new AssertionError(leaks.size() + " buffer leak(s) during " + context.getDisplayName() + ":\n"
+                    + String.join("\n", leaks));
+        }
+    }
+
+    /** Collects garbage, lets the detector look, and returns (and forgets) every leak reported so far. */
+    public static List<String> collectLeaks() {
         // Leaks are noticed when a buffer is collected and the next buffer is tracked: collect, then allocate.
         for (int i = 0; i < 3 && FailingLeakDetector.LEAKS.isEmpty(); i++) {
             System.gc();
-            System.runFinalization();
             for (int j = 0; j < 64; j++) {
                 ByteBuf probe = PooledByteBufAllocator.DEFAULT.directBuffer(16);
                 probe.release();
             }
         }
-        if (!FailingLeakDetector.LEAKS.isEmpty()) {
-            List<String> leaks = new ArrayList<>(FailingLeakDetector.LEAKS);
-            FailingLeakDetector.LEAKS.clear();
-            throw new AssertionError(leaks.size() + " buffer leak(s) during " + context.getDisplayName() + ":\n"
-                    + String.join("\n", leaks));
-        }
+        List<String> leaks = new ArrayList<>(FailingLeakDetector.LEAKS);
+        FailingLeakDetector.LEAKS.removeAll(leaks);
+        return leaks;
     }
 }
