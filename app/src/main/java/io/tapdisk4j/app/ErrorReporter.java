@@ -1,0 +1,25 @@
+package io.tapdisk4j.app;
+
+import io.tapdisk4j.block.BlockDeviceException;
+import picocli.CommandLine;
+
+import java.io.IOException;
+
+/**
+ * Expected failures (bad URI, unreachable storage, a corrupt image) print one clear line and exit 1;
+ * only a bug prints a stack trace.
+ */
+final class ErrorReporter implements CommandLine.IExecutionExceptionHandler {
+
+    @Override
+    public int handleExecutionException(Exception e, CommandLine cmd, CommandLine.ParseResult parsed) {
+        Throwable t = BlockDeviceException.unwrap(e);
+        if (t instanceof IOException || t instanceof IllegalArgumentException || t instanceof IllegalStateException) {
+            cmd.getErr().println("tapdisk4j " + cmd.getCommandName() + ": " + t.getMessage());
+            return 1;
+        }
+        cmd.getErr().println("tapdisk4j " + cmd.getCommandName() + ": internal error:");
+        t.printStackTrace(cmd.getErr());
+        return 70;
+    }
+}

@@ -1,0 +1,34 @@
+package io.tapdisk4j.app;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+/** {@code ./tapdisk4j}: the daemon, its controls, exports, VDI tools, the demo and the benchmarks. */
+@Command(name = "tapdisk4j", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
+        description = "Userspace blkif storage backend for Xen dom0, with grant copy.",
+        subcommands = {
+                DevicesCommand.class,
+                CommandLine.HelpCommand.class,
+        })
+public final class Main implements Runnable {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    public static void main(String[] args) {
+        System.exit(run(args));
+    }
+
+    /** Runs the CLI and returns its exit status (tests call this in-process). */
+    public static int run(String... args) {
+        return new CommandLine(new Main())
+                .setExecutionExceptionHandler(new ErrorReporter())
+                .setCaseInsensitiveEnumValuesAllowed(true)
+                .execute(args);
+    }
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+}
