@@ -1,0 +1,135 @@
+package io.tapdisk4j.nbd;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.ByteToMessageDecoder;
+import io.netty.handler.codec.CorruptedFrameException;
+
+import java.util.List;
+
+/**
+ * Client to server. Three phases: the client's 32-bit flags, then option requests (IHAVEOPT, option,
+ * length, data), then, once the negotiation says so ({@link #enterTransmission()}), transmission requests.
+ * A WRITE's payload becomes a retained slice of the received bytes (no copy).
+ *
+ * <p>Hostile input is bounded: option data beyond {@code maxOptionLength} and WRITE payloads beyond
+ * {@code maxPayload} are discarded as they arrive (never buffered) and the message is passed on marked
+ * as such, so the server can answer with an error instead of holding megabytes; a wrong magic number
+ * cannot be resynchronised and fails with {@link CorruptedFrameException}.
+ */
+public final class NbdServerDecoder extends ByteToMessageDecoder {
+
+    public enum Phase { CLIENT_FLAGS, OPTIONS, TRANSMISSION }
+
+    public static final int DEFAULT_MAX_OPTION_LENGTH = 64 * 1024;
+
+    private final int maxOptionLength;
+    private final int maxPayload;
+    private Phase phase = Phase.CLIENT_FLAGS;
+    private long discarding;
+
+    public NbdServerDecoder(int maxOptionLength, int maxPayload) {
+        this.maxOptionLength = maxOptionLength;
+        this.maxPayload = maxPayload;
+    }
+
+    public NbdServerDecoder() {
+        this(DEFAULT_MAX_OPTION_LENGTH, NbdProtocol.DEFAULT_MAX_PAYLOAD);
+    }
+
+    public Phase phase() {
+        return phase;
+    }
+
+    /** Called by the negotiation once GO or EXPORT_NAME succeeded: what follows are requests. */
+    public void enterTransmission() {
+        phase = Phase.TRANSMISSION;
+    }
+
+    @Override
+    protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+        if (discarding > 0) {
+            int n = (int) Math.min(discarding, in.readableBytes());
+            in.skipBytes(n);
+            discarding -= n;
+            if (discarding > 0) {
+                return;
+            }
+        }
+        switch (phase) {
+            case CLIENT_FLAGS -> {
+                if (in.readableBytes() >= 4) {
+                    out.add(new NbdClientFlags(in.readInt()));
+                    phase = Phase.OPTIONS;
+                }
+            }
+            case OPTIONS -> decodeOption(in, out);
+            case TRANSMISSION -> decodeRequest(in, out);
+        }
+    }
+
+    private void decodeOption(ByteBuf in, List<Object> out) {
+        if (in.readableBytes() < 16) {
+            return;
+        }
+        int start = in.readerIndex();
+        long magic = in.getLong(start);
+        if (magic != NbdProtocol.IHAVEOPT) {
+            throw new CorruptedFrameException("bad option magic 0x" + Long.toHexString(magic) + " (expected IHAVEOPT)");
+        }
+        int option = in.getInt(start + 8);
+        long length = in.getUnsignedInt(start + 12);
+        if (length > maxOptionLength) {
+            in.skipBytes(16);
+            out.add(new NbdOptionRequest(option, null, length));
+            discarding = length;
+            int n = (int) Math.min(discarding, in.readableBytes());
+            in.skipBytes(n);
+            discarding -= n;
+            return;
+        }
+        if (in.readableBytes() < 16 + length) {
+            return;
+        }
+        in.skipBytes(16);
+        byte[] data = new byte[(int) length];
+        in.readBytes(data);
+        out.add(NbdOptionRequest.of(option, data));
+    }
+
+    private void decodeRequest(ByteBuf in, List<Object> out) {
+        if (in.readableBytes() < NbdProtocol.REQUEST_HEADER) {
+            return;
+        }
+        int start = in.readerIndex();
+        int magic = in.getInt(start);
+        if (magic != NbdProtocol.REQUEST_MAGIC) {
+            throw new CorruptedFrameException("bad request magic 0x" + Integer.toHexString(magic));
+        }
+        int flags = in.getUnsignedShort(start + 4);
+        int type = in.getUnsignedShort(start + 6);
+        long cookie = in.getLong(start + 8);
+        long offset = in.getLong(start + 16);
+        long length = in.getUnsignedInt(start + 24);
+        if (type != NbdProtocol.CMD_WRITE) {
+            in.skipBytes(NbdProtocol.REQUEST_HEADER);
+            out.add(NbdRequest.of(flags, type, cookie, offset, length));
+            return;
+        }
+        if (length > maxPayload) {
+            in.skipBytes(NbdProtocol.REQUEST_HEADER);
+            out.add(new NbdRequest(flags, type, cookie, offset, length, null, true));
+            discarding = length;
+            int n = (int) Math.min(discarding, in.readableBytes());
+            in.skipBytes(n);
+            discarding -= n;
+            return;
+        }
+        if (in.readableBytes() < NbdProtocol.REQUEST_HEADER + length) {
+            return;
+        }
+        in.skipBytes(NbdProtocol.REQUEST_HEADER);
+        ByteBuf data = in.readRetainedSlice((int) length);
+        out.add(new NbdRequest(flags, type, cookie, offset, length, data, false));
+    }
+}

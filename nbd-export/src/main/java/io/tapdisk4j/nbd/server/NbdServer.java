@@ -1,0 +1,164 @@
+package io.tapdisk4j.nbd.server;
+
+import io.netty.bootstrap.ServerBootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.unix.DomainSocketAddress;
+import io.tapdisk4j.block.Buffers;
+import io.tapdisk4j.block.EventLoops;
+import io.tapdisk4j.nbd.NbdServerDecoder;
+import io.tapdisk4j.nbd.NbdServerEncoder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.SocketAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * An NBD server exporting one or more block devices on a TCP address or a Unix socket.
+ * <pre>
+ *   NbdServer s = NbdServer.builder().export(new NbdExport("disk", null, device, false)).bindTcp("127.0.0.1", 10809).start();
+ * </pre>
+ * Closing the server closes the listening socket and every connection; it does not close the devices.
+ */
+public final class NbdServer implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(NbdServer.class);
+
+    private final NbdExports exports;
+    private final NbdServerLimits limits;
+    private final NbdServerTls tls;
+    private final EventLoopGroup group;
+    private final AtomicInteger connections = new AtomicInteger();
+    private final io.netty.channel.group.ChannelGroup open;
+    private Channel listener;
+    private Path socketPath;
+
+    private NbdServer(NbdExports exports, NbdServerLimits limits, NbdServerTls tls, EventLoopGroup group) {
+        this.exports = exports;
+        this.limits = limits;
+        this.tls = tls;
+        this.group = group;
+        this.open = new io.netty.channel.group.DefaultChannelGroup(group.next());
+    }
+
+    public static Builder builder() {
+        return new Builder();
+    }
+
+    public NbdExports exports() {
+        return exports;
+    }
+
+    /** The bound address (with the real port when bound to port 0). */
+    public SocketAddress localAddress() {
+        return listener.localAddress();
+    }
+
+    public int port() {
+        return ((InetSocketAddress) listener.localAddress()).getPort();
+    }
+
+    public int connectionCount() {
+        return connections.get();
+    }
+
+    private NbdServer bind(SocketAddress address, boolean unix) throws IOException {
+        ServerBootstrap b = new ServerBootstrap()
+                .group(group)
+                .channel(unix ? EventLoops.serverDomainSocketChannel() : EventLoops.serverSocketChannel())
+                .option(ChannelOption.SO_BACKLOG, 128)
+                .childOption(ChannelOption.ALLOCATOR, Buffers.allocator())
+                .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(8 << 20, 64 << 20))
+                .childHandler(new ChannelInitializer<>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        int n = connections.incrementAndGet();
+                        ch.closeFuture().addListener(f -> connections.decrementAndGet());
+                        if (n > limits.maxConnections()) {
+                            log.warn("refusing {}: {} connections already", ch.remoteAddress(), limits.maxConnections());
+                            ch.close();
+                            return;
+                        }
+                        open.add(ch);
+                        if (!unix) {
+                            ch.config().setOption(ChannelOption.TCP_NODELAY, true);
+                        }
+                        ch.pipeline().addLast("nbd-decoder", new NbdServerDecoder(
+                                NbdServerDecoder.DEFAULT_MAX_OPTION_LENGTH, limits.maxPayload()));
+                        ch.pipeline().addLast("nbd-encoder", NbdServerEncoder.INSTANCE);
+                        ch.pipeline().addLast("nbd-negotiation", new NbdOptionNegotiation(exports, limits, tls));
+                    }
+                });
+        try {
+            listener = b.bind(address).sync().channel();
+        } catch (Exception e) {
+            throw new IOException("cannot listen on " + address + ": " + e.getMessage(), e);
+        }
+        log.info("NBD server listening on {} ({} exports)", listener.localAddress(), exports.all().size());
+        return this;
+    }
+
+    @Override
+    public void close() {
+        if (listener != null) {
+            listener.close().syncUninterruptibly();
+        }
+        open.close().awaitUninterruptibly();
+        if (socketPath != null) {
+            try {
+                Files.deleteIfExists(socketPath);
+            } catch (IOException e) {
+                log.debug("cannot remove {}: {}", socketPath, e.toString());
+            }
+        }
+    }
+
+    public static final class Builder {
+        private final NbdExports exports = new NbdExports();
+        private NbdServerLimits limits = NbdServerLimits.DEFAULT;
+        private NbdServerTls tls;
+        private EventLoopGroup group;
+
+        public Builder export(NbdExport e) {
+            exports.add(e);
+            return this;
+        }
+
+        public Builder limits(NbdServerLimits l) {
+            limits = l;
+            return this;
+        }
+
+        public Builder tls(NbdServerTls t) {
+            tls = t;
+            return this;
+        }
+
+        public Builder group(EventLoopGroup g) {
+            group = g;
+            return this;
+        }
+
+        private NbdServer build() {
+            return new NbdServer(exports, limits, tls, group == null ? EventLoops.shared() : group);
+        }
+
+        public NbdServer bindTcp(String host, int port) throws IOException {
+            return build().bind(new InetSocketAddress(host, port), false);
+        }
+
+        public NbdServer bindUnix(Path path) throws IOException {
+            NbdServer s = build();
+            s.socketPath = path;
+            return s.bind(new DomainSocketAddress(path.toFile()), true);
+        }
+    }
+}

@@ -1,0 +1,362 @@
+package io.tapdisk4j.nbd.server;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.util.ReferenceCountUtil;
+import io.netty.util.concurrent.EventExecutor;
+import io.tapdisk4j.block.BlockDevice;
+import io.tapdisk4j.block.BlockDeviceException;
+import io.tapdisk4j.block.Capability;
+import io.tapdisk4j.block.Extent;
+import io.tapdisk4j.nbd.NbdChunk;
+import io.tapdisk4j.nbd.NbdProtocol;
+import io.tapdisk4j.nbd.NbdRequest;
+import io.tapdisk4j.nbd.NbdSimpleReply;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+import static io.tapdisk4j.nbd.NbdProtocol.*;
+
+/**
+ * Serves transmission requests on one connection against one export. Requests run concurrently on the
+ * device; replies go out in completion order. Replies are written without flushing and flushed once per
+ * batch: at the end of a socket read, or after the replies that completed off the event loop meanwhile.
+ * Outstanding requests and payload bytes are bounded: past the limits the server stops reading the
+ * socket until replies drain (which also bounds what a client that never reads replies can cost).
+ */
+public final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
+
+    private static final Logger log = LoggerFactory.getLogger(NbdTransmissionHandler.class);
+    private static final int KNOWN_FLAGS = CMD_FLAG_FUA | CMD_FLAG_NO_HOLE | CMD_FLAG_DF | CMD_FLAG_REQ_ONE | CMD_FLAG_FAST_ZERO;
+    /** At most this many base:allocation descriptors per reply (the spec's suggested bound is 2^20). */
+    private static final int MAX_DESCRIPTORS = 1 << 16;
+
+    private final NbdExport export;
+    private final BlockDevice device;
+    private final NbdServerLimits limits;
+    private final boolean structured;
+    private final boolean allocationContext;
+
+    private ChannelHandlerContext ctx;
+    private Channel channel;
+    private EventExecutor loop;
+    private int inFlight;
+    private long inFlightBytes;
+    private boolean reading;
+    private boolean flushScheduled;
+    private boolean disconnecting;
+    private boolean paused;
+    private final Runnable flushTask = this::scheduledFlush;
+
+    public NbdTransmissionHandler(NbdExport export, NbdServerLimits limits, boolean structured, boolean allocationContext) {
+        this.export = export;
+        this.device = export.device();
+        this.limits = limits;
+        this.structured = structured;
+        this.allocationContext = allocationContext;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+        this.channel = ctx.channel();
+        this.loop = ctx.executor();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) {
+        if (!(msg instanceof NbdRequest r)) {
+            ReferenceCountUtil.release(msg);
+            log.warn("{}: unexpected {} in transmission, closing", channel.remoteAddress(), msg);
+            ctx.close();
+            return;
+        }
+        reading = true;
+        if (disconnecting) {
+            r.release(); // nothing after DISC is served
+            return;
+        }
+        try {
+            dispatch(r);
+        } catch (RuntimeException e) {
+            r.release();
+            log.warn("{}: {} failed: {}", channel.remoteAddress(), r, e.toString());
+            started(r.length());
+            finish(errorReply(r, EIO, e.toString()), r.length());
+        }
+    }
+
+    @Override
+    public void channelReadComplete(ChannelHandlerContext ctx) {
+        reading = false;
+        ctx.flush();
+        ctx.fireChannelReadComplete();
+    }
+
+    @Override
+    public void channelWritabilityChanged(ChannelHandlerContext ctx) {
+        updateReading();
+        ctx.fireChannelWritabilityChanged();
+    }
+
+    @Override
+    public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+        log.info("{}: closing: {}", channel.remoteAddress(), cause.toString());
+        ctx.close();
+    }
+
+    private void dispatch(NbdRequest r) {
+        long offset = r.offset();
+        long length = r.length();
+        long size = device.size();
+        if ((r.flags() & ~KNOWN_FLAGS) != 0) {
+            reject(r, EINVAL, "unknown command flags 0x" + Integer.toHexString(r.flags()));
+            return;
+        }
+        switch (r.type()) {
+            case CMD_DISC -> {
+                disconnecting = true;
+                if (inFlight == 0) {
+                    ctx.flush();
+                    ctx.close();
+                }
+            }
+            case CMD_READ -> {
+                if (length > limits.maxPayload()) {
+                    reject(r, structured ? EOVERFLOW : EINVAL, "read of " + length + " bytes exceeds the maximum payload");
+                } else if (outOfRange(offset, length, size)) {
+                    reject(r, EINVAL, "read beyond the end of the export");
+                } else if (length == 0) {
+                    reply(r, 0);
+                } else {
+                    started(length);
+                    device.read(offset, (int) length).whenComplete((data, err) -> {
+                        if (err != null) {
+                            finish(errorReply(r, errno(err), err.getMessage()), length);
+                        } else if (structured) {
+                            finish(NbdChunk.offsetData(r.cookie(), offset, data, true), length);
+                        } else {
+                            finish(new NbdSimpleReply(r.cookie(), 0, data), length);
+                        }
+                    });
+                }
+            }
+            case CMD_WRITE -> {
+                if (r.payloadDiscarded()) {
+                    reject(r, EINVAL, "write of " + length + " bytes exceeds the maximum payload");
+                } else if (!export.writable()) {
+                    reject(r, EPERM, "export is read-only");
+                } else if (outOfRange(offset, length, size)) {
+                    reject(r, ENOSPC, "write beyond the end of the export");
+                } else if (length == 0) {
+                    r.release();
+                    reply(r, 0);
+                } else {
+                    started(length);
+                    ByteBuf data = r.data();
+                    complete(r, device.write(offset, data, r.has(CMD_FLAG_FUA)), length);
+                }
+            }
+            case CMD_FLUSH -> {
+                if (!export.writable()) {
+                    reply(r, 0);
+                } else {
+                    started(0);
+                    complete(r, device.flush(), 0);
+                }
+            }
+            case CMD_TRIM -> {
+                if (!export.writable()) {
+                    reject(r, EPERM, "export is read-only");
+                } else if (outOfRange(offset, length, size)) {
+                    reject(r, EINVAL, "trim beyond the end of the export");
+                } else if (length == 0 || !device.has(Capability.DISCARD)) {
+                    reply(r, 0); // trimming is advisory
+                } else {
+                    started(0);
+                    complete(r, device.discard(offset, length, false), 0);
+                }
+            }
+            case CMD_WRITE_ZEROES -> {
+                if (!export.writable()) {
+                    reject(r, EPERM, "export is read-only");
+                } else if (outOfRange(offset, length, size)) {
+                    reject(r, ENOSPC, "write zeroes beyond the end of the export");
+                } else if (r.has(CMD_FLAG_FAST_ZERO) && !device.has(Capability.WRITE_ZEROES)) {
+                    reject(r, ENOTSUP, "this device cannot zero quickly");
+                } else if (length == 0) {
+                    reply(r, 0);
+                } else {
+                    started(0);
+                    complete(r, device.writeZeroes(offset, length, !r.has(CMD_FLAG_NO_HOLE)), 0);
+                }
+            }
+            case CMD_CACHE -> {
+                // Nothing to prefetch into: the device's own cache (the page cache, a format's cache) decides.
+                if (outOfRange(offset, length, size)) {
+                    reject(r, EINVAL, "cache beyond the end of the export");
+                } else {
+                    reply(r, 0);
+                }
+            }
+            case CMD_BLOCK_STATUS -> blockStatus(r, offset, length, size);
+            default -> reject(r, EINVAL, "unknown command " + r.type());
+        }
+    }
+
+    private void blockStatus(NbdRequest r, long offset, long length, long size) {
+        if (!structured || !allocationContext) {
+            reject(r, EINVAL, "no meta context was negotiated");
+            return;
+        }
+        if (outOfRange(offset, length, size) || length == 0) {
+            reject(r, EINVAL, "block status beyond the end of the export");
+            return;
+        }
+        started(0);
+        boolean one = r.has(CMD_FLAG_REQ_ONE);
+        device.allocation(offset, length).whenComplete((extents, err) -> {
+            if (err != null) {
+                finish(errorReply(r, errno(err), err.getMessage()), 0);
+                return;
+            }
+            List<Extent> out = descriptors(extents, offset, length, one);
+            if (out.isEmpty()) {
+                finish(errorReply(r, EIO, "the device reported no allocation"), 0);
+            } else {
+                finish(NbdChunk.blockStatus(r.cookie(), NbdOptionNegotiation.ALLOCATION_CONTEXT_ID, out, true), 0);
+            }
+        });
+    }
+
+    /** Clips extents to the request, merges equal neighbours, and keeps lengths within 32 bits. */
+    static List<Extent> descriptors(List<Extent> extents, long offset, long length, boolean one) {
+        List<Extent> out = new ArrayList<>();
+        long end = offset + length;
+        long pos = offset;
+        for (Extent e : extents) {
+            if (e.end() <= pos || pos >= end) {
+                continue;
+            }
+            if (e.offset() > pos) {
+                break; // a gap: report only the contiguous prefix
+            }
+            long stop = Math.min(e.end(), end);
+            Extent last = out.isEmpty() ? null : out.getLast();
+            if (last != null && last.hole() == e.hole() && last.zero() == e.zero() && stop - last.offset() <= 0xFFFF_F000L) {
+                out.set(out.size() - 1, new Extent(last.offset(), stop - last.offset(), e.hole(), e.zero()));
+            } else {
+                long n = Math.min(stop - pos, 0xFFFF_F000L);
+                out.add(new Extent(pos, n, e.hole(), e.zero()));
+                stop = pos + n;
+            }
+            pos = stop;
+            if ((one && !out.isEmpty()) || out.size() >= MAX_DESCRIPTORS) {
+                break;
+            }
+        }
+        if (one && out.size() > 1) {
+            return List.of(out.getFirst());
+        }
+        return out;
+    }
+
+    private static boolean outOfRange(long offset, long length, long size) {
+        return offset < 0 || offset > size || length > size - offset;
+    }
+
+    private void complete(NbdRequest r, CompletableFuture<Void> f, long bytes) {
+        f.whenComplete((v, err) -> finish(err == null ? NbdSimpleReply.ok(r.cookie())
+                : errorReply(r, errno(err), err.getMessage()), bytes));
+    }
+
+    private static int errno(Throwable err) {
+        return NbdProtocol.errno(BlockDeviceException.errorOf(err));
+    }
+
+    private Object errorReply(NbdRequest r, int errno, String message) {
+        if (structured && (r.type() == CMD_READ || r.type() == CMD_BLOCK_STATUS)) {
+            return NbdChunk.error(r.cookie(), errno, message, true);
+        }
+        return NbdSimpleReply.error(r.cookie(), errno);
+    }
+
+    private void reject(NbdRequest r, int errno, String why) {
+        r.release();
+        log.debug("{}: {} refused ({}): {}", channel.remoteAddress(), r, errno, why);
+        started(0);
+        finish(errorReply(r, errno, why), 0);
+    }
+
+    /** An immediate success with no data (a zero-length READ gets an empty reply, as qemu-nbd does). */
+    private void reply(NbdRequest r, int unused) {
+        started(0);
+        if (structured && r.type() == CMD_READ) {
+            finish(NbdChunk.none(r.cookie()), 0);
+        } else {
+            finish(NbdSimpleReply.ok(r.cookie()), 0);
+        }
+    }
+
+    private void started(long bytes) {
+        inFlight++;
+        inFlightBytes += bytes;
+        updateReading();
+    }
+
+    /** Sends a reply from any thread: on the event loop, write now and flush with the batch. */
+    private void finish(Object reply, long bytes) {
+        if (loop.inEventLoop()) {
+            send(reply, bytes);
+        } else {
+            loop.execute(() -> send(reply, bytes));
+        }
+    }
+
+    private void send(Object reply, long bytes) {
+        inFlight--;
+        inFlightBytes -= bytes;
+        if (!channel.isActive()) {
+            release(reply); // the client went away: the reply's buffers go back to the pool
+        } else {
+            ctx.write(reply, ctx.voidPromise());
+            if (!reading && !flushScheduled) {
+                flushScheduled = true;
+                loop.execute(flushTask);
+            }
+        }
+        if (disconnecting && inFlight == 0) {
+            ctx.flush();
+            ctx.close();
+            return;
+        }
+        updateReading();
+    }
+
+    private void scheduledFlush() {
+        flushScheduled = false;
+        ctx.flush();
+    }
+
+    private static void release(Object reply) {
+        switch (reply) {
+            case NbdChunk c -> c.release();
+            case NbdSimpleReply s -> s.release();
+            default -> ReferenceCountUtil.release(reply);
+        }
+    }
+
+    private void updateReading() {
+        boolean over = inFlight >= limits.maxInFlight() || inFlightBytes >= limits.maxInFlightBytes() || !channel.isWritable();
+        if (over != paused) {
+            paused = over;
+            channel.config().setAutoRead(!over);
+        }
+    }
+}

@@ -1,0 +1,60 @@
+package io.tapdisk4j.nbd;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** Runs a peer client program to completion, with a timeout, and returns its output. */
+public final class Run {
+
+    private Run() {
+    }
+
+    public record Result(int status, String output) {
+        public Result ok() {
+            if (status != 0) {
+                throw new AssertionError("exit status " + status + ":\n" + output);
+            }
+            return this;
+        }
+    }
+
+    public static Result exec(long timeoutSeconds, List<String> command) throws IOException, InterruptedException {
+        File out = File.createTempFile("nbd-peer", ".log");
+        try {
+            Process p = new ProcessBuilder(command).redirectErrorStream(true)
+                    .redirectOutput(out).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
+            if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
+                p.destroyForcibly();
+                p.waitFor(10, TimeUnit.SECONDS);
+                throw new AssertionError(command + " did not finish within " + timeoutSeconds + " s:\n"
+                        + Files.readString(out.toPath(), StandardCharsets.UTF_8));
+            }
+            return new Result(p.exitValue(), Files.readString(out.toPath(), StandardCharsets.UTF_8));
+        } finally {
+            Files.deleteIfExists(out.toPath());
+        }
+    }
+
+    public static Result exec(List<String> command) throws IOException, InterruptedException {
+        return exec(120, command);
+    }
+
+    public static Result ok(String... command) throws IOException, InterruptedException {
+        return exec(List.of(command)).ok();
+    }
+
+    /** An nbdsh script run with {@code h} connected to nothing yet (the script connects). */
+    public static Result nbdsh(Path dir, String script) throws IOException, InterruptedException {
+        Path f = Files.createTempFile(dir, "script", ".py");
+        Files.writeString(f, script);
+        List<String> cmd = new ArrayList<>(List.of(io.tapdisk4j.testsupport.Peers.require("nbdsh", "libnbd-bin"),
+                "-c", "exec(open('" + f + "').read())"));
+        return exec(cmd).ok();
+    }
+}
