@@ -1,0 +1,69 @@
+package io.tapdisk4j.ring.hv.sim;
+
+import io.tapdisk4j.ring.hv.GrantException;
+import io.tapdisk4j.ring.hv.GrantMapping;
+import io.tapdisk4j.ring.hv.GrantStatus;
+
+import java.io.IOException;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * GNTTABOP_map_grant_ref: every page a real mmap of the guest's frame in an arena owned by this mapping,
+ * checked once at map time; closing unmaps, after which any access to a page throws.
+ */
+final class SimGrantMapping implements GrantMapping {
+
+    private final Arena arena;
+    private final MemorySegment[] pages;
+    private final AtomicBoolean closed = new AtomicBoolean();
+
+    private SimGrantMapping(Arena arena, MemorySegment[] pages) {
+        this.arena = arena;
+        this.pages = pages;
+    }
+
+    static SimGrantMapping map(SimDomain d, int[] refs, boolean readOnly) throws GrantException {
+        if (refs.length == 0) {
+            throw new GrantException(GrantStatus.BAD_COPY_ARG, "no grant refs to map");
+        }
+        Arena arena = Arena.ofShared();
+        MemorySegment[] pages = new MemorySegment[refs.length];
+        try {
+            for (int i = 0; i < refs.length; i++) {
+                long frame = d.check(refs[i], SimLayout.BACKEND_DOMID, !readOnly);
+                if (frame < 0) {
+                    throw new GrantException((int) frame, "cannot map grant " + refs[i] + " of domain " + d.domid);
+                }
+                pages[i] = d.memoryChannel().map(readOnly ? FileChannel.MapMode.READ_ONLY : FileChannel.MapMode.READ_WRITE,
+                        frame * SimLayout.PAGE_SIZE, SimLayout.PAGE_SIZE, arena);
+            }
+            return new SimGrantMapping(arena, pages);
+        } catch (GrantException e) {
+            arena.close();
+            throw e;
+        } catch (IOException | RuntimeException e) {
+            arena.close();
+            throw new GrantException(GrantStatus.GENERAL_ERROR, "mapping grants of domain " + d.domid + " failed: " + e);
+        }
+    }
+
+    @Override
+    public int pageCount() {
+        return pages.length;
+    }
+
+    @Override
+    public MemorySegment page(int i) {
+        return pages[i];
+    }
+
+    @Override
+    public void close() {
+        if (closed.compareAndSet(false, true)) {
+            arena.close();
+        }
+    }
+}
