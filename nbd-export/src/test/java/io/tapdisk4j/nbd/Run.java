@@ -49,12 +49,16 @@ public final class Run {
         return exec(List.of(command)).ok();
     }
 
-    /** An nbdsh script run with {@code h} connected to nothing yet (the script connects). */
-    public static Result nbdsh(Path dir, String script) throws IOException, InterruptedException {
+    /**
+     * A Python script using libnbd's bindings (what nbdsh runs), with {@code nbd} imported and {@code uri}
+     * set; it fails (non-zero status) on any uncaught exception or failed assert.
+     */
+    public static Result libnbd(Path dir, String uri, String script) throws IOException, InterruptedException {
+        io.tapdisk4j.testsupport.Peers.require("nbdsh", "python3-libnbd");
         Path f = Files.createTempFile(dir, "script", ".py");
-        Files.writeString(f, script);
-        List<String> cmd = new ArrayList<>(List.of(io.tapdisk4j.testsupport.Peers.require("nbdsh", "libnbd-bin"),
-                "-c", "exec(open('" + f + "').read())"));
+        Files.writeString(f, "import nbd, errno\nuri = '" + uri + "'\n" + script);
+        // The system interpreter: python3-libnbd installs the module for it.
+        List<String> cmd = new ArrayList<>(List.of("/usr/bin/python3", f.toString()));
         return exec(cmd).ok();
     }
 }
