@@ -1,0 +1,114 @@
+package io.tapdisk4j.vhd;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.tapdisk4j.block.BlockDevice;
+import io.tapdisk4j.block.BlockDeviceException;
+import io.tapdisk4j.block.BlockError;
+import io.tapdisk4j.block.Buffers;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.function.Supplier;
+
+/**
+ * Blocking helpers over the asynchronous {@link BlockDevice}: the VHD logic runs on virtual threads, where
+ * waiting for a transport future costs no platform thread, so it can be written as plain sequential code.
+ */
+final class Io {
+
+    static final ExecutorService VIRTUAL = Executors.newThreadPerTaskExecutor(
+            Thread.ofVirtual().name("tapdisk4j-vhd-", 0).factory());
+
+    private Io() {
+    }
+
+    interface Body<T> {
+        T run() throws Exception;
+    }
+
+    /** Runs {@code body} on a virtual thread; failures become {@link BlockDeviceException}s. */
+    static <T> CompletableFuture<T> async(String what, Body<T> body) {
+        CompletableFuture<T> f = new CompletableFuture<>();
+        try {
+            VIRTUAL.execute(() -> {
+                try {
+                    f.complete(body.run());
+                } catch (Throwable t) {
+                    f.completeExceptionally(asBlock(what, t));
+                }
+            });
+        } catch (RuntimeException e) {
+            f.completeExceptionally(asBlock(what, e));
+        }
+        return f;
+    }
+
+    static BlockDeviceException asBlock(String what, Throwable t) {
+        Throwable c = BlockDeviceException.unwrap(t);
+        if (c instanceof BlockDeviceException b) {
+            return b;
+        }
+        return new BlockDeviceException(BlockError.EIO, what + ": " + c, c);
+    }
+
+    static <T> T join(CompletableFuture<T> f) throws BlockDeviceException {
+        try {
+            return f.join();
+        } catch (CompletionException e) {
+            Throwable c = BlockDeviceException.unwrap(e);
+            if (c instanceof BlockDeviceException b) {
+                throw new BlockDeviceException(b.error(), b.getMessage(), b);
+            }
+            throw new BlockDeviceException(BlockError.EIO, String.valueOf(c), c);
+        }
+    }
+
+    static <T> T join(Supplier<CompletableFuture<T>> s) throws BlockDeviceException {
+        return join(s.get());
+    }
+
+    static byte[] read(BlockDevice dev, long offset, int length) throws BlockDeviceException {
+        ByteBuf b = join(dev.read(offset, length));
+        try {
+            byte[] out = new byte[length];
+            b.getBytes(b.readerIndex(), out);
+            return out;
+        } finally {
+            b.release();
+        }
+    }
+
+    static CompletableFuture<Void> writeAsync(BlockDevice dev, long offset, byte[] data) {
+        ByteBuf b = Buffers.direct(data.length).writeBytes(data);
+        return dev.write(offset, b, false);
+    }
+
+    static void write(BlockDevice dev, long offset, byte[] data) throws BlockDeviceException {
+        join(writeAsync(dev, offset, data));
+    }
+
+    static ByteBuf wrap(byte[] data) {
+        return Unpooled.wrappedBuffer(data);
+    }
+
+    /** Writes zeroes over a range: the device's own write-zeroes if it has one, else zero buffers. */
+    static CompletableFuture<Void> zero(BlockDevice dev, long offset, long length) {
+        if (length <= 0) {
+            return CompletableFuture.completedFuture(null);
+        }
+        if (dev.has(io.tapdisk4j.block.Capability.WRITE_ZEROES)) {
+            return dev.writeZeroes(offset, length, false);
+        }
+        CompletableFuture<Void> all = CompletableFuture.completedFuture(null);
+        for (long done = 0; done < length; ) {
+            int n = (int) Math.min(length - done, 1 << 20);
+            CompletableFuture<Void> w = dev.write(offset + done, Buffers.zeroes(n), false);
+            all = all.thenCombine(w, (a, b) -> null);
+            done += n;
+        }
+        return all;
+    }
+}
