@@ -1,0 +1,491 @@
+package io.tapdisk4j.nfs.device;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
+import io.tapdisk4j.block.BlockDevice;
+import io.tapdisk4j.block.BlockDeviceException;
+import io.tapdisk4j.block.BlockError;
+import io.tapdisk4j.block.Buffers;
+import io.tapdisk4j.block.Capability;
+import io.tapdisk4j.block.Extent;
+import io.tapdisk4j.block.Requests;
+import io.tapdisk4j.nfs.v3.FileHandle;
+import io.tapdisk4j.nfs.v3.Nfs3Client;
+import io.tapdisk4j.nfs.v3.Nfs3Exception;
+import io.tapdisk4j.nfs.v3.Nfs3Status;
+import io.tapdisk4j.nfs.v3.ReadResult;
+import io.tapdisk4j.nfs.v3.StableHow;
+import io.tapdisk4j.nfs.v3.WriteResult;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+
+/**
+ * A file on an NFSv3 export as a block device. I/O is split at the server's rtmax/wtmax; writes go out
+ * UNSTABLE and {@link #flush} COMMITs them, FUA writes go out FILE_SYNC. Until a COMMIT returns the verifier
+ * an unstable write was acknowledged with, its dom0 buffer is kept ({@link UncommittedWrites}); a changed
+ * verifier (the server restarted and may have dropped them) makes the device wait for writes in flight,
+ * hold new ones back, and send every uncommitted write again in issue order. A stale file handle is looked
+ * up again once; a second NFS3ERR_STALE reaches the caller as ESTALE.
+ */
+public final class NfsBlockDevice implements BlockDevice {
+
+    private static final Logger LOG = LoggerFactory.getLogger(NfsBlockDevice.class);
+    private static final int MAX_FLUSH_ROUNDS = 5;
+    private static final long CLOSE_FLUSH_SECONDS = 60;
+
+    private final NfsSession session;
+    private final boolean ownsSession;
+    private final String path;
+    private final boolean readOnly;
+    private final Nfs3Client nfs;
+    private final int readMax;
+    private final int writeMax;
+    private final UncommittedWrites uncommitted = new UncommittedWrites();
+    private volatile FileHandle handle;
+    private volatile long size;
+
+    // Guarded by this: writes in flight, the gate new writes wait on during a resend, the verifier.
+    private int writesInFlight;
+    private CompletableFuture<Void> drained;
+    private CompletableFuture<Void> gate = CompletableFuture.completedFuture(null);
+    private CompletableFuture<Void> recovery;
+    private boolean haveVerifier;
+    private long verifier;
+    private long resends;
+    private boolean closed;
+
+    public NfsBlockDevice(NfsSession session, boolean ownsSession, String path, FileHandle handle, long size,
+                          boolean readOnly) {
+        this.session = session;
+        this.ownsSession = ownsSession;
+        this.path = path;
+        this.handle = handle;
+        this.size = size;
+        this.readOnly = readOnly;
+        this.nfs = session.nfs();
+        // A server that reports 0 (or nonsense) gets a conservative 64 KiB.
+        this.readMax = sane(session.fsinfo().rtmax());
+        this.writeMax = sane(session.fsinfo().wtmax());
+    }
+
+    private static int sane(int max) {
+        return max <= 0 ? 65536 : Math.min(max, 1 << 20);
+    }
+
+    @Override
+    public long size() {
+        return size;
+    }
+
+    @Override
+    public Set<Capability> capabilities() {
+        EnumSet<Capability> c = EnumSet.of(Capability.FLUSH, Capability.FUA, Capability.RESIZE, Capability.WRITE_ZEROES);
+        if (readOnly) {
+            c.add(Capability.READ_ONLY);
+        }
+        return c;
+    }
+
+    public FileHandle handle() {
+        return handle;
+    }
+
+    /** Writes whose buffers are held until COMMIT (for tests and {@code ctl} statistics). */
+    public int uncommittedWrites() {
+        return uncommitted.size();
+    }
+
+    /** How many NFS connections requests are spread over ({@code nconnect}). */
+    public int connectionCount() {
+        return nfs.connections().size();
+    }
+
+    /** How many writes were sent again because the write verifier changed. */
+    public synchronized long resentWrites() {
+        return resends;
+    }
+
+    // ---- stale handles --------------------------------------------------------------------------
+
+    private static boolean isStale(Throwable t) {
+        return BlockDeviceException.unwrap(t) instanceof Nfs3Exception n
+                && (n.status() == Nfs3Status.STALE || n.status() == Nfs3Status.BADHANDLE);
+    }
+
+    private <T> CompletableFuture<T> withHandle(Function<FileHandle, CompletableFuture<T>> op) {
+        FileHandle h = handle;
+        return op.apply(h).exceptionallyCompose(t -> {
+            if (!isStale(t)) {
+                return CompletableFuture.failedFuture(t);
+            }
+            return relookup(h).thenCompose(op);
+        });
+    }
+
+    private CompletableFuture<FileHandle> relookup(FileHandle stale) {
+        if (!handle.equals(stale)) {
+            return CompletableFuture.completedFuture(handle);
+        }
+        LOG.warn("{}: stale file handle, looking {} up again", describe(), path);
+        return session.lookup(path).thenApply(r -> {
+            handle = r.handle();
+            return r.handle();
+        });
+    }
+
+    // ---- read -----------------------------------------------------------------------------------
+
+    @Override
+    public CompletableFuture<ByteBuf> read(long offset, int length) {
+        BlockDeviceException bad = Requests.checkRange(offset, length, size);
+        if (bad != null) {
+            return CompletableFuture.failedFuture(bad);
+        }
+        if (length == 0) {
+            return CompletableFuture.completedFuture(Buffers.direct(0));
+        }
+        if (length <= readMax) {
+            return readChunk(offset, length);
+        }
+        List<CompletableFuture<ByteBuf>> parts = new ArrayList<>();
+        for (int done = 0; done < length; done += readMax) {
+            parts.add(readChunk(offset + done, Math.min(readMax, length - done)));
+        }
+        return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).handle((v, t) -> {
+            if (t != null) {
+                for (CompletableFuture<ByteBuf> p : parts) {
+                    if (!p.isCompletedExceptionally()) {
+                        p.join().release();
+                    }
+                }
+                throw new java.util.concurrent.CompletionException(BlockDeviceException.unwrap(t));
+            }
+            CompositeByteBuf all = Buffers.allocator().compositeDirectBuffer(parts.size());
+            for (CompletableFuture<ByteBuf> p : parts) {
+                all.addComponent(true, p.join());
+            }
+            return all;
+        });
+    }
+
+    private CompletableFuture<ByteBuf> readChunk(long offset, int length) {
+        return withHandle(h -> nfs.read(h, offset, length)).thenCompose(r -> {
+            ByteBuf data = r.data();
+            int got = data.readableBytes();
+            if (got == length) {
+                return CompletableFuture.completedFuture(data);
+            }
+            if (r.eof() || got == 0) {
+                // The file ends before the device does (or the server says so): the rest reads as zeroes.
+                return CompletableFuture.completedFuture(concat(data, Buffers.zeroes(length - got)));
+            }
+            return readChunk(offset + got, length - got).handle((rest, t) -> {
+                if (t != null) {
+                    data.release();
+                    throw new java.util.concurrent.CompletionException(BlockDeviceException.unwrap(t));
+                }
+                return concat(data, rest);
+            });
+        });
+    }
+
+    private static ByteBuf concat(ByteBuf a, ByteBuf b) {
+        CompositeByteBuf c = Buffers.allocator().compositeDirectBuffer(2);
+        c.addComponent(true, a);
+        c.addComponent(true, b);
+        return c;
+    }
+
+    // ---- write ----------------------------------------------------------------------------------
+
+    @Override
+    public CompletableFuture<Void> write(long offset, ByteBuf data, boolean fua) {
+        int length = data.readableBytes();
+        BlockDeviceException bad = readOnly ? new BlockDeviceException(BlockError.EROFS, describe() + " is read-only")
+                : Requests.checkRange(offset, length, size);
+        if (bad != null) {
+            data.release();
+            return CompletableFuture.failedFuture(bad);
+        }
+        if (length == 0) {
+            data.release();
+            return CompletableFuture.completedFuture(null);
+        }
+        CompletableFuture<Void> g;
+        synchronized (this) {
+            g = gate;
+        }
+        if (g.isDone()) {
+            return writeNow(offset, data, fua);
+        }
+        return g.handle((v, t) -> null).thenCompose(v -> writeNow(offset, data, fua));
+    }
+
+    private CompletableFuture<Void> writeNow(long offset, ByteBuf data, boolean fua) {
+        int length = data.readableBytes();
+        try {
+            if (length <= writeMax) {
+                return writeChunk(offset, data.retainedSlice(), fua);
+            }
+            List<CompletableFuture<Void>> parts = new ArrayList<>();
+            for (int done = 0; done < length; done += writeMax) {
+                int n = Math.min(writeMax, length - done);
+                parts.add(writeChunk(offset + done, data.retainedSlice(data.readerIndex() + done, n), fua));
+            }
+            return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new));
+        } finally {
+            data.release();
+        }
+    }
+
+    /** One WRITE of at most wtmax bytes; takes over {@code chunk}. */
+    private CompletableFuture<Void> writeChunk(long offset, ByteBuf chunk, boolean fua) {
+        // A FUA write needs no tracking unless an older uncommitted write overlaps it: then a resend of the
+        // older one would overwrite it, so it joins the replay order.
+        UncommittedWrites.Entry entry = !fua || uncommitted.overlaps(offset, chunk.readableBytes())
+                ? uncommitted.add(offset, chunk.retain()) : null;
+        synchronized (this) {
+            writesInFlight++;
+        }
+        return send(offset, chunk, fua ? StableHow.FILE_SYNC : StableHow.UNSTABLE).handle((r, t) -> {
+            writeDone();
+            if (t != null) {
+                if (entry != null) {
+                    uncommitted.remove(entry);
+                }
+                throw new java.util.concurrent.CompletionException(BlockDeviceException.unwrap(t));
+            }
+            if (entry != null) {
+                uncommitted.acked(entry, r.verifier());
+            }
+            noteVerifier(r.verifier());
+            return null;
+        });
+    }
+
+    /** Sends a WRITE of all of {@code data} (following short writes), taking over {@code data}. */
+    private CompletableFuture<WriteResult> send(long offset, ByteBuf data, StableHow how) {
+        int length = data.readableBytes();
+        return withHandle(h -> nfs.write(h, offset, data.retainedDuplicate(), how)).thenCompose(r -> {
+            if (r.count() <= 0 || r.count() > length) {
+                throw new java.util.concurrent.CompletionException(new BlockDeviceException(BlockError.EIO,
+                        describe() + ": server wrote " + r.count() + " of " + length + " bytes"));
+            }
+            if (r.count() == length) {
+                return CompletableFuture.completedFuture(r);
+            }
+            return send(offset + r.count(), data.retainedSlice(data.readerIndex() + r.count(), length - r.count()), how);
+        }).whenComplete((r, t) -> data.release());
+    }
+
+    private void writeDone() {
+        CompletableFuture<Void> d = null;
+        synchronized (this) {
+            if (--writesInFlight == 0 && drained != null) {
+                d = drained;
+                drained = null;
+            }
+        }
+        if (d != null) {
+            d.complete(null);
+        }
+    }
+
+    private synchronized CompletableFuture<Void> whenDrained() {
+        if (writesInFlight == 0) {
+            return CompletableFuture.completedFuture(null);
+        }
+        if (drained == null) {
+            drained = new CompletableFuture<>();
+        }
+        return drained;
+    }
+
+    /** Notes the verifier of a WRITE or COMMIT reply; a change starts a resend of every uncommitted write. */
+    private void noteVerifier(long v) {
+        boolean changed;
+        synchronized (this) {
+            changed = haveVerifier && v != verifier;
+            haveVerifier = true;
+            verifier = v;
+        }
+        if (changed) {
+            LOG.warn("{}: the server's write verifier changed (it restarted?): sending {} uncommitted write(s) again",
+                    describe(), uncommitted.size());
+            resend().whenComplete((x, t) -> {
+                if (t != null) {
+                    LOG.error("{}: resending uncommitted writes failed ({}); the next flush tries again", describe(),
+                            BlockDeviceException.unwrap(t).getMessage());
+                }
+            });
+        }
+    }
+
+    /** Holds new writes back, waits for writes in flight, then sends every tracked write again in order. */
+    private CompletableFuture<Void> resend() {
+        CompletableFuture<Void> r;
+        synchronized (this) {
+            if (recovery != null) {
+                return recovery;
+            }
+            r = new CompletableFuture<>();
+            recovery = r;
+            gate = r;
+        }
+        whenDrained().thenCompose(v -> replay(uncommitted.all(), 0)).whenComplete((v, t) -> {
+            synchronized (this) {
+                recovery = null;
+                gate = CompletableFuture.completedFuture(null);
+            }
+            if (t != null) {
+                r.completeExceptionally(BlockDeviceException.unwrap(t));
+            } else {
+                r.complete(null);
+            }
+        });
+        return r;
+    }
+
+    private CompletableFuture<Void> replay(List<UncommittedWrites.Entry> entries, int i) {
+        for (; i < entries.size(); i++) {
+            UncommittedWrites.Entry e = entries.get(i);
+            ByteBuf data = uncommitted.retainedData(e);
+            if (data == null) {
+                continue;
+            }
+            int next = i + 1;
+            synchronized (this) {
+                resends++;
+            }
+            return send(e.offset, data, StableHow.UNSTABLE).thenCompose(r -> {
+                uncommitted.acked(e, r.verifier());
+                synchronized (this) {
+                    haveVerifier = true;
+                    verifier = r.verifier();
+                }
+                return replay(entries, next);
+            });
+        }
+        return CompletableFuture.completedFuture(null);
+    }
+
+    // ---- flush ----------------------------------------------------------------------------------
+
+    @Override
+    public CompletableFuture<Void> flush() {
+        CompletableFuture<Void> g;
+        synchronized (this) {
+            g = gate;
+        }
+        return g.handle((v, t) -> null).thenCompose(v -> commitRound(0));
+    }
+
+    private CompletableFuture<Void> commitRound(int round) {
+        List<UncommittedWrites.Entry> acknowledged = uncommitted.acknowledged();
+        if (acknowledged.isEmpty()) {
+            return CompletableFuture.completedFuture(null);
+        }
+        return withHandle(h -> nfs.commit(h, 0, 0)).thenCompose(v -> {
+            if (uncommitted.releaseIfCommitted(acknowledged, v)) {
+                synchronized (this) {
+                    haveVerifier = true;
+                    verifier = v;
+                }
+                return CompletableFuture.completedFuture(null);
+            }
+            if (round + 1 >= MAX_FLUSH_ROUNDS) {
+                return Requests.<Void>failed(BlockError.EIO, describe() + ": the server's write verifier kept changing; "
+                        + uncommitted.size() + " write(s) are still not durable");
+            }
+            LOG.warn("{}: COMMIT returned a new write verifier: sending uncommitted writes again before the flush completes",
+                    describe());
+            synchronized (this) {
+                haveVerifier = true;
+                verifier = v;
+            }
+            return resend().thenCompose(x -> commitRound(round + 1));
+        });
+    }
+
+    // ---- the rest -------------------------------------------------------------------------------
+
+    @Override
+    public CompletableFuture<Void> discard(long offset, long length, boolean secure) {
+        return Requests.failed(BlockError.ENOTSUP, "NFSv3 has no way to discard: " + describe());
+    }
+
+    @Override
+    public CompletableFuture<Void> writeZeroes(long offset, long length, boolean mayUnmap) {
+        BlockDeviceException bad = Requests.checkRange(offset, length, size);
+        if (bad != null) {
+            return CompletableFuture.failedFuture(bad);
+        }
+        return zeroFrom(offset, offset + length);
+    }
+
+    private CompletableFuture<Void> zeroFrom(long offset, long end) {
+        if (offset >= end) {
+            return CompletableFuture.completedFuture(null);
+        }
+        int n = (int) Math.min(writeMax, end - offset);
+        return write(offset, Buffers.zeroes(n), false).thenCompose(v -> zeroFrom(offset + n, end));
+    }
+
+    @Override
+    public CompletableFuture<List<Extent>> allocation(long offset, long length) {
+        BlockDeviceException bad = Requests.checkRange(offset, length, size);
+        if (bad != null) {
+            return CompletableFuture.failedFuture(bad);
+        }
+        return CompletableFuture.completedFuture(length == 0 ? List.of() : List.of(new Extent(offset, length, false, false)));
+    }
+
+    @Override
+    public CompletableFuture<Void> resize(long newSize) {
+        if (readOnly) {
+            return Requests.failed(BlockError.EROFS, describe() + " is read-only");
+        }
+        if (newSize < 0) {
+            return Requests.failed(BlockError.EINVAL, "negative size " + newSize);
+        }
+        return withHandle(h -> nfs.setSize(h, newSize)).thenAccept(a -> size = newSize);
+    }
+
+    @Override
+    public void close() {
+        synchronized (this) {
+            if (closed) {
+                return;
+            }
+            closed = true;
+        }
+        try {
+            if (!readOnly) {
+                flush().get(CLOSE_FLUSH_SECONDS, TimeUnit.SECONDS);
+            }
+        } catch (Exception e) {
+            LOG.error("{}: flush on close failed: {}", describe(), BlockDeviceException.unwrap(e).toString());
+        } finally {
+            int dropped = uncommitted.releaseAll();
+            if (dropped > 0) {
+                LOG.error("{}: closing with {} write(s) not known to be durable", describe(), dropped);
+            }
+            if (ownsSession) {
+                session.close();
+            }
+        }
+    }
+
+    @Override
+    public String describe() {
+        return "nfs://" + session.url().host() + path;
+    }
+}
