@@ -27,6 +27,8 @@ public final class NbdServerDecoder extends ByteToMessageDecoder {
     private final int maxPayload;
     private Phase phase = Phase.CLIENT_FLAGS;
     private long discarding;
+    /** After a bad magic number nothing more can be framed: the rest is dropped while the channel closes. */
+    private boolean corrupt;
 
     public NbdServerDecoder(int maxOptionLength, int maxPayload) {
         this.maxOptionLength = maxOptionLength;
@@ -48,6 +50,10 @@ public final class NbdServerDecoder extends ByteToMessageDecoder {
 
     @Override
     protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+        if (corrupt) {
+            in.skipBytes(in.readableBytes());
+            return;
+        }
         if (discarding > 0) {
             int n = (int) Math.min(discarding, in.readableBytes());
             in.skipBytes(n);
@@ -68,6 +74,11 @@ public final class NbdServerDecoder extends ByteToMessageDecoder {
         }
     }
 
+    private void corrupt(ByteBuf in) {
+        corrupt = true;
+        in.skipBytes(in.readableBytes());
+    }
+
     private void decodeOption(ByteBuf in, List<Object> out) {
         if (in.readableBytes() < 16) {
             return;
@@ -75,6 +86,7 @@ public final class NbdServerDecoder extends ByteToMessageDecoder {
         int start = in.readerIndex();
         long magic = in.getLong(start);
         if (magic != NbdProtocol.IHAVEOPT) {
+            corrupt(in);
             throw new CorruptedFrameException("bad option magic 0x" + Long.toHexString(magic) + " (expected IHAVEOPT)");
         }
         int option = in.getInt(start + 8);
@@ -104,6 +116,7 @@ public final class NbdServerDecoder extends ByteToMessageDecoder {
         int start = in.readerIndex();
         int magic = in.getInt(start);
         if (magic != NbdProtocol.REQUEST_MAGIC) {
+            corrupt(in);
             throw new CorruptedFrameException("bad request magic 0x" + Integer.toHexString(magic));
         }
         int flags = in.getUnsignedShort(start + 4);
