@@ -946,6 +946,33 @@ public final class VhdDevice implements BlockDevice {
         }
     }
 
+    /** Forgets every block of this layer, once a coalesce has put its data into the parent. */
+    void emptyLayer() throws BlockDeviceException {
+        if (readOnly || bat == null) {
+            throw new BlockDeviceException(BlockError.EROFS, describe() + ": cannot empty a read-only or fixed image");
+        }
+        structureLock.writeLock().lock();
+        try {
+            writeBack();
+            Io.join(transport.flush());
+            for (int i = 0; i < bat.size(); i++) {
+                if (bat.allocated(i)) {
+                    bat.set(i, -1);
+                }
+            }
+            bitmaps.clear();
+            writeBack();
+            Io.join(transport.flush());
+            synchronized (spaceLock) {
+                nextFree = (metadataEnd + 511) / 512 * 512;
+            }
+            trim();
+            Io.join(transport.flush());
+        } finally {
+            structureLock.writeLock().unlock();
+        }
+    }
+
     long metadataEnd() {
         return metadataEnd;
     }
