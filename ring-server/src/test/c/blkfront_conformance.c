@@ -1,0 +1,604 @@
+/*
+ * A blkif frontend written against Xen's own xen/io/ring.h and xen/io/blkif.h macros, acting as guest
+ * DOMID through the simulated hypervisor contract (../shared/sim-xen-abi.md): guest memory and grant
+ * table are files in DIR/dom<D>/, the event channel is a Unix socket the guest listens on.
+ *
+ * Usage: blkfront_conformance DIR DOMID DEVICE_SECTORS
+ * Protocol with the test: prints "frontend ring-ref=R event-channel=P protocol=x86_64-abi", accepts the
+ * backend's event-channel connection, waits for a line "go" on stdin, then runs every case and prints
+ * "ok <case>" or "fail <case>: <why>" per case and "summary <ok> <failed>" at the end.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* ring.h (interface version < 0x00030208) expects the includer's barriers. */
+#define mb() __atomic_thread_fence(__ATOMIC_SEQ_CST)
+#define rmb() __atomic_thread_fence(__ATOMIC_ACQUIRE)
+#define wmb() __atomic_thread_fence(__ATOMIC_RELEASE)
+
+#include <xen/grant_table.h>
+#include <xen/io/ring.h>
+#include <xen/io/blkif.h>
+
+#define PAGE 4096
+#define NR_FRAMES 64
+#define NR_GREFS 128
+#define RING_FRAME 0
+#define FIRST_REF 8                   /* Linux guests never hand out refs 0..7 */
+#define REF(frame) (FIRST_REF + (frame))
+#define RO_REF 100                    /* frame 5, read-only */
+#define REVOKED_REF 101               /* frame 6, flags 0 */
+#define OTHER_DOMAIN_REF 102          /* frame 7, granted to domain 7, not to dom0 */
+#define BAD_FRAME_REF 103             /* frame beyond guest memory */
+#define BEYOND_TABLE_REF 5000         /* beyond the grant table */
+#define EVTCHN_PORT 5
+#define TIMEOUT_MS 10000
+#define FILL 0xEE
+
+static uint8_t *mem;
+static grant_entry_v1_t *gnttab;
+static blkif_front_ring_t front;
+static int evtchn = -1;
+static uint64_t dev_sectors;
+static int n_ok, n_fail;
+
+/* ---- reporting ---------------------------------------------------------------------------------- */
+
+static void ok(const char *name)
+{
+    printf("ok %s\n", name);
+    fflush(stdout);
+    n_ok++;
+}
+
+static void failf(const char *name, const char *fmt, ...)
+{
+    va_list ap;
+    printf("fail %s: ", name);
+    va_start(ap, fmt);
+    vprintf(fmt, ap);
+    va_end(ap);
+    printf("\n");
+    fflush(stdout);
+    n_fail++;
+}
+
+static void die(const char *what)
+{
+    printf("fatal %s: %s\n", what, strerror(errno));
+    fflush(stdout);
+    exit(2);
+}
+
+/* ---- guest memory and grants -------------------------------------------------------------------- */
+
+static uint8_t *frame(int f) { return mem + (size_t) f * PAGE; }
+
+/* The byte at disk offset off for data written with seed s; XenConformanceTest computes the same. */
+static uint8_t pattern(uint64_t off, int s)
+{
+    return (uint8_t) (off ^ (off >> 8) ^ (off >> 16) ^ (uint64_t) (s * 37));
+}
+
+/* Fills sectors [first, last] of frame f with the pattern for disk sector disk_sector onwards. */
+static void fill(int f, int first, int last, uint64_t disk_sector, int seed)
+{
+    for (int s = first; s <= last; s++)
+        for (int i = 0; i < 512; i++)
+            frame(f)[s * 512 + i] = pattern((disk_sector + (uint64_t) (s - first)) * 512 + (uint64_t) i, seed);
+}
+
+/* Whether sectors [first, last] of frame f hold the pattern from disk_sector on. */
+static int holds(int f, int first, int last, uint64_t disk_sector, int seed)
+{
+    for (int s = first; s <= last; s++)
+        for (int i = 0; i < 512; i++)
+            if (frame(f)[s * 512 + i] != pattern((disk_sector + (uint64_t) (s - first)) * 512 + (uint64_t) i, seed))
+                return 0;
+    return 1;
+}
+
+static int all(int f, int from, int to, uint8_t v)
+{
+    for (int i = from; i < to; i++)
+        if (frame(f)[i] != v)
+            return 0;
+    return 1;
+}
+
+static void grant(grant_ref_t ref, uint32_t gfn, domid_t to, uint16_t flags)
+{
+    gnttab[ref].frame = gfn;
+    gnttab[ref].domid = to;
+    wmb(); /* the contract: flags are written last */
+    gnttab[ref].flags = flags;
+}
+
+static void *map_file(const char *path, size_t size)
+{
+    int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    if (fd < 0 || ftruncate(fd, (off_t) size) < 0)
+        die(path);
+    void *p = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+    if (p == MAP_FAILED)
+        die(path);
+    close(fd);
+    return p;
+}
+
+/* ---- event channel ------------------------------------------------------------------------------ */
+
+static void notify_backend(void)
+{
+    char b = 1;
+    if (write(evtchn, &b, 1) != 1)
+        die("event channel write");
+}
+
+/* Waits for a notification; coalesces whatever bytes are pending. 0 on an event, -1 on timeout or EOF. */
+static int await_event(void)
+{
+    struct pollfd p = {.fd = evtchn, .events = POLLIN};
+    int r = poll(&p, 1, TIMEOUT_MS);
+    if (r <= 0)
+        return -1;
+    char buf[64];
+    ssize_t n = read(evtchn, buf, sizeof buf);
+    return n > 0 ? 0 : -1;
+}
+
+/* ---- requests and responses --------------------------------------------------------------------- */
+
+struct seg {
+    grant_ref_t gref;
+    uint8_t first, last;
+};
+
+#define SLOTS 256
+static struct {
+    uint64_t id;
+    uint8_t op;
+    int16_t status;
+    int outstanding, answered;
+} slots[SLOTS];
+static uint64_t next_id = 1;
+static int protocol_errors;
+
+static uint64_t new_id(uint8_t op)
+{
+    uint64_t id = next_id++;
+    int i = (int) (id % SLOTS);
+    slots[i].id = id;
+    slots[i].op = op;
+    slots[i].outstanding = 1;
+    slots[i].answered = 0;
+    return id;
+}
+
+/* Consumes every published response: each must answer an outstanding id, once, with its operation. */
+static void consume_responses(void)
+{
+    int more;
+    do {
+        RING_IDX rp = front.sring->rsp_prod;
+        rmb(); /* see the responses the backend wrote before it published rsp_prod */
+        for (RING_IDX i = front.rsp_cons; i != rp; i++) {
+            blkif_response_t *rsp = RING_GET_RESPONSE(&front, i);
+            int s = (int) (rsp->id % SLOTS);
+            if (!slots[s].outstanding || slots[s].id != rsp->id) {
+                printf("protocol response for unknown or answered id %llu\n", (unsigned long long) rsp->id);
+                protocol_errors++;
+                continue;
+            }
+            if (rsp->operation != slots[s].op) {
+                printf("protocol response id %llu echoes operation %u, request had %u\n",
+                       (unsigned long long) rsp->id, rsp->operation, slots[s].op);
+                protocol_errors++;
+            }
+            slots[s].status = rsp->status;
+            slots[s].outstanding = 0;
+            slots[s].answered = 1;
+        }
+        front.rsp_cons = rp;
+        RING_FINAL_CHECK_FOR_RESPONSES(&front, more);
+    } while (more);
+}
+
+/* Waits until request id is answered; returns its status, or 99 on timeout. */
+static int wait_for(uint64_t id)
+{
+    int s = (int) (id % SLOTS);
+    for (;;) {
+        consume_responses();
+        if (slots[s].answered && slots[s].id == id)
+            return slots[s].status;
+        if (await_event() < 0) {
+            consume_responses();
+            if (slots[s].answered && slots[s].id == id)
+                return slots[s].status;
+            return 99;
+        }
+    }
+}
+
+static void push(void)
+{
+    int notify;
+    RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&front, notify);
+    if (notify)
+        notify_backend();
+}
+
+/* Queues a read/write-style request; nr is what goes in nr_segments (may lie: hostile cases). */
+static uint64_t queue_rw(uint8_t op, uint64_t sector, const struct seg *segs, int nsegs, uint8_t nr)
+{
+    if (RING_FULL(&front)) {
+        printf("fatal ring full\n");
+        exit(2);
+    }
+    blkif_request_t *req = RING_GET_REQUEST(&front, front.req_prod_pvt);
+    memset(req, 0, sizeof *req);
+    uint64_t id = new_id(op);
+    req->operation = op;
+    req->nr_segments = nr;
+    req->handle = 0;
+    req->id = id;
+    req->sector_number = sector;
+    for (int i = 0; i < nsegs && i < BLKIF_MAX_SEGMENTS_PER_REQUEST; i++) {
+        req->seg[i].gref = segs[i].gref;
+        req->seg[i].first_sect = segs[i].first;
+        req->seg[i].last_sect = segs[i].last;
+    }
+    front.req_prod_pvt++;
+    return id;
+}
+
+static int rw(uint8_t op, uint64_t sector, const struct seg *segs, int nsegs)
+{
+    uint64_t id = queue_rw(op, sector, segs, nsegs, (uint8_t) nsegs);
+    push();
+    return wait_for(id);
+}
+
+static int rw_nr(uint8_t op, uint64_t sector, const struct seg *segs, int nsegs, uint8_t nr)
+{
+    uint64_t id = queue_rw(op, sector, segs, nsegs, nr);
+    push();
+    return wait_for(id);
+}
+
+static int indirect(uint8_t indirect_op, uint64_t sector, uint16_t nr_segments, grant_ref_t page_ref)
+{
+    blkif_request_indirect_t *req = (blkif_request_indirect_t *) RING_GET_REQUEST(&front, front.req_prod_pvt);
+    memset(req, 0, sizeof(blkif_request_t));
+    uint64_t id = new_id(BLKIF_OP_INDIRECT);
+    req->operation = BLKIF_OP_INDIRECT;
+    req->indirect_op = indirect_op;
+    req->nr_segments = nr_segments;
+    req->id = id;
+    req->sector_number = sector;
+    req->handle = 0;
+    req->indirect_grefs[0] = page_ref;
+    front.req_prod_pvt++;
+    push();
+    return wait_for(id);
+}
+
+static const char *status_name(int s)
+{
+    switch (s) {
+    case BLKIF_RSP_OKAY: return "OKAY";
+    case BLKIF_RSP_ERROR: return "ERROR";
+    case BLKIF_RSP_EOPNOTSUPP: return "EOPNOTSUPP";
+    case 99: return "no response (timeout)";
+    default: return "unknown status";
+    }
+}
+
+static int expect(const char *name, int got, int want)
+{
+    if (got == want)
+        return 1;
+    failf(name, "status %d (%s), expected %d (%s)", got, status_name(got), want, status_name(want));
+    return 0;
+}
+
+/* ---- the cases ---------------------------------------------------------------------------------- */
+
+static void write_read_page(void)
+{
+    const char *n = "write_read_page";
+    fill(1, 0, 7, 16, 1);
+    memset(frame(2), FILL, PAGE);
+    struct seg w = {REF(1), 0, 7}, r = {REF(2), 0, 7};
+    if (!expect(n, rw(BLKIF_OP_WRITE, 16, &w, 1), BLKIF_RSP_OKAY) || !expect(n, rw(BLKIF_OP_READ, 16, &r, 1), 0))
+        return;
+    if (!holds(2, 0, 7, 16, 1))
+        return failf(n, "read back differs from what was written");
+    ok(n);
+}
+
+static void multi_segment(void)
+{
+    const char *n = "multi_segment_11";
+    struct seg w[11], r[11];
+    for (int i = 0; i < 11; i++) {
+        fill(10 + i, 0, 7, 64 + 8 * (uint64_t) i, 2);
+        memset(frame(21 + i), FILL, PAGE);
+        w[i] = (struct seg){REF(10 + i), 0, 7};
+        r[i] = (struct seg){REF(21 + i), 0, 7};
+    }
+    if (!expect(n, rw(BLKIF_OP_WRITE, 64, w, 11), 0) || !expect(n, rw(BLKIF_OP_READ, 64, r, 11), 0))
+        return;
+    for (int i = 0; i < 11; i++)
+        if (!holds(21 + i, 0, 7, 64 + 8 * (uint64_t) i, 2))
+            return failf(n, "segment %d read back differs", i);
+    ok(n);
+}
+
+static void sub_page(void)
+{
+    const char *n = "sub_page_segment";
+    memset(frame(32), 0x11, PAGE);
+    fill(32, 2, 5, 300, 3);               /* 4 sectors from page offset 1024 */
+    memset(frame(33), FILL, PAGE);
+    struct seg w = {REF(32), 2, 5}, r = {REF(33), 1, 4};
+    if (!expect(n, rw(BLKIF_OP_WRITE, 300, &w, 1), 0) || !expect(n, rw(BLKIF_OP_READ, 300, &r, 1), 0))
+        return;
+    if (!holds(33, 1, 4, 300, 3))
+        return failf(n, "sectors 1..4 of the read page differ");
+    if (!all(33, 0, 512, FILL) || !all(33, 5 * 512, PAGE, FILL))
+        return failf(n, "the read touched bytes outside first_sect..last_sect");
+    ok(n);
+}
+
+static void sub_page_multi(void)
+{
+    const char *n = "sub_page_multi_segment";
+    fill(34, 7, 7, 400, 4);
+    fill(35, 0, 7, 401, 4);
+    fill(36, 0, 0, 409, 4);
+    memset(frame(37), FILL, PAGE);
+    memset(frame(38), FILL, PAGE);
+    struct seg w[3] = {{REF(34), 7, 7}, {REF(35), 0, 7}, {REF(36), 0, 0}};
+    struct seg r[2] = {{REF(37), 0, 7}, {REF(38), 3, 4}};
+    if (!expect(n, rw(BLKIF_OP_WRITE, 400, w, 3), 0) || !expect(n, rw(BLKIF_OP_READ, 400, r, 2), 0))
+        return;
+    if (!holds(37, 0, 7, 400, 4) || !holds(38, 3, 4, 408, 4))
+        return failf(n, "read back differs");
+    if (!all(38, 0, 3 * 512, FILL) || !all(38, 5 * 512, PAGE, FILL))
+        return failf(n, "the read touched bytes outside the segments");
+    ok(n);
+}
+
+static void flush(void)
+{
+    const char *n = "flush_diskcache";
+    if (expect(n, rw(BLKIF_OP_FLUSH_DISKCACHE, 0, NULL, 0), BLKIF_RSP_OKAY))
+        ok(n);
+}
+
+static void barrier(void)
+{
+    const char *n = "write_barrier";
+    fill(39, 0, 7, 500, 6);
+    memset(frame(51), FILL, PAGE);
+    struct seg w = {REF(39), 0, 7}, r = {REF(51), 0, 7};
+    if (!expect(n, rw(BLKIF_OP_WRITE_BARRIER, 500, &w, 1), 0) || !expect(n, rw(BLKIF_OP_READ, 500, &r, 1), 0))
+        return;
+    if (!holds(51, 0, 7, 500, 6))
+        return failf(n, "read back differs");
+    ok(n);
+}
+
+/* A full ring of one-sector writes pushed at once, answered in any order, each id exactly once. */
+static void full_ring(void)
+{
+    const char *n = "full_ring_in_flight";
+    int size = (int) RING_SIZE(&front);
+    uint64_t ids[64];
+    for (int i = 0; i < size; i++)
+        fill(40 + i / 8, i % 8, i % 8, 600 + (uint64_t) i, 7);
+    for (int i = 0; i < size; i++) {
+        struct seg w = {REF(40 + i / 8), (uint8_t) (i % 8), (uint8_t) (i % 8)};
+        ids[i] = queue_rw(BLKIF_OP_WRITE, 600 + (uint64_t) i, &w, 1, 1);
+    }
+    if (!RING_FULL(&front))
+        return failf(n, "ring not full after %d requests", size);
+    push();
+    for (int i = 0; i < size; i++)
+        if (!expect(n, wait_for(ids[i]), 0))
+            return;
+    struct seg r[4];
+    for (int i = 0; i < 4; i++) {
+        memset(frame(44 + i), FILL, PAGE);
+        r[i] = (struct seg){REF(44 + i), 0, 7};
+    }
+    if (!expect(n, rw(BLKIF_OP_READ, 600, r, 4), 0))
+        return;
+    for (int i = 0; i < 4; i++)
+        if (!holds(44 + i, 0, 7, 600 + 8 * (uint64_t) i, 7))
+            return failf(n, "read back of page %d differs", i);
+    ok(n);
+}
+
+static void hostile(const char *n, uint8_t op, uint64_t sector, struct seg s, int nsegs, uint8_t nr, int want)
+{
+    struct seg segs[BLKIF_MAX_SEGMENTS_PER_REQUEST];
+    for (int i = 0; i < BLKIF_MAX_SEGMENTS_PER_REQUEST; i++)
+        segs[i] = (struct seg){REF(50), 0, 7};
+    segs[0] = s;
+    if (expect(n, rw_nr(op, sector, segs, nsegs, nr), want))
+        ok(n);
+}
+
+static void hostile_cases(void)
+{
+    /* Frame 50 holds data (seed 9) that must never reach the disk; frame 52 is a read target. */
+    fill(50, 0, 7, 0, 9);
+    memset(frame(52), FILL, PAGE);
+    struct seg good_r = {REF(52), 0, 7};
+    hostile("bad_gref_beyond_table", BLKIF_OP_WRITE, 800, (struct seg){BEYOND_TABLE_REF, 0, 7}, 1, 1, BLKIF_RSP_ERROR);
+    hostile("revoked_gref", BLKIF_OP_WRITE, 808, (struct seg){REVOKED_REF, 0, 7}, 1, 1, BLKIF_RSP_ERROR);
+    hostile("gref_for_other_domain", BLKIF_OP_READ, 16, (struct seg){OTHER_DOMAIN_REF, 0, 7}, 1, 1,
+            BLKIF_RSP_ERROR);
+    hostile("gref_frame_beyond_memory", BLKIF_OP_READ, 16, (struct seg){BAD_FRAME_REF, 0, 7}, 1, 1,
+            BLKIF_RSP_ERROR);
+
+    memset(frame(5), 0xAB, PAGE);
+    hostile("read_into_readonly_grant", BLKIF_OP_READ, 16, (struct seg){RO_REF, 0, 7}, 1, 1, BLKIF_RSP_ERROR);
+    if (!all(5, 0, PAGE, 0xAB))
+        failf("read_into_readonly_grant_untouched", "the backend wrote into a read-only granted page");
+    else
+        ok("read_into_readonly_grant_untouched");
+    fill(5, 0, 7, 700, 8);
+    hostile("write_from_readonly_grant", BLKIF_OP_WRITE, 700, (struct seg){RO_REF, 0, 7}, 1, 1, BLKIF_RSP_OKAY);
+
+    hostile("nr_segments_0_read", BLKIF_OP_READ, 16, good_r, 0, 0, BLKIF_RSP_ERROR);
+    hostile("nr_segments_0_write", BLKIF_OP_WRITE, 816, good_r, 0, 0, BLKIF_RSP_ERROR);
+    hostile("nr_segments_12", BLKIF_OP_WRITE, 824, (struct seg){REF(50), 0, 7}, 11, 12, BLKIF_RSP_ERROR);
+    hostile("nr_segments_255", BLKIF_OP_READ, 16, good_r, 11, 255, BLKIF_RSP_ERROR);
+    hostile("sector_at_device_end", BLKIF_OP_READ, dev_sectors, good_r, 1, 1, BLKIF_RSP_ERROR);
+    hostile("sector_straddles_device_end", BLKIF_OP_WRITE, dev_sectors - 4, (struct seg){REF(50), 0, 7}, 1, 1,
+            BLKIF_RSP_ERROR);
+    hostile("sector_wraps_u64", BLKIF_OP_READ, UINT64_MAX - 3, good_r, 1, 1, BLKIF_RSP_ERROR);
+    hostile("last_sect_before_first_sect", BLKIF_OP_WRITE, 840, (struct seg){REF(50), 5, 2}, 1, 1,
+            BLKIF_RSP_ERROR);
+    hostile("last_sect_8", BLKIF_OP_WRITE, 848, (struct seg){REF(50), 0, 8}, 1, 1, BLKIF_RSP_ERROR);
+    hostile("first_sect_8", BLKIF_OP_READ, 16, (struct seg){REF(52), 8, 8}, 1, 1, BLKIF_RSP_ERROR);
+    hostile("unknown_operation_42", 42, 16, good_r, 1, 1, BLKIF_RSP_EOPNOTSUPP);
+    hostile("reserved_operation_4", BLKIF_OP_RESERVED_1, 16, good_r, 1, 1, BLKIF_RSP_EOPNOTSUPP);
+
+    const char *n = "indirect_zero_segments";
+    fill(53, 0, 7, 0, 9);
+    if (expect(n, indirect(BLKIF_OP_READ, 16, 0, REF(53)), BLKIF_RSP_ERROR))
+        ok(n);
+    n = "indirect_too_many_segments";
+    if (expect(n, indirect(BLKIF_OP_READ, 16, 8 * 512 + 1, REF(53)), BLKIF_RSP_ERROR))
+        ok(n);
+    n = "indirect_nested_indirect";
+    if (expect(n, indirect(BLKIF_OP_INDIRECT, 16, 1, REF(53)), BLKIF_RSP_ERROR))
+        ok(n);
+}
+
+/* A read whose second segment is bad must fail without putting anything but disk data in the first page. */
+static void partial_read_no_leak(void)
+{
+    const char *n = "failed_read_leaks_nothing";
+    memset(frame(48), FILL, PAGE);
+    struct seg r[2] = {{REF(48), 0, 7}, {BEYOND_TABLE_REF, 0, 7}};
+    if (!expect(n, rw(BLKIF_OP_READ, 16, r, 2), BLKIF_RSP_ERROR))
+        return;
+    if (!all(48, 0, PAGE, FILL) && !holds(48, 0, 7, 16, 1))
+        return failf(n, "the failed read left bytes in the guest page that are neither its own nor disk data");
+    ok(n);
+}
+
+/* After every hostile request the ring still serves good ones. */
+static void ring_survives(void)
+{
+    const char *n = "ring_survives_hostile_requests";
+    memset(frame(49), FILL, PAGE);
+    struct seg r = {REF(49), 0, 7};
+    if (!expect(n, rw(BLKIF_OP_READ, 16, &r, 1), 0))
+        return;
+    if (!holds(49, 0, 7, 16, 1))
+        return failf(n, "read back differs");
+    ok(n);
+}
+
+/* ---- setup -------------------------------------------------------------------------------------- */
+
+int main(int argc, char **argv)
+{
+    if (argc != 4) {
+        fprintf(stderr, "usage: %s DIR DOMID DEVICE_SECTORS\n", argv[0]);
+        return 2;
+    }
+    const char *dir = argv[1];
+    int domid = atoi(argv[2]);
+    dev_sectors = strtoull(argv[3], NULL, 10);
+    char path[4096];
+
+    snprintf(path, sizeof path, "%s/dom%d", dir, domid);
+    if (mkdir(path, 0755) < 0 && errno != EEXIST)
+        die(path);
+    snprintf(path, sizeof path, "%s/dom%d/evtchn", dir, domid);
+    if (mkdir(path, 0755) < 0 && errno != EEXIST)
+        die(path);
+    snprintf(path, sizeof path, "%s/dom%d/memory", dir, domid);
+    mem = map_file(path, (size_t) NR_FRAMES * PAGE);
+    snprintf(path, sizeof path, "%s/dom%d/grant-table", dir, domid);
+    gnttab = map_file(path, NR_GREFS * sizeof(grant_entry_v1_t));
+
+    blkif_sring_t *sring = (blkif_sring_t *) frame(RING_FRAME);
+    SHARED_RING_INIT(sring);
+    FRONT_RING_INIT(&front, sring, PAGE);
+
+    grant(REF(RING_FRAME), RING_FRAME, 0, GTF_permit_access);
+    for (int f = 1; f < NR_FRAMES; f++)
+        if (f < 5 || f > 7)
+            grant(REF(f), (uint32_t) f, 0, GTF_permit_access);
+    grant(RO_REF, 5, 0, GTF_permit_access | GTF_readonly);
+    grant(REVOKED_REF, 6, 0, GTF_permit_access);
+    grant(REVOKED_REF, 6, 0, 0);
+    grant(OTHER_DOMAIN_REF, 7, 7, GTF_permit_access);
+    grant(BAD_FRAME_REF, 100000, 0, GTF_permit_access);
+
+    int listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    snprintf(addr.sun_path, sizeof addr.sun_path, "%s/dom%d/evtchn/%d.sock", dir, domid, EVTCHN_PORT);
+    unlink(addr.sun_path);
+    if (listener < 0 || bind(listener, (struct sockaddr *) &addr, sizeof addr) < 0 || listen(listener, 1) < 0)
+        die(addr.sun_path);
+
+    printf("frontend ring-ref=%d event-channel=%d protocol=x86_64-abi ring-size=%u\n", REF(RING_FRAME), EVTCHN_PORT,
+           RING_SIZE(&front));
+    fflush(stdout);
+
+    struct pollfd p = {.fd = listener, .events = POLLIN};
+    if (poll(&p, 1, 30000) <= 0) {
+        printf("fatal the backend never bound event channel %d\n", EVTCHN_PORT);
+        return 2;
+    }
+    evtchn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+    if (evtchn < 0)
+        die("accept");
+    char line[16];
+    if (!fgets(line, sizeof line, stdin) || strncmp(line, "go", 2) != 0) {
+        printf("fatal no go from the test\n");
+        return 2;
+    }
+
+    write_read_page();
+    multi_segment();
+    sub_page();
+    sub_page_multi();
+    flush();
+    barrier();
+    full_ring();
+    hostile_cases();
+    partial_read_no_leak();
+    ring_survives();
+
+    if (protocol_errors)
+        failf("responses_well_formed", "%d responses with unknown ids or wrong operations", protocol_errors);
+    else
+        ok("responses_well_formed");
+    printf("summary %d %d\n", n_ok, n_fail);
+    fflush(stdout);
+    close(evtchn);
+    return n_fail == 0 ? 0 : 1;
+}
