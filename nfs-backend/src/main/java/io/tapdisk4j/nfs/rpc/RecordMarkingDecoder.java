@@ -22,6 +22,8 @@ public final class RecordMarkingDecoder extends ByteToMessageDecoder {
     private final int maxFragments;
     private CompositeByteBuf record;
     private int fragments;
+    /** After a framing error the stream cannot be resynchronised: everything else is discarded. */
+    private boolean failed;
 
     public RecordMarkingDecoder(int maxRecordSize) {
         this(maxRecordSize, 1024);
@@ -34,6 +36,10 @@ public final class RecordMarkingDecoder extends ByteToMessageDecoder {
 
     @Override
     protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+        if (failed) {
+            in.skipBytes(in.readableBytes());
+            return;
+        }
         while (in.readableBytes() >= 4) {
             int header = in.getInt(in.readerIndex());
             boolean last = header < 0;
@@ -41,6 +47,7 @@ public final class RecordMarkingDecoder extends ByteToMessageDecoder {
             int soFar = record == null ? 0 : record.readableBytes();
             if (length > maxRecordSize - soFar) {
                 discard();
+                in.skipBytes(in.readableBytes());
                 throw new TooLongFrameException("RPC record fragment of " + length + " bytes (after " + soFar
                         + ") exceeds the limit of " + maxRecordSize);
             }
@@ -59,6 +66,7 @@ public final class RecordMarkingDecoder extends ByteToMessageDecoder {
             record.addComponent(true, fragment);
             if (++fragments > maxFragments) {
                 discard();
+                in.skipBytes(in.readableBytes());
                 throw new CorruptedFrameException("RPC record split into more than " + maxFragments + " fragments");
             }
             if (last) {
@@ -70,6 +78,7 @@ public final class RecordMarkingDecoder extends ByteToMessageDecoder {
     }
 
     private void discard() {
+        failed = true;
         if (record != null) {
             record.release();
             record = null;
@@ -79,6 +88,9 @@ public final class RecordMarkingDecoder extends ByteToMessageDecoder {
 
     @Override
     protected void handlerRemoved0(ChannelHandlerContext ctx) {
-        discard();
+        if (record != null) {
+            record.release();
+            record = null;
+        }
     }
 }
