@@ -3,10 +3,14 @@
  * DOMID through the simulated hypervisor contract (../shared/sim-xen-abi.md): guest memory and grant
  * table are files in DIR/dom<D>/, the event channel is a Unix socket the guest listens on.
  *
- * Usage: blkfront_conformance DIR DOMID DEVICE_SECTORS
- * Protocol with the test: prints "frontend ring-ref=R event-channel=P protocol=x86_64-abi", accepts the
- * backend's event-channel connection, waits for a line "go" on stdin, then runs every case and prints
- * "ok <case>" or "fail <case>: <why>" per case and "summary <ok> <failed>" at the end.
+ * Built twice: as is for the x86_64 ABI (Xen's blkif_request), and with -DABI_X86_32 for the x86_32 ABI
+ * (the packed blkif_x86_32_* structs of blkif_x86_32.h, laid out as a 32-bit guest lays them out), so
+ * one program checks both of the backend's codecs.
+ *
+ * Usage: blkfront_conformance DIR DOMID DEVICE_SECTORS RING_PAGE_ORDER
+ * Protocol with the test: prints "frontend ring-refs=R0[,R1...] event-channel=P protocol=ABI ring-size=N",
+ * accepts the backend's event-channel connection, waits for a line "go" on stdin, then runs every case
+ * and prints "ok <case>" or "fail <case>: <why>" per case and "summary <ok> <failed>" at the end.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -32,24 +36,45 @@
 #include <xen/io/ring.h>
 #include <xen/io/blkif.h>
 
+#ifdef ABI_X86_32
+#include "blkif_x86_32.h"
+typedef struct blkif_x86_32_request req_t;
+typedef struct blkif_x86_32_response rsp_t;
+typedef blkif_x86_32_sring_t sring_t;
+typedef blkif_x86_32_front_ring_t front_ring_t;
+#define RW(r) ((r)->u.rw)
+#define IND(r) ((r)->u.indirect)
+#define PROTOCOL "x86_32-abi"
+#else
+typedef blkif_request_t req_t;
+typedef blkif_response_t rsp_t;
+typedef blkif_sring_t sring_t;
+typedef blkif_front_ring_t front_ring_t;
+#define RW(r) (*(r))
+#define IND(r) (*(blkif_request_indirect_t *) (r))
+#define PROTOCOL "x86_64-abi"
+#endif
+
 #define PAGE 4096
-#define NR_FRAMES 64
-#define NR_GREFS 128
-#define RING_FRAME 0
+#define NR_FRAMES 288
+#define NR_GREFS 1024
+#define RING_FRAME 272                /* up to 16 ring pages: frames 272..287 */
+#define MAX_ORDER 4
 #define FIRST_REF 8                   /* Linux guests never hand out refs 0..7 */
 #define REF(frame) (FIRST_REF + (frame))
-#define RO_REF 100                    /* frame 5, read-only */
-#define REVOKED_REF 101               /* frame 6, flags 0 */
-#define OTHER_DOMAIN_REF 102          /* frame 7, granted to domain 7, not to dom0 */
-#define BAD_FRAME_REF 103             /* frame beyond guest memory */
+#define RO_REF 1000                   /* frame 5, read-only */
+#define REVOKED_REF 1001              /* frame 6, flags 0 */
+#define OTHER_DOMAIN_REF 1002         /* frame 7, granted to domain 7, not to dom0 */
+#define BAD_FRAME_REF 1003            /* frame beyond guest memory */
 #define BEYOND_TABLE_REF 5000         /* beyond the grant table */
+#define FULL_RING_SECTOR 1024         /* full_ring writes one sector per entry from here */
 #define EVTCHN_PORT 5
 #define TIMEOUT_MS 10000
 #define FILL 0xEE
 
 static uint8_t *mem;
 static grant_entry_v1_t *gnttab;
-static blkif_front_ring_t front;
+static front_ring_t front;
 static int evtchn = -1;
 static uint64_t dev_sectors;
 static int n_ok, n_fail;
@@ -166,7 +191,7 @@ struct seg {
     uint8_t first, last;
 };
 
-#define SLOTS 256
+#define SLOTS 1024 /* more than the largest ring (512 entries) */
 static struct {
     uint64_t id;
     uint8_t op;
@@ -195,7 +220,7 @@ static void consume_responses(void)
         RING_IDX rp = front.sring->rsp_prod;
         rmb(); /* see the responses the backend wrote before it published rsp_prod */
         for (RING_IDX i = front.rsp_cons; i != rp; i++) {
-            blkif_response_t *rsp = RING_GET_RESPONSE(&front, i);
+            rsp_t *rsp = RING_GET_RESPONSE(&front, i);
             int s = (int) (rsp->id % SLOTS);
             if (!slots[s].outstanding || slots[s].id != rsp->id) {
                 printf("protocol response for unknown or answered id %llu\n", (unsigned long long) rsp->id);
@@ -248,18 +273,18 @@ static uint64_t queue_rw(uint8_t op, uint64_t sector, const struct seg *segs, in
         printf("fatal ring full\n");
         exit(2);
     }
-    blkif_request_t *req = RING_GET_REQUEST(&front, front.req_prod_pvt);
+    req_t *req = RING_GET_REQUEST(&front, front.req_prod_pvt);
     memset(req, 0, sizeof *req);
     uint64_t id = new_id(op);
     req->operation = op;
-    req->nr_segments = nr;
-    req->handle = 0;
-    req->id = id;
-    req->sector_number = sector;
+    RW(req).nr_segments = nr;
+    RW(req).handle = 0;
+    RW(req).id = id;
+    RW(req).sector_number = sector;
     for (int i = 0; i < nsegs && i < BLKIF_MAX_SEGMENTS_PER_REQUEST; i++) {
-        req->seg[i].gref = segs[i].gref;
-        req->seg[i].first_sect = segs[i].first;
-        req->seg[i].last_sect = segs[i].last;
+        RW(req).seg[i].gref = segs[i].gref;
+        RW(req).seg[i].first_sect = segs[i].first;
+        RW(req).seg[i].last_sect = segs[i].last;
     }
     front.req_prod_pvt++;
     return id;
@@ -281,16 +306,16 @@ static int rw_nr(uint8_t op, uint64_t sector, const struct seg *segs, int nsegs,
 
 static int indirect(uint8_t indirect_op, uint64_t sector, uint16_t nr_segments, grant_ref_t page_ref)
 {
-    blkif_request_indirect_t *req = (blkif_request_indirect_t *) RING_GET_REQUEST(&front, front.req_prod_pvt);
-    memset(req, 0, sizeof(blkif_request_t));
+    req_t *req = RING_GET_REQUEST(&front, front.req_prod_pvt);
+    memset(req, 0, sizeof *req);
     uint64_t id = new_id(BLKIF_OP_INDIRECT);
     req->operation = BLKIF_OP_INDIRECT;
-    req->indirect_op = indirect_op;
-    req->nr_segments = nr_segments;
-    req->id = id;
-    req->sector_number = sector;
-    req->handle = 0;
-    req->indirect_grefs[0] = page_ref;
+    IND(req).indirect_op = indirect_op;
+    IND(req).nr_segments = nr_segments;
+    IND(req).id = id;
+    IND(req).sector_number = sector;
+    IND(req).handle = 0;
+    IND(req).indirect_grefs[0] = page_ref;
     front.req_prod_pvt++;
     push();
     return wait_for(id);
@@ -407,13 +432,13 @@ static void barrier(void)
 static void full_ring(void)
 {
     const char *n = "full_ring_in_flight";
-    int size = (int) RING_SIZE(&front);
-    uint64_t ids[64];
+    int size = (int) RING_SIZE(&front);   /* at most 512 one-sector writes: source frames 128..191 */
+    uint64_t ids[512];
     for (int i = 0; i < size; i++)
-        fill(40 + i / 8, i % 8, i % 8, 600 + (uint64_t) i, 7);
+        fill(128 + i / 8, i % 8, i % 8, FULL_RING_SECTOR + (uint64_t) i, 7);
     for (int i = 0; i < size; i++) {
-        struct seg w = {REF(40 + i / 8), (uint8_t) (i % 8), (uint8_t) (i % 8)};
-        ids[i] = queue_rw(BLKIF_OP_WRITE, 600 + (uint64_t) i, &w, 1, 1);
+        struct seg w = {REF(128 + i / 8), (uint8_t) (i % 8), (uint8_t) (i % 8)};
+        ids[i] = queue_rw(BLKIF_OP_WRITE, FULL_RING_SECTOR + (uint64_t) i, &w, 1, 1);
     }
     if (!RING_FULL(&front))
         return failf(n, "ring not full after %d requests", size);
@@ -421,16 +446,20 @@ static void full_ring(void)
     for (int i = 0; i < size; i++)
         if (!expect(n, wait_for(ids[i]), 0))
             return;
-    struct seg r[4];
-    for (int i = 0; i < 4; i++) {
-        memset(frame(44 + i), FILL, PAGE);
-        r[i] = (struct seg){REF(44 + i), 0, 7};
+    /* Read it all back, eight pages per request, into frames 192..255. */
+    for (int p = 0; p < size / 8; p += 8) {
+        struct seg r[8];
+        int pages = size / 8 - p < 8 ? size / 8 - p : 8;
+        for (int i = 0; i < pages; i++) {
+            memset(frame(192 + p + i), FILL, PAGE);
+            r[i] = (struct seg){REF(192 + p + i), 0, 7};
+        }
+        if (!expect(n, rw(BLKIF_OP_READ, FULL_RING_SECTOR + 8 * (uint64_t) p, r, pages), 0))
+            return;
     }
-    if (!expect(n, rw(BLKIF_OP_READ, 600, r, 4), 0))
-        return;
-    for (int i = 0; i < 4; i++)
-        if (!holds(44 + i, 0, 7, 600 + 8 * (uint64_t) i, 7))
-            return failf(n, "read back of page %d differs", i);
+    for (int p = 0; p < size / 8; p++)
+        if (!holds(192 + p, 0, 7, FULL_RING_SECTOR + 8 * (uint64_t) p, 7))
+            return failf(n, "read back of page %d differs", p);
     ok(n);
 }
 
@@ -523,13 +552,18 @@ static void ring_survives(void)
 
 int main(int argc, char **argv)
 {
-    if (argc != 4) {
-        fprintf(stderr, "usage: %s DIR DOMID DEVICE_SECTORS\n", argv[0]);
+    if (argc != 5) {
+        fprintf(stderr, "usage: %s DIR DOMID DEVICE_SECTORS RING_PAGE_ORDER\n", argv[0]);
         return 2;
     }
     const char *dir = argv[1];
     int domid = atoi(argv[2]);
     dev_sectors = strtoull(argv[3], NULL, 10);
+    int order = atoi(argv[4]);
+    if (order < 0 || order > MAX_ORDER || dev_sectors < FULL_RING_SECTOR + 512) {
+        fprintf(stderr, "order 0..%d and at least %d sectors\n", MAX_ORDER, FULL_RING_SECTOR + 512);
+        return 2;
+    }
     char path[4096];
 
     snprintf(path, sizeof path, "%s/dom%d", dir, domid);
@@ -543,11 +577,10 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/dom%d/grant-table", dir, domid);
     gnttab = map_file(path, NR_GREFS * sizeof(grant_entry_v1_t));
 
-    blkif_sring_t *sring = (blkif_sring_t *) frame(RING_FRAME);
+    sring_t *sring = (sring_t *) frame(RING_FRAME);
     SHARED_RING_INIT(sring);
-    FRONT_RING_INIT(&front, sring, PAGE);
+    FRONT_RING_INIT(&front, sring, (size_t) PAGE << order);
 
-    grant(REF(RING_FRAME), RING_FRAME, 0, GTF_permit_access);
     for (int f = 1; f < NR_FRAMES; f++)
         if (f < 5 || f > 7)
             grant(REF(f), (uint32_t) f, 0, GTF_permit_access);
@@ -564,8 +597,10 @@ int main(int argc, char **argv)
     if (listener < 0 || bind(listener, (struct sockaddr *) &addr, sizeof addr) < 0 || listen(listener, 1) < 0)
         die(addr.sun_path);
 
-    printf("frontend ring-ref=%d event-channel=%d protocol=x86_64-abi ring-size=%u\n", REF(RING_FRAME), EVTCHN_PORT,
-           RING_SIZE(&front));
+    printf("frontend ring-refs=");
+    for (int i = 0; i < 1 << order; i++)
+        printf(i ? ",%d" : "%d", REF(RING_FRAME + i));
+    printf(" event-channel=%d protocol=%s ring-size=%u\n", EVTCHN_PORT, PROTOCOL, RING_SIZE(&front));
     fflush(stdout);
 
     struct pollfd p = {.fd = listener, .events = POLLIN};

@@ -15,6 +15,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -23,7 +24,9 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.api.io.TempDir;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -34,7 +37,7 @@ import static org.junit.jupiter.api.Assertions.fail;
  * Conformance against a frontend that is not ours: blkfront_conformance.c, built with gcc from Xen's own
  * ring.h/blkif.h macros, acts as a guest through the simulated hypervisor's files and sockets and drives
  * the ring server (data patterns, sub-page and multi-segment requests, a full ring in flight, flush,
- * barrier, hostile requests). Until the xenstore handshake attaches devices, the test reads the ring-ref
+ * barrier, hostile requests), in both ABIs and with one-page and multi-page rings. Until the xenstore handshake attaches devices, the test reads the ring-ref
  * and event channel the C guest prints and attaches the device with {@link BlkifBackend#start}.
  */
 class XenConformanceTest {
@@ -55,15 +58,32 @@ class XenConformanceTest {
             "indirect_too_many_segments", "indirect_nested_indirect", "failed_read_leaks_nothing",
             "ring_survives_hostile_requests", "responses_well_formed");
 
-    private static final Pattern HELLO =
-            Pattern.compile("frontend ring-ref=(\\d+) event-channel=(\\d+) protocol=(\\S+) ring-size=(\\d+)");
+    private static final Pattern HELLO = Pattern.compile(
+            "frontend ring-refs=([\\d,]+) event-channel=(\\d+) protocol=(\\S+) ring-size=(\\d+)");
+
+    /** The C guest, built once per ABI. */
+    @TempDir
+    static Path build;
+    private static Path x86_64;
+    private static Path x86_32;
 
     @TempDir
     Path tmp;
 
-    @Test
-    void cFrontendBuiltFromXenHeadersPassesEveryCase() throws Exception {
-        Path exe = CPrograms.compile(tmp.resolve("blkfront_conformance"), "blkfront_conformance.c");
+    @BeforeAll
+    static void compile() throws Exception {
+        x86_64 = CPrograms.compile(build.resolve("blkfront_conformance"), "blkfront_conformance.c");
+        x86_32 = CPrograms.compile(build.resolve("blkfront_conformance_x86_32"), "blkfront_conformance.c",
+                "-DABI_X86_32");
+    }
+
+    /** Entries per ring of 2^order pages (__RING_SIZE): the same for both ABIs (112- and 108-byte entries). */
+    private static final int[] RING_SIZE = {32, 64, 128, 256, 512};
+
+    @ParameterizedTest(name = "{0}, ring page order {1}")
+    @CsvSource({"x86_64-abi, 0", "x86_64-abi, 4", "x86_32-abi, 0", "x86_32-abi, 2"})
+    void cFrontendBuiltFromXenHeadersPassesEveryCase(String protocol, int order) throws Exception {
+        Path exe = protocol.equals("x86_32-abi") ? x86_32 : x86_64;
         Path sim = Files.createDirectories(tmp.resolve("sim"));
         Path disk = tmp.resolve("disk.raw");
         try (var ch = java.nio.channels.FileChannel.open(disk, java.nio.file.StandardOpenOption.CREATE_NEW,
@@ -73,7 +93,8 @@ class XenConformanceTest {
         }
 
         Process guest = new ProcessBuilder(exe.toString(), sim.toString(), Integer.toString(DOMID),
-                Long.toString(SECTORS)).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+                Long.toString(SECTORS), Integer.toString(order)).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        int ringSize;
         List<String> lines = new ArrayList<>();
         try (SimHypervisor hv = new SimHypervisor(sim);
              BlockDevice device = BlockDevices.loadDefault().open("file://" + disk)) {
@@ -83,14 +104,16 @@ class XenConformanceTest {
             if (m == null || !m.matches()) {
                 fail("the C guest did not announce its ring: " + hello);
             }
-            assertEquals("x86_64-abi", m.group(3));
-            assertEquals(32, Integer.parseInt(m.group(4)), "__RING_SIZE of one page of blkif entries");
-            int ringRef = Integer.parseInt(m.group(1));
+            assertEquals(protocol, m.group(3));
+            ringSize = Integer.parseInt(m.group(4));
+            assertEquals(RING_SIZE[order], ringSize, "__RING_SIZE of 2^" + order + " pages of blkif entries");
+            int[] ringRefs = Arrays.stream(m.group(1).split(",")).mapToInt(Integer::parseInt).toArray();
+            assertEquals(1 << order, ringRefs.length);
             int port = Integer.parseInt(m.group(2));
 
             // Test-only attach hook: what the xenbus backend will do after reading ring-ref and event-channel.
             try (BlkifBackend backend = BlkifBackend.start(BackendSpec.builder(hv, DOMID, device)
-                    .name("conformance").queue(new int[] {ringRef}, port).abi(Abi.fromProtocol(m.group(3))).build())) {
+                    .name("conformance").queue(ringRefs, port).abi(Abi.fromProtocol(m.group(3))).build())) {
                 OutputStream in = guest.getOutputStream();
                 in.write("go\n".getBytes(StandardCharsets.US_ASCII));
                 in.flush();
@@ -130,18 +153,18 @@ class XenConformanceTest {
         assertEquals("summary " + CASES.size() + " 0", lines.getLast());
         assertEquals(0, guest.exitValue());
 
-        assertDiskHoldsExactlyWhatTheGoodRequestsWrote(disk);
+        assertDiskHoldsExactlyWhatTheGoodRequestsWrote(disk, ringSize);
     }
 
     /** The whole device against an image built from the cases' patterns: no hostile write reached it. */
-    private static void assertDiskHoldsExactlyWhatTheGoodRequestsWrote(Path disk) throws Exception {
+    private static void assertDiskHoldsExactlyWhatTheGoodRequestsWrote(Path disk, int ringSize) throws Exception {
         byte[] expected = new byte[(int) DEVICE_BYTES];
         put(expected, 16, 8, 1);       // write_read_page
         put(expected, 64, 88, 2);      // multi_segment_11
         put(expected, 300, 4, 3);      // sub_page_segment
         put(expected, 400, 10, 4);     // sub_page_multi_segment
         put(expected, 500, 8, 6);      // write_barrier
-        put(expected, 600, 32, 7);     // full_ring_in_flight
+        put(expected, 1024, ringSize, 7); // full_ring_in_flight: one sector per ring entry
         put(expected, 700, 8, 8);      // write_from_readonly_grant
         byte[] actual = Files.readAllBytes(disk);
         assertEquals(expected.length, actual.length);
