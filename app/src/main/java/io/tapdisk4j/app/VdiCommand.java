@@ -1,0 +1,220 @@
+package io.tapdisk4j.app;
+
+import io.tapdisk4j.block.Sizes;
+import io.tapdisk4j.vhd.VdiInfo;
+import io.tapdisk4j.vhd.VdiOperations;
+import io.tapdisk4j.vhd.VdiProgress;
+import io.tapdisk4j.vhd.VhdChecker;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.io.PrintStream;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * {@code tapdisk4j vdi …}: VDI tools on any device URI, a thin layer over {@link VdiOperations}. Images must
+ * not be open elsewhere while these run.
+ */
+@Command(name = "vdi", description = "Create, inspect, check, snapshot, clone, coalesce, copy and resize virtual disk images on any storage URI.",
+        mixinStandardHelpOptions = true,
+        subcommands = {VdiCommand.Create.class, VdiCommand.Info.class, VdiCommand.Check.class,
+                VdiCommand.Snapshot.class, VdiCommand.Clone.class, VdiCommand.Coalesce.class,
+                VdiCommand.Copy.class, VdiCommand.Resize.class})
+public final class VdiCommand implements Runnable {
+
+    @picocli.CommandLine.Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(System.out);
+    }
+
+    static long size(String text) {
+        return Sizes.parse(text);
+    }
+
+    @Command(name = "create", description = "Create an empty image (raw, or a dynamic/fixed VHD with 2 MiB blocks).")
+    static final class Create implements Callable<Integer> {
+        @Parameters(paramLabel = "URI") String uri;
+        @Option(names = "--size", required = true, description = "Virtual size, e.g. 10G.") String size;
+        @Option(names = "--format", defaultValue = "raw", description = "raw or vhd (default: ${DEFAULT-VALUE}).") String format;
+        @Option(names = "--fixed", description = "A fixed-size VHD (all space at once) instead of a dynamic one.") boolean fixed;
+
+        @Override
+        public Integer call() throws Exception {
+            new VdiOperations().create(uri, size(size), format, fixed);
+            System.out.println("created " + uri + " (" + format.toLowerCase(Locale.ROOT) + (fixed ? ", fixed" : "")
+                    + ", " + Sizes.format(size(size)) + ")");
+            return 0;
+        }
+    }
+
+    @Command(name = "info", description = "Format, size, allocation and parent chain of an image.")
+    static final class Info implements Callable<Integer> {
+        @Parameters(paramLabel = "URI") String uri;
+        @Option(names = "--json", description = "One JSON object.") boolean json;
+
+        @Override
+        public Integer call() throws Exception {
+            VdiInfo info = new VdiOperations().info(uri);
+            System.out.print(json ? info.toJson() + "\n" : info.toText());
+            return 0;
+        }
+    }
+
+    @Command(name = "check", description = "Check an image's structure and its whole chain; exit status 0 when sound, 1 when not.")
+    static final class Check implements Callable<Integer> {
+        @Parameters(paramLabel = "URI") String uri;
+
+        @Override
+        public Integer call() {
+            VhdChecker.Result r = new VdiOperations().check(uri);
+            r.warnings().forEach(w -> System.out.println("warning: " + w));
+            r.problems().forEach(p -> System.out.println("error: " + p));
+            System.out.println(r.ok() ? uri + " is valid (chain: " + String.join(" -> ", r.chain()) + ")"
+                    : uri + " has " + r.problems().size() + " problem(s)");
+            return r.ok() ? 0 : 1;
+        }
+    }
+
+    @Command(name = "snapshot", description = "Freeze the image as a read-only parent beside it; a new empty child takes its place at URI (file: URIs).")
+    static final class Snapshot implements Callable<Integer> {
+        @Parameters(paramLabel = "URI") String uri;
+
+        @Override
+        public Integer call() throws Exception {
+            String parent = new VdiOperations().snapshot(uri);
+            System.out.println(uri + " is now a child of " + parent);
+            return 0;
+        }
+    }
+
+    @Command(name = "clone", description = "Create NEWURI as a differencing child of PARENT (which then must not be written).")
+    static final class Clone implements Callable<Integer> {
+        @Parameters(index = "0", paramLabel = "PARENT") String parent;
+        @Parameters(index = "1", paramLabel = "NEWURI") String newUri;
+
+        @Override
+        public Integer call() throws Exception {
+            new VdiOperations().clone(parent, newUri);
+            System.out.println("created " + newUri + " as a child of " + parent);
+            return 0;
+        }
+    }
+
+    @Command(name = "coalesce", description = "Merge a differencing image into its parent; the image stays, now empty. "
+            + "The parent must have no other children.")
+    static final class Coalesce implements Callable<Integer> {
+        @Parameters(paramLabel = "URI") String uri;
+
+        @Override
+        public Integer call() throws Exception {
+            return Progress.run("coalesce", p -> new VdiOperations().coalesce(uri, p));
+        }
+    }
+
+    @Command(name = "copy", description = "Copy SRC to a new image DST, reading only allocated data (thin), between any two URIs.")
+    static final class Copy implements Callable<Integer> {
+        @Parameters(index = "0", paramLabel = "SRC") String src;
+        @Parameters(index = "1", paramLabel = "DST") String dst;
+        @Option(names = "--format", defaultValue = "raw", description = "Format of DST: raw or vhd (default: ${DEFAULT-VALUE}).") String format;
+
+        @Override
+        public Integer call() throws Exception {
+            return Progress.run("copy", p -> new VdiOperations().copy(src, dst, format, p));
+        }
+    }
+
+    @Command(name = "resize", description = "Grow an image to a new virtual size.")
+    static final class Resize implements Callable<Integer> {
+        @Parameters(paramLabel = "URI") String uri;
+        @Option(names = "--size", required = true) String size;
+
+        @Override
+        public Integer call() throws Exception {
+            new VdiOperations().resize(uri, size(size));
+            System.out.println("resized " + uri + " to " + Sizes.format(size(size)));
+            return 0;
+        }
+    }
+
+    interface Operation {
+        void run(VdiProgress progress) throws Exception;
+    }
+
+    /**
+     * A progress bar on a terminal, a line per 10% otherwise. Ctrl-C asks the operation to stop at its next
+     * consistent point and waits for it, so the images are closed properly before the JVM exits.
+     */
+    static final class Progress implements VdiProgress {
+        private final PrintStream out = System.err;
+        private final boolean terminal = System.console() != null && System.console().isTerminal();
+        private volatile boolean cancelled;
+        private int lastTenth = -1;
+        private long lastDraw;
+
+        static int run(String name, Operation op) throws Exception {
+            Progress p = new Progress();
+            CountDownLatch done = new CountDownLatch(1);
+            Thread hook = new Thread(() -> {
+                p.cancelled = true;
+                try {
+                    done.await(60, TimeUnit.SECONDS);
+                } catch (InterruptedException ignored) {
+                    Thread.currentThread().interrupt();
+                }
+            }, "vdi-" + name + "-interrupt");
+            Runtime.getRuntime().addShutdownHook(hook);
+            try {
+                op.run(p);
+                p.finish();
+                return 0;
+            } finally {
+                done.countDown();
+                try {
+                    Runtime.getRuntime().removeShutdownHook(hook);
+                } catch (IllegalStateException shuttingDown) {
+                    // the hook is running: it only waits for the latch released above
+                }
+            }
+        }
+
+        @Override
+        public boolean cancelled() {
+            return cancelled;
+        }
+
+        @Override
+        public synchronized void update(String phase, long done, long total) {
+            if (total <= 0) {
+                return;
+            }
+            int tenth = (int) (done * 10 / total);
+            if (terminal) {
+                long now = System.nanoTime();
+                if (now - lastDraw < 100_000_000L && done < total) {
+                    return;
+                }
+                lastDraw = now;
+                int width = 40;
+                int filled = (int) (done * width / total);
+                out.printf(Locale.ROOT, "\r%s [%s%s] %3d%% %s / %s", phase, "#".repeat(filled), " ".repeat(width - filled),
+                        done * 100 / total, Sizes.format(done), Sizes.format(total));
+            } else if (tenth != lastTenth) {
+                lastTenth = tenth;
+                out.printf(Locale.ROOT, "%s: %d%% (%d of %d bytes)%n", phase, done * 100 / total, done, total);
+            }
+        }
+
+        void finish() {
+            if (terminal) {
+                out.println();
+            }
+        }
+    }
+}
