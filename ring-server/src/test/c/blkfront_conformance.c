@@ -7,10 +7,17 @@
  * (the packed blkif_x86_32_* structs of blkif_x86_32.h, laid out as a 32-bit guest lays them out), so
  * one program checks both of the backend's codecs.
  *
- * Usage: blkfront_conformance DIR DOMID DEVICE_SECTORS RING_PAGE_ORDER
- * Protocol with the test: prints "frontend ring-refs=R0[,R1...] event-channel=P protocol=ABI ring-size=N",
- * accepts the backend's event-channel connection, waits for a line "go" on stdin, then runs every case
- * and prints "ok <case>" or "fail <case>: <why>" per case and "summary <ok> <failed>" at the end.
+ * Usage: blkfront_conformance DIR DOMID DEVICE_SECTORS RING_PAGE_ORDER hook|xenstore:DEVID
+ *
+ * hook: prints "frontend ring-refs=R0[,R1...] event-channel=P protocol=ABI ring-size=N", accepts the
+ * backend's event-channel connection, waits for a line "go" on stdin (the test attached the device).
+ * xenstore:DEVID: connects to DIR/xenstored.sock with libxenstore (XENSTORED_PATH) and does blkfront's
+ * xenbus handshake for device DEVID: waits for the backend in InitWait, checks max-ring-page-order,
+ * publishes ring-ref(s), event-channel and protocol, moves to Initialised, waits for Connected, checks
+ * sectors/sector-size, moves to Connected; after the cases it closes (5) and waits for the backend's
+ * Closed (6). Backend keys are printed as "backend <key>=<value>".
+ * Then it runs every case and prints "ok <case>" or "fail <case>: <why>" per case and
+ * "summary <ok> <failed>" at the end.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,6 +42,8 @@
 #include <xen/grant_table.h>
 #include <xen/io/ring.h>
 #include <xen/io/blkif.h>
+#include <xen/io/xenbus.h>
+#include <xenstore.h>
 
 #ifdef ABI_X86_32
 #include "blkif_x86_32.h"
@@ -548,14 +557,160 @@ static void ring_survives(void)
     ok(n);
 }
 
+/* ---- xenbus handshake through xenstore ------------------------------------------------------------ */
+
+static struct xs_handle *xs;
+static char fe_path[256];
+static char *be_path;
+
+static char *xs_get(const char *dir, const char *key)
+{
+    char path[512];
+    unsigned int len;
+    snprintf(path, sizeof path, "%s/%s", dir, key);
+    return xs_read(xs, XBT_NULL, path, &len);
+}
+
+static int xs_get_int(const char *dir, const char *key, int absent)
+{
+    char *v = xs_get(dir, key);
+    int r = v ? atoi(v) : absent;
+    free(v);
+    return r;
+}
+
+static int xs_put(xs_transaction_t t, const char *dir, const char *key, const char *value)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", dir, key);
+    return xs_write(xs, t, path, value, (unsigned int) strlen(value)) ? 0 : -1;
+}
+
+static void set_state(int state)
+{
+    char v[8];
+    snprintf(v, sizeof v, "%d", state);
+    if (xs_put(XBT_NULL, fe_path, "state", v) < 0)
+        die("write frontend state");
+}
+
+/* Waits (on the state watch) until the backend's state is want; -1 after 30 s or on a fatal backend state. */
+static int await_backend_state(int want)
+{
+    for (int waited = 0; waited < 30000;) {
+        int st = xs_get_int(be_path, "state", -1);
+        if (st == want)
+            return 0;
+        if (want < XenbusStateClosing && st >= XenbusStateClosing) {
+            char *err = xs_get(be_path, "error");
+            printf("backend went to state %d waiting for %d (error: %s)\n", st, want, err ? err : "none");
+            free(err);
+            return -1;
+        }
+        struct pollfd p = {.fd = xs_fileno(xs), .events = POLLIN};
+        if (poll(&p, 1, 1000) == 0)
+            waited += 1000;
+        char **w;
+        while ((w = xs_check_watch(xs)) != NULL)
+            free(w);
+    }
+    return -1;
+}
+
+static void print_backend_key(const char *key)
+{
+    char *v = xs_get(be_path, key);
+    printf("backend %s=%s\n", key, v ? v : "(absent)");
+    free(v);
+}
+
+static void xenbus_connect(int domid, int devid, int order)
+{
+    xs = xs_open(XS_OPEN_SOCKETONLY);
+    if (!xs)
+        die("xs_open (XENSTORED_PATH)");
+    snprintf(fe_path, sizeof fe_path, "/local/domain/%d/device/vbd/%d", domid, devid);
+    be_path = xs_get(fe_path, "backend");
+    if (!be_path) {
+        printf("fatal no %s/backend in xenstore\n", fe_path);
+        exit(2);
+    }
+    char watch[512];
+    snprintf(watch, sizeof watch, "%s/state", be_path);
+    if (!xs_watch(xs, watch, "backend-state"))
+        die("xs_watch");
+    if (await_backend_state(XenbusStateInitWait) < 0) {
+        printf("fatal the backend never reached InitWait\n");
+        exit(2);
+    }
+    const char *keys[] = {"max-ring-page-order", "multi-queue-max-queues", "feature-max-indirect-segments",
+                          "feature-persistent", "feature-flush-cache", "feature-barrier", "feature-discard"};
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
+        print_backend_key(keys[i]);
+    if (order > xs_get_int(be_path, "max-ring-page-order", 0)) {
+        printf("fatal the backend does not offer ring page order %d\n", order);
+        exit(2);
+    }
+    char v[32], key[32];
+    for (;;) {
+        xs_transaction_t t = xs_transaction_start(xs);
+        if (t == XBT_NULL)
+            die("xs_transaction_start");
+        if (order == 0) {
+            snprintf(v, sizeof v, "%d", REF(RING_FRAME));
+            xs_put(t, fe_path, "ring-ref", v);
+        } else {
+            snprintf(v, sizeof v, "%d", order);
+            xs_put(t, fe_path, "ring-page-order", v);
+            for (int i = 0; i < 1 << order; i++) {
+                snprintf(key, sizeof key, "ring-ref%d", i);
+                snprintf(v, sizeof v, "%d", REF(RING_FRAME + i));
+                xs_put(t, fe_path, key, v);
+            }
+        }
+        snprintf(v, sizeof v, "%d", EVTCHN_PORT);
+        xs_put(t, fe_path, "event-channel", v);
+        xs_put(t, fe_path, "protocol", PROTOCOL);
+        snprintf(v, sizeof v, "%d", XenbusStateInitialised);
+        xs_put(t, fe_path, "state", v);
+        if (xs_transaction_end(xs, t, false))
+            break;
+        if (errno != EAGAIN)
+            die("xs_transaction_end");
+    }
+    if (await_backend_state(XenbusStateConnected) < 0) {
+        printf("fatal the backend never reached Connected\n");
+        exit(2);
+    }
+    print_backend_key("sectors");
+    print_backend_key("sector-size");
+    print_backend_key("info");
+    if ((uint64_t) xs_get_int(be_path, "sectors", -1) != dev_sectors || xs_get_int(be_path, "sector-size", -1) != 512)
+        failf("xenbus_connected_geometry", "backend sectors/sector-size do not describe the device");
+    else
+        ok("xenbus_connected_geometry");
+}
+
+static void xenbus_close(void)
+{
+    set_state(XenbusStateClosing);
+    if (await_backend_state(XenbusStateClosed) < 0)
+        failf("xenbus_closed", "the backend did not reach Closed after the frontend closed");
+    else
+        ok("xenbus_closed");
+    set_state(XenbusStateClosed);
+}
+
 /* ---- setup -------------------------------------------------------------------------------------- */
 
 int main(int argc, char **argv)
 {
-    if (argc != 5) {
-        fprintf(stderr, "usage: %s DIR DOMID DEVICE_SECTORS RING_PAGE_ORDER\n", argv[0]);
+    if (argc != 6) {
+        fprintf(stderr, "usage: %s DIR DOMID DEVICE_SECTORS RING_PAGE_ORDER hook|xenstore:DEVID\n", argv[0]);
         return 2;
     }
+    int use_xenstore = strncmp(argv[5], "xenstore:", 9) == 0;
+    int devid = use_xenstore ? atoi(argv[5] + 9) : 0;
     const char *dir = argv[1];
     int domid = atoi(argv[2]);
     dev_sectors = strtoull(argv[3], NULL, 10);
@@ -602,6 +757,8 @@ int main(int argc, char **argv)
         printf(i ? ",%d" : "%d", REF(RING_FRAME + i));
     printf(" event-channel=%d protocol=%s ring-size=%u\n", EVTCHN_PORT, PROTOCOL, RING_SIZE(&front));
     fflush(stdout);
+    if (use_xenstore)
+        xenbus_connect(domid, devid, order);   /* the backend binds (connects) before it is Connected */
 
     struct pollfd p = {.fd = listener, .events = POLLIN};
     if (poll(&p, 1, 30000) <= 0) {
@@ -612,7 +769,9 @@ int main(int argc, char **argv)
     if (evtchn < 0)
         die("accept");
     char line[16];
-    if (!fgets(line, sizeof line, stdin) || strncmp(line, "go", 2) != 0) {
+    if (use_xenstore)
+        set_state(XenbusStateConnected);
+    else if (!fgets(line, sizeof line, stdin) || strncmp(line, "go", 2) != 0) {
         printf("fatal no go from the test\n");
         return 2;
     }
@@ -632,6 +791,8 @@ int main(int argc, char **argv)
         failf("responses_well_formed", "%d responses with unknown ids or wrong operations", protocol_errors);
     else
         ok("responses_well_formed");
+    if (use_xenstore)
+        xenbus_close();
     printf("summary %d %d\n", n_ok, n_fail);
     fflush(stdout);
     close(evtchn);

@@ -47,7 +47,7 @@ class XenConformanceTest {
     private static final long SECTORS = DEVICE_BYTES / 512;
 
     /** Every case blkfront_conformance.c runs, in order; each must report "ok". */
-    private static final List<String> CASES = List.of(
+    static final List<String> CASES = List.of(
             "write_read_page", "multi_segment_11", "sub_page_segment", "sub_page_multi_segment", "flush_diskcache",
             "write_barrier", "full_ring_in_flight",
             "bad_gref_beyond_table", "revoked_gref", "gref_for_other_domain", "gref_frame_beyond_memory",
@@ -58,7 +58,7 @@ class XenConformanceTest {
             "indirect_too_many_segments", "indirect_nested_indirect", "failed_read_leaks_nothing",
             "ring_survives_hostile_requests", "responses_well_formed");
 
-    private static final Pattern HELLO = Pattern.compile(
+    static final Pattern HELLO = Pattern.compile(
             "frontend ring-refs=([\\d,]+) event-channel=(\\d+) protocol=(\\S+) ring-size=(\\d+)");
 
     /** The C guest, built once per ABI. */
@@ -72,9 +72,9 @@ class XenConformanceTest {
 
     @BeforeAll
     static void compile() throws Exception {
-        x86_64 = CPrograms.compile(build.resolve("blkfront_conformance"), "blkfront_conformance.c");
+        x86_64 = CPrograms.compile(build.resolve("blkfront_conformance"), "blkfront_conformance.c", "-lxenstore");
         x86_32 = CPrograms.compile(build.resolve("blkfront_conformance_x86_32"), "blkfront_conformance.c",
-                "-DABI_X86_32");
+                "-DABI_X86_32", "-lxenstore");
     }
 
     /** Entries per ring of 2^order pages (__RING_SIZE): the same for both ABIs (112- and 108-byte entries). */
@@ -93,7 +93,7 @@ class XenConformanceTest {
         }
 
         Process guest = new ProcessBuilder(exe.toString(), sim.toString(), Integer.toString(DOMID),
-                Long.toString(SECTORS), Integer.toString(order)).redirectError(ProcessBuilder.Redirect.INHERIT).start();
+                Long.toString(SECTORS), Integer.toString(order), "hook").redirectError(ProcessBuilder.Redirect.INHERIT).start();
         int ringSize;
         List<String> lines = new ArrayList<>();
         try (SimHypervisor hv = new SimHypervisor(sim);
@@ -157,7 +157,7 @@ class XenConformanceTest {
     }
 
     /** The whole device against an image built from the cases' patterns: no hostile write reached it. */
-    private static void assertDiskHoldsExactlyWhatTheGoodRequestsWrote(Path disk, int ringSize) throws Exception {
+    static void assertDiskHoldsExactlyWhatTheGoodRequestsWrote(Path disk, int ringSize) throws Exception {
         byte[] expected = new byte[(int) DEVICE_BYTES];
         put(expected, 16, 8, 1);       // write_read_page
         put(expected, 64, 88, 2);      // multi_segment_11

@@ -26,6 +26,8 @@ public final class CPrograms {
             {"/usr/include/xen/io/xenbus.h", "libxen-dev"},
             {"/usr/include/xen/gntdev.h", "linux-libc-dev"},
             {"/usr/include/xen/evtchn.h", "linux-libc-dev"},
+            {"/usr/include/xenstore.h", "libxen-dev"},
+            {"/usr/lib/x86_64-linux-gnu/libxenstore.so", "libxen-dev"},
     };
 
     private CPrograms() {
@@ -48,12 +50,19 @@ public final class CPrograms {
         return gcc;
     }
 
-    /** Compiles {@code source} (in src/test/c) with {@code args} into {@code out}; fails with gcc's messages. */
+    /**
+     * Compiles {@code source} (in src/test/c) with {@code args} into {@code out}; fails with gcc's messages.
+     * Libraries ({@code -l...}) go after the source, where the linker needs them.
+     */
     public static Path compile(Path out, String source, String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of(gcc(), "-std=gnu11", "-O1", "-Wall", "-Wextra", "-Werror",
                 "-I", sourceDir().toString()));
-        cmd.addAll(List.of(args));
+        List<String> libs = new ArrayList<>();
+        for (String a : args) {
+            (a.startsWith("-l") ? libs : cmd).add(a);
+        }
         cmd.addAll(List.of("-o", out.toString(), sourceDir().resolve(source).toString()));
+        cmd.addAll(libs);
         Result r = run(cmd, 60);
         if (r.exit != 0) {
             throw new AssertionError("gcc failed on " + source + " (exit " + r.exit + "):\n" + r.output);
