@@ -103,6 +103,18 @@ public final class NfsBlockDevice implements BlockDevice {
         return uncommitted.size();
     }
 
+    /**
+     * Replaces the file handle, as if the server had forgotten the old one (tests use it to make the server
+     * answer NFS3ERR_STALE deterministically).
+     */
+    void replaceHandle(FileHandle h) {
+        handle = h;
+    }
+
+    public NfsSession session() {
+        return session;
+    }
+
     /** How many NFS connections requests are spread over ({@code nconnect}). */
     public int connectionCount() {
         return nfs.connections().size();
@@ -135,7 +147,12 @@ public final class NfsBlockDevice implements BlockDevice {
             return CompletableFuture.completedFuture(handle);
         }
         LOG.warn("{}: stale file handle, looking {} up again", describe(), path);
-        return session.lookup(path).thenApply(r -> {
+        return session.lookup(path).handle((r, t) -> {
+            if (t != null) {
+                throw new java.util.concurrent.CompletionException(new BlockDeviceException(BlockError.ESTALE,
+                        describe() + ": file handle is stale and looking the file up again failed: "
+                                + BlockDeviceException.unwrap(t).getMessage()));
+            }
             handle = r.handle();
             return r.handle();
         });

@@ -334,12 +334,13 @@ public final class RpcClient implements AutoCloseable {
     }
 
     private void failedStream(Channel ch, Throwable cause) {
+        boolean malformed = cause instanceof io.netty.handler.codec.DecoderException;
         synchronized (this) {
-            if (ch == channel) {
+            if (ch == channel && malformed) {
                 channelMalformed = true;
             }
         }
-        LOG.warn("{}: closing connection after a bad record: {}", name, cause.toString());
+        LOG.warn("{}: closing connection after {}: {}", name, malformed ? "a bad record" : "an error", cause.toString());
         ch.close();
     }
 
