@@ -24,8 +24,8 @@ class SeedBenchmarkTest {
 
     @Test
     void writesCsvAndChartsForEveryPoint() throws Exception {
-        SeedBenchmark.Options o = new SeedBenchmark.Options(List.of(1, 2), 1, List.of(4096, 2 << 20),
-                List.of(DataPath.MAP_COPY, DataPath.COPY), List.of(false, true), 0.2, "null:", out);
+        SeedBenchmark.Options o = new SeedBenchmark.Options(List.of(1, 2), 1, List.of(4096, 65536),
+                List.of(DataPath.MAP_COPY, DataPath.COPY), List.of(false, true), 0.3, "null:", out);
         List<SeedBenchmark.Point> points = SeedBenchmark.run(o, new PrintStream(new ByteArrayOutputStream()));
         assertEquals(2 * 2 * 2 * 2, points.size());
         assertTrue(points.stream().allMatch(p -> p.errors() == 0 && p.bytesPerSecond() > 0), points::toString);
