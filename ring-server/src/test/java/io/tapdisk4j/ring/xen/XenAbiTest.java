@@ -30,6 +30,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
 
+import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -78,6 +79,11 @@ class XenAbiTest {
     }
 
     static final Map<String, String> bytes = new LinkedHashMap<>();
+
+    @AfterAll
+    static void removeLinks() throws Exception {
+        XenHypervisorTest.removeFakeDevices(tmp);
+    }
 
     /** Java name -> value, checked against C key -> value; collects every mismatch before failing. */
     private static final class Checks {

@@ -12,6 +12,7 @@ import java.lang.foreign.MemorySegment;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -39,6 +40,20 @@ class XenHypervisorTest {
             }
         }
         return dir;
+    }
+
+    /** Removes the /dev/null links so the temp-dir cleanup never follows one outside. */
+    static void removeFakeDevices(Path root) throws IOException {
+        try (var paths = Files.walk(root)) {
+            for (Path p : paths.filter(Files::isSymbolicLink).toList()) {
+                Files.delete(p);
+            }
+        }
+    }
+
+    @AfterEach
+    void removeLinks() throws IOException {
+        removeFakeDevices(tmp);
     }
 
     @Test

@@ -109,6 +109,10 @@ final class EvtchnDevice implements AutoCloseable {
                     if (errno == Libc.EINTR || errno == Libc.EAGAIN) {
                         continue;
                     }
+                    if (errno == Libc.EFBIG) {
+                        recoverFromOverflow();
+                        continue;
+                    }
                     LOG.error("read of pending ports from {} failed: {}; no more event-channel notifications", path,
                             Libc.describe(errno));
                     return;
@@ -136,6 +140,22 @@ final class EvtchnDevice implements AutoCloseable {
                 }
             }
         }
+    }
+
+    /**
+     * The driver's pending-port buffer overflowed, so notifications were lost: clear it with
+     * IOCTL_EVTCHN_RESET and run every channel once (a spurious event costs a ring check; a lost one hangs it).
+     */
+    private void recoverFromOverflow() {
+        LOG.warn("{}: pending-port buffer overflowed; resetting and waking every channel", path);
+        if (Libc.ioctl(fd, EvtchnAbi.IOCTL_EVTCHN_RESET, MemorySegment.NULL) < 0) {
+            LOG.error("IOCTL_EVTCHN_RESET on {} failed: {}", path, Libc.describe(Libc.errno()));
+        }
+        List<Channel> all;
+        synchronized (channels) {
+            all = new ArrayList<>(channels.values());
+        }
+        all.forEach(Channel::dispatch);
     }
 
     @Override

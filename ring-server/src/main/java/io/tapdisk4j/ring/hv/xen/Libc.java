@@ -29,6 +29,8 @@ final class Libc {
     static final int EINTR = 4;
     static final int EAGAIN = 11;
     static final int ENOENT = 2;
+    /** What /dev/xen/evtchn's read returns after its pending-port buffer overflowed. */
+    static final int EFBIG = 27;
 
     /** struct pollfd (poll.h). */
     static final StructLayout POLLFD = MemoryLayout.structLayout(
