@@ -75,10 +75,14 @@ final class DeviceBackend implements BlkifBackend {
     }
 
     void fatal(String reason) {
-        if (shutdown.complete(reason)) {
+        if (fatalOnce.compareAndSet(false, true)) {
+            // Listener first: whoever waits on shutdown() may rely on the toolstack having heard it.
             listenerSafe(l -> l.onShutdown(reason));
+            shutdown.complete(reason);
         }
     }
+
+    private final java.util.concurrent.atomic.AtomicBoolean fatalOnce = new java.util.concurrent.atomic.AtomicBoolean();
 
     void listenerSafe(Consumer<BackendListener> call) {
         try {
