@@ -7,7 +7,10 @@ import picocli.CommandLine.Command;
 @Command(name = "tapdisk4j", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = "Userspace blkif storage backend for Xen dom0, with grant copy.",
         subcommands = {
+                VdiCommand.class,
+                SrCommand.class,
                 DevicesCommand.class,
+                BenchCommand.class,
                 CommandLine.HelpCommand.class,
         })
 public final class Main implements Runnable {
