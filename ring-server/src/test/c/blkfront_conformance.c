@@ -53,6 +53,7 @@ typedef blkif_x86_32_sring_t sring_t;
 typedef blkif_x86_32_front_ring_t front_ring_t;
 #define RW(r) ((r)->u.rw)
 #define IND(r) ((r)->u.indirect)
+#define DISC(r) ((r)->u.discard)
 #define PROTOCOL "x86_32-abi"
 #else
 typedef blkif_request_t req_t;
@@ -61,6 +62,7 @@ typedef blkif_sring_t sring_t;
 typedef blkif_front_ring_t front_ring_t;
 #define RW(r) (*(r))
 #define IND(r) (*(blkif_request_indirect_t *) (r))
+#define DISC(r) (*(blkif_request_discard_t *) (r))
 #define PROTOCOL "x86_64-abi"
 #endif
 
@@ -330,6 +332,21 @@ static int indirect(uint8_t indirect_op, uint64_t sector, uint16_t nr_segments, 
     return wait_for(id);
 }
 
+static int discard(uint64_t sector, uint64_t nr_sectors, uint8_t flag)
+{
+    req_t *req = RING_GET_REQUEST(&front, front.req_prod_pvt);
+    memset(req, 0, sizeof *req);
+    uint64_t id = new_id(BLKIF_OP_DISCARD);
+    req->operation = BLKIF_OP_DISCARD;
+    DISC(req).flag = flag;
+    DISC(req).id = id;
+    DISC(req).sector_number = sector;
+    DISC(req).nr_sectors = nr_sectors;
+    front.req_prod_pvt++;
+    push();
+    return wait_for(id);
+}
+
 static const char *status_name(int s)
 {
     switch (s) {
@@ -435,6 +452,25 @@ static void barrier(void)
     if (!holds(51, 0, 7, 500, 6))
         return failf(n, "read back differs");
     ok(n);
+}
+
+/* The disk is a file that discards by punching holes: XenConformanceTest checks the range reads as zeroes. */
+static void discards(void)
+{
+    const char *n = "discard";
+    fill(54, 0, 7, 1600, 10);
+    struct seg w = {REF(54), 0, 7};
+    if (expect(n, rw(BLKIF_OP_WRITE, 1600, &w, 1), 0) && expect(n, discard(1600, 8, 0), BLKIF_RSP_OKAY))
+        ok(n);
+    n = "discard_secure_unsupported";
+    if (expect(n, discard(1608, 8, BLKIF_DISCARD_SECURE), BLKIF_RSP_EOPNOTSUPP))
+        ok(n);
+    n = "discard_beyond_device";
+    if (expect(n, discard(dev_sectors - 4, 8, 0), BLKIF_RSP_ERROR))
+        ok(n);
+    n = "discard_nr_sectors_wraps";
+    if (expect(n, discard(8, UINT64_MAX - 3, 0), BLKIF_RSP_ERROR))
+        ok(n);
 }
 
 /* A full ring of one-sector writes pushed at once, answered in any order, each id exactly once. */
@@ -783,6 +819,7 @@ int main(int argc, char **argv)
     flush();
     barrier();
     full_ring();
+    discards();
     hostile_cases();
     partial_read_no_leak();
     ring_survives();

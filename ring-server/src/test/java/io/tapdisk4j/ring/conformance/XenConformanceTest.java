@@ -50,6 +50,7 @@ class XenConformanceTest {
     static final List<String> CASES = List.of(
             "write_read_page", "multi_segment_11", "sub_page_segment", "sub_page_multi_segment", "flush_diskcache",
             "write_barrier", "full_ring_in_flight",
+            "discard", "discard_secure_unsupported", "discard_beyond_device", "discard_nr_sectors_wraps",
             "bad_gref_beyond_table", "revoked_gref", "gref_for_other_domain", "gref_frame_beyond_memory",
             "read_into_readonly_grant", "read_into_readonly_grant_untouched", "write_from_readonly_grant",
             "nr_segments_0_read", "nr_segments_0_write", "nr_segments_12", "nr_segments_255", "sector_at_device_end",
@@ -166,6 +167,7 @@ class XenConformanceTest {
         put(expected, 500, 8, 6);      // write_barrier
         put(expected, 1024, ringSize, 7); // full_ring_in_flight: one sector per ring entry
         put(expected, 700, 8, 8);      // write_from_readonly_grant
+        // discard: sectors 1600..1607 were written (seed 10), then discarded: the file punches a hole (zeroes)
         byte[] actual = Files.readAllBytes(disk);
         assertEquals(expected.length, actual.length);
         for (int i = 0; i < actual.length; i++) {
