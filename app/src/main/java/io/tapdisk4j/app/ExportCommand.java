@@ -1,0 +1,72 @@
+package io.tapdisk4j.app;
+
+import io.tapdisk4j.block.BlockDevice;
+import io.tapdisk4j.block.BlockDevices;
+import io.tapdisk4j.block.OpenOptions;
+import io.tapdisk4j.nbd.server.NbdServer;
+import io.tapdisk4j.nbd.server.NbdStandaloneExport;
+import io.tapdisk4j.nbd.server.NbdTlsMode;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+/** Serves one device over NBD until stopped, like qemu-nbd. */
+@Command(name = "export", description = "Export a device (any URI) over NBD until stopped (Ctrl-C / SIGTERM).")
+final class ExportCommand implements Callable<Integer> {
+
+    @Parameters(index = "0", paramLabel = "URI", description = "Device to export, e.g. file:///srv/disk.raw, memory:?size=1G, nbd://host/export.")
+    String uri;
+
+    @Option(names = "--port", description = "TCP port (default 10809; 0 picks a free one).", defaultValue = "10809")
+    int port;
+
+    @Option(names = "--bind", description = "Address to listen on (default 127.0.0.1).", defaultValue = "127.0.0.1")
+    String bind;
+
+    @Option(names = "--socket", paramLabel = "PATH", description = "Listen on this Unix socket instead of TCP.")
+    Path socket;
+
+    @Option(names = "--name", description = "Export name (default: the empty name clients get by default).", defaultValue = "")
+    String name;
+
+    @Option(names = "--description", description = "Export description shown to clients.")
+    String description;
+
+    @Option(names = "--read-only", description = "Refuse writes (EPERM).")
+    boolean readOnly;
+
+    @Option(names = "--tls", paramLabel = "off|on|require", description = "TLS: off, on (offered), require (nothing but STARTTLS before TLS).", defaultValue = "off")
+    String tls;
+
+    @Option(names = "--tls-certs", paramLabel = "DIR", description = "X.509 directory: ca-cert.pem, server-cert.pem, server-key.pem.")
+    Path tlsCerts;
+
+    @Option(names = "--tls-verify-peer", description = "With --tls-certs: clients must present a certificate signed by ca-cert.pem.")
+    boolean verifyPeer;
+
+    @Option(names = "--tls-psk", paramLabel = "FILE", description = "TLS-PSK keys, lines of user:hexkey.")
+    Path tlsPsk;
+
+    @Override
+    public Integer call() throws Exception {
+        NbdStandaloneExport export = new NbdStandaloneExport(bind, port, socket, name, description, readOnly,
+                NbdTlsMode.parse(tls), tlsCerts, verifyPeer, tlsPsk);
+        BlockDevice device = BlockDevices.loadDefault().open(uri, OpenOptions.DEFAULT.withReadOnly(readOnly));
+        CountDownLatch stopped = new CountDownLatch(1);
+        try (NbdServer server = export.start(device)) {
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                server.close();
+                device.close();
+                stopped.countDown();
+            }, "export-shutdown"));
+            System.out.println("exporting " + device.describe() + " as '" + name + "' on "
+                    + (socket != null ? "unix:" + socket : server.localAddress()) + (readOnly ? " (read-only)" : ""));
+            stopped.await();
+        }
+        return 0;
+    }
+}
