@@ -1,0 +1,23 @@
+package io.tapdisk4j.ring.bench;
+
+import io.tapdisk4j.ring.backend.DataPath;
+import org.junit.jupiter.api.Test;
+
+import static org.junit.jupiter.api.Assertions.*;
+
+/** The benchmark runs and counts what it moved (speed is measured by the benchmark, never asserted). */
+class RingBenchmarkTest {
+
+    @Test
+    void shortRunMovesDataWithoutErrors() throws Exception {
+        for (DataPath p : DataPath.values()) {
+            RingBenchmark.Result r = RingBenchmark.run(new RingBenchmark.Options("null:", 2, 2, 64 << 10, p, p.ordinal() % 2 == 0,
+                    0.2, 4, 1), null);
+            assertTrue(r.requests() > 0, p.toString());
+            assertEquals(r.requests() * (64 << 10), r.bytes());
+            assertEquals(0, r.errors());
+            assertTrue(r.memcpyBytesPerSecond() > 0);
+            assertTrue(r.summary().contains(p.cliName()), r.summary());
+        }
+    }
+}
