@@ -88,6 +88,8 @@ static grant_entry_v1_t *gnttab;
 static front_ring_t front;
 static int evtchn = -1;
 static uint64_t dev_sectors;
+static int max_indirect = -1;
+static int persistent;                 /* PERSISTENT=1: the backend uses persistent grants */          /* feature-max-indirect-segments (xenstore, or MAX_INDIRECT in hook mode) */
 static int n_ok, n_fail;
 
 /* ---- reporting ---------------------------------------------------------------------------------- */
@@ -454,6 +456,70 @@ static void barrier(void)
     ok(n);
 }
 
+/* Builds an indirect page: nseg full-page segments of frames first_frame... */
+static void indirect_page(int page_frame, int first_frame, int nseg)
+{
+    struct blkif_request_segment *segs = (struct blkif_request_segment *) frame(page_frame);
+    memset(segs, 0, PAGE);
+    for (int i = 0; i < nseg; i++) {
+        segs[i].gref = REF(first_frame + i);
+        segs[i].first_sect = 0;
+        segs[i].last_sect = 7;
+    }
+}
+
+/* 32 pages (128 KiB) in one INDIRECT write and one INDIRECT read; then one segment above the advertised maximum. */
+static void indirect_io(void)
+{
+    const char *n = "indirect_write_read_32_segments";
+    if (max_indirect < 32) {
+        failf(n, "the backend advertises only %d indirect segments", max_indirect);
+    } else {
+        for (int i = 0; i < 32; i++) {
+            fill(56 + i, 0, 7, 1664 + 8 * (uint64_t) i, 11);
+            memset(frame(88 + i), FILL, PAGE);
+        }
+        indirect_page(120, 56, 32);
+        indirect_page(121, 88, 32);
+        if (expect(n, indirect(BLKIF_OP_WRITE, 1664, 32, REF(120)), 0)
+                && expect(n, indirect(BLKIF_OP_READ, 1664, 32, REF(121)), 0)) {
+            int bad = -1;
+            for (int i = 0; i < 32 && bad < 0; i++)
+                if (!holds(88 + i, 0, 7, 1664 + 8 * (uint64_t) i, 11))
+                    bad = i;
+            if (bad >= 0)
+                failf(n, "indirect segment %d read back differs", bad);
+            else
+                ok(n);
+        }
+    }
+    n = "indirect_above_advertised_maximum";
+    if (max_indirect < 0 || max_indirect >= 8 * 512) {
+        failf(n, "no advertised maximum below %d to exceed (%d)", 8 * 512, max_indirect);
+        return;
+    }
+    /* Enough valid segments on the indirect pages that only the count is wrong. */
+    int pages = (max_indirect + 1 + 511) / 512;
+    req_t *req = RING_GET_REQUEST(&front, front.req_prod_pvt);
+    memset(req, 0, sizeof *req);
+    uint64_t id = new_id(BLKIF_OP_INDIRECT);
+    req->operation = BLKIF_OP_INDIRECT;
+    IND(req).indirect_op = BLKIF_OP_READ;
+    IND(req).nr_segments = (uint16_t) (max_indirect + 1);
+    IND(req).id = id;
+    IND(req).sector_number = 0;
+    for (int p = 0; p < pages; p++) {
+        struct blkif_request_segment *segs = (struct blkif_request_segment *) frame(122 + p);
+        for (int i = 0; i < 512; i++)
+            segs[i] = (struct blkif_request_segment){.gref = REF(52), .first_sect = 0, .last_sect = 0};
+        IND(req).indirect_grefs[p] = REF(122 + p);
+    }
+    front.req_prod_pvt++;
+    push();
+    if (expect(n, wait_for(id), BLKIF_RSP_ERROR))
+        ok(n);
+}
+
 /* The disk is a file that discards by punching holes: XenConformanceTest checks the range reads as zeroes. */
 static void discards(void)
 {
@@ -538,7 +604,10 @@ static void hostile_cases(void)
     else
         ok("read_into_readonly_grant_untouched");
     fill(5, 0, 7, 700, 8);
-    hostile("write_from_readonly_grant", BLKIF_OP_WRITE, 700, (struct seg){RO_REF, 0, 7}, 1, 1, BLKIF_RSP_OKAY);
+    /* A WRITE only reads the guest page, so a read-only grant serves, except with persistent grants: those
+     * are mapped writable once for reuse by any later request (as Linux blkback does), so one is refused. */
+    hostile("write_from_readonly_grant", BLKIF_OP_WRITE, 700, (struct seg){RO_REF, 0, 7}, 1, 1,
+            persistent ? BLKIF_RSP_ERROR : BLKIF_RSP_OKAY);
 
     hostile("nr_segments_0_read", BLKIF_OP_READ, 16, good_r, 0, 0, BLKIF_RSP_ERROR);
     hostile("nr_segments_0_write", BLKIF_OP_WRITE, 816, good_r, 0, 0, BLKIF_RSP_ERROR);
@@ -679,6 +748,7 @@ static void xenbus_connect(int domid, int devid, int order)
         printf("fatal the backend never reached InitWait\n");
         exit(2);
     }
+    max_indirect = xs_get_int(be_path, "feature-max-indirect-segments", 0);
     const char *keys[] = {"max-ring-page-order", "multi-queue-max-queues", "feature-max-indirect-segments",
                           "feature-persistent", "feature-flush-cache", "feature-barrier", "feature-discard"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
@@ -746,6 +816,9 @@ int main(int argc, char **argv)
         return 2;
     }
     int use_xenstore = strncmp(argv[5], "xenstore:", 9) == 0;
+    persistent = getenv("PERSISTENT") && strcmp(getenv("PERSISTENT"), "1") == 0;
+    if (getenv("MAX_INDIRECT"))
+        max_indirect = atoi(getenv("MAX_INDIRECT"));
     int devid = use_xenstore ? atoi(argv[5] + 9) : 0;
     const char *dir = argv[1];
     int domid = atoi(argv[2]);
@@ -819,6 +892,7 @@ int main(int argc, char **argv)
     flush();
     barrier();
     full_ring();
+    indirect_io();
     discards();
     hostile_cases();
     partial_read_no_leak();

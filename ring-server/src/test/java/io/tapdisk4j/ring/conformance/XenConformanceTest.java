@@ -4,6 +4,7 @@ import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDevices;
 import io.tapdisk4j.ring.backend.BackendSpec;
 import io.tapdisk4j.ring.backend.BlkifBackend;
+import io.tapdisk4j.ring.backend.DataPath;
 import io.tapdisk4j.ring.blkif.Abi;
 import io.tapdisk4j.ring.hv.sim.SimHypervisor;
 import io.tapdisk4j.ring.xen.CPrograms;
@@ -37,7 +38,8 @@ import static org.junit.jupiter.api.Assertions.fail;
  * Conformance against a frontend that is not ours: blkfront_conformance.c, built with gcc from Xen's own
  * ring.h/blkif.h macros, acts as a guest through the simulated hypervisor's files and sockets and drives
  * the ring server (data patterns, sub-page and multi-segment requests, a full ring in flight, flush,
- * barrier, hostile requests), in both ABIs and with one-page and multi-page rings. Until the xenstore handshake attaches devices, the test reads the ring-ref
+ * barrier, indirect, discard, hostile requests), in both ABIs, with one-page and multi-page rings and
+ * on every data path. Until the xenstore handshake attaches devices, the test reads the ring-ref
  * and event channel the C guest prints and attaches the device with {@link BlkifBackend#start}.
  */
 class XenConformanceTest {
@@ -49,7 +51,8 @@ class XenConformanceTest {
     /** Every case blkfront_conformance.c runs, in order; each must report "ok". */
     static final List<String> CASES = List.of(
             "write_read_page", "multi_segment_11", "sub_page_segment", "sub_page_multi_segment", "flush_diskcache",
-            "write_barrier", "full_ring_in_flight",
+            "write_barrier", "full_ring_in_flight", "indirect_write_read_32_segments",
+            "indirect_above_advertised_maximum",
             "discard", "discard_secure_unsupported", "discard_beyond_device", "discard_nr_sectors_wraps",
             "bad_gref_beyond_table", "revoked_gref", "gref_for_other_domain", "gref_frame_beyond_memory",
             "read_into_readonly_grant", "read_into_readonly_grant_untouched", "write_from_readonly_grant",
@@ -81,9 +84,10 @@ class XenConformanceTest {
     /** Entries per ring of 2^order pages (__RING_SIZE): the same for both ABIs (112- and 108-byte entries). */
     private static final int[] RING_SIZE = {32, 64, 128, 256, 512};
 
-    @ParameterizedTest(name = "{0}, ring page order {1}")
-    @CsvSource({"x86_64-abi, 0", "x86_64-abi, 4", "x86_32-abi, 0", "x86_32-abi, 2"})
-    void cFrontendBuiltFromXenHeadersPassesEveryCase(String protocol, int order) throws Exception {
+    @ParameterizedTest(name = "{0}, ring page order {1}, {2}")
+    @CsvSource({"x86_64-abi, 0, COPY", "x86_64-abi, 4, COPY", "x86_32-abi, 0, COPY", "x86_32-abi, 2, COPY",
+            "x86_64-abi, 0, MAP_COPY", "x86_64-abi, 1, PERSISTENT", "x86_32-abi, 0, PERSISTENT"})
+    void cFrontendBuiltFromXenHeadersPassesEveryCase(String protocol, int order, DataPath dataPath) throws Exception {
         Path exe = protocol.equals("x86_32-abi") ? x86_32 : x86_64;
         Path sim = Files.createDirectories(tmp.resolve("sim"));
         Path disk = tmp.resolve("disk.raw");
@@ -93,8 +97,12 @@ class XenConformanceTest {
             ch.write(java.nio.ByteBuffer.allocate(1), DEVICE_BYTES - 1);
         }
 
-        Process guest = new ProcessBuilder(exe.toString(), sim.toString(), Integer.toString(DOMID),
-                Long.toString(SECTORS), Integer.toString(order), "hook").redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        ProcessBuilder pb = new ProcessBuilder(exe.toString(), sim.toString(), Integer.toString(DOMID),
+                Long.toString(SECTORS), Integer.toString(order), "hook").redirectError(ProcessBuilder.Redirect.INHERIT);
+        // What the xenbus backend would advertise as feature-max-indirect-segments for this spec.
+        pb.environment().put("MAX_INDIRECT", Integer.toString(BlkifBackend.DEFAULT_MAX_INDIRECT_SEGMENTS));
+        pb.environment().put("PERSISTENT", dataPath == DataPath.PERSISTENT ? "1" : "0");
+        Process guest = pb.start();
         int ringSize;
         List<String> lines = new ArrayList<>();
         try (SimHypervisor hv = new SimHypervisor(sim);
@@ -114,7 +122,10 @@ class XenConformanceTest {
 
             // Test-only attach hook: what the xenbus backend will do after reading ring-ref and event-channel.
             try (BlkifBackend backend = BlkifBackend.start(BackendSpec.builder(hv, DOMID, device)
-                    .name("conformance").queue(ringRefs, port).abi(Abi.fromProtocol(m.group(3))).build())) {
+                    .name("conformance").queue(ringRefs, port).abi(Abi.fromProtocol(m.group(3)))
+                    .dataPath(dataPath).frontendPersistent(dataPath == DataPath.PERSISTENT)
+                    .allowUnsafe(dataPath == DataPath.UNSAFE_MAP).build())) {
+                assertEquals(dataPath, backend.dataPath());
                 OutputStream in = guest.getOutputStream();
                 in.write("go\n".getBytes(StandardCharsets.US_ASCII));
                 in.flush();
@@ -154,11 +165,12 @@ class XenConformanceTest {
         assertEquals("summary " + CASES.size() + " 0", lines.getLast());
         assertEquals(0, guest.exitValue());
 
-        assertDiskHoldsExactlyWhatTheGoodRequestsWrote(disk, ringSize);
+        assertDiskHoldsExactlyWhatTheGoodRequestsWrote(disk, ringSize, dataPath != DataPath.PERSISTENT);
     }
 
     /** The whole device against an image built from the cases' patterns: no hostile write reached it. */
-    static void assertDiskHoldsExactlyWhatTheGoodRequestsWrote(Path disk, int ringSize) throws Exception {
+    static void assertDiskHoldsExactlyWhatTheGoodRequestsWrote(Path disk, int ringSize, boolean readOnlyGrantWrote)
+            throws Exception {
         byte[] expected = new byte[(int) DEVICE_BYTES];
         put(expected, 16, 8, 1);       // write_read_page
         put(expected, 64, 88, 2);      // multi_segment_11
@@ -166,7 +178,10 @@ class XenConformanceTest {
         put(expected, 400, 10, 4);     // sub_page_multi_segment
         put(expected, 500, 8, 6);      // write_barrier
         put(expected, 1024, ringSize, 7); // full_ring_in_flight: one sector per ring entry
-        put(expected, 700, 8, 8);      // write_from_readonly_grant
+        if (readOnlyGrantWrote) {
+            put(expected, 700, 8, 8);  // write_from_readonly_grant
+        }
+        put(expected, 1664, 256, 11);  // indirect_write_read_32_segments
         // discard: sectors 1600..1607 were written (seed 10), then discarded: the file punches a hole (zeroes)
         byte[] actual = Files.readAllBytes(disk);
         assertEquals(expected.length, actual.length);
