@@ -42,8 +42,8 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
 public final class VhdDevice implements BlockDevice {
 
     static final int WRITEBACK_THRESHOLD = 32;
-    /** Growing the transport a few blocks at a time keeps resize calls (an NFS SETATTR) rare. */
-    static final int GROW_BLOCKS = 8;
+    /** Growing the transport 32 blocks (64 MiB) at a time keeps resize calls (an NFS SETATTR) rare. */
+    static final int GROW_BLOCKS = 32;
 
     private final BlockDevice transport;
     private final DeviceUri uri;
@@ -60,6 +60,7 @@ public final class VhdDevice implements BlockDevice {
     private final Object spaceLock = new Object();
     private long nextFree;
     private final long freshFrom;
+    private final boolean preallocate;
 
     private final ConcurrentHashMap<Integer, CompletableFuture<Void>> allocating = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<Integer, SectorBitmap> bitmaps = new ConcurrentHashMap<>();
@@ -85,6 +86,10 @@ public final class VhdDevice implements BlockDevice {
         this.nextFree = nextFree;
         this.metadataEnd = metadataEnd;
         this.freshFrom = transport.size();
+        // A local file's write-zeroes is fallocate(ZERO_RANGE): the space it reserves when the file grows spares
+        // the file system its block allocation on every first write (measured: first writes 0.4 -> 0.6 of
+        // rewrites). Elsewhere (NFS) write-zeroes may really write zeroes, so only local files do it.
+        this.preallocate = transport.has(Capability.WRITE_ZEROES) && transport.describe().startsWith("file:");
     }
 
     public VhdFooter footer() {
@@ -468,6 +473,9 @@ public final class VhdDevice implements BlockDevice {
                 }
                 long newSize = p + (long) GROW_BLOCKS * blockTotal() + VhdFooter.SIZE;
                 Io.join(transport.resize(newSize));
+                if (preallocate) {
+                    Io.join(transport.writeZeroes(size, newSize - VhdFooter.SIZE - size, false));
+                }
                 Io.write(transport, newSize - VhdFooter.SIZE, footer.encode());
                 if (size - VhdFooter.SIZE >= p) {
                     // the old footer now lies in space blocks will use: it must read as zeroes
