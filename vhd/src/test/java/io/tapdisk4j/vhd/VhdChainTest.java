@@ -171,4 +171,85 @@ class VhdChainTest {
             assertInstanceOf(VhdDevice.class, d);
         }
     }
+
+    @Test
+    void chainsOnNonFileStorageUseDeviceUriLocators() throws Exception {
+        String base = "memory:chain-base-" + System.nanoTime();
+        String child = "memory:chain-child-" + System.nanoTime();
+        vdi.create(base, SIZE, "vhd", false);
+        byte[] m = new byte[(int) SIZE];
+        scribbleInto(base, m, 31);
+        vdi.clone(base, child);
+        byte[] mc = m.clone();
+        scribbleInto(child, mc, 32);
+        assertContents(base, m);
+        assertEquals(base, vdi.info(child).parent());
+        try (BlockDevice t = devices.openTransport(io.tapdisk4j.block.DeviceUri.parse(child), OpenOptions.readOnlyOptions())) {
+            VhdFooter f = VhdOpener.readFooter(t, child);
+            VhdDynamicHeader h = VhdDynamicHeader.parse(Disks.read(t, f.dataOffset(), VhdDynamicHeader.SIZE), child);
+            assertEquals(List.of("MacX"), h.locators().stream().filter(l -> !l.isEmpty())
+                    .map(ParentLocator::platformName).toList(), "a device URI, no paths, for non-file storage");
+        }
+    }
+
+    @Test
+    void localChainsRecordRelativeAbsoluteAndUriLocators() throws Exception {
+        String base = uri("l.vhd");
+        vdi.create(base, SIZE, "vhd", false);
+        String child = uri("l-child.vhd");
+        vdi.clone(base, child);
+        try (BlockDevice t = devices.openTransport(io.tapdisk4j.block.DeviceUri.parse(child), OpenOptions.readOnlyOptions())) {
+            VhdFooter f = VhdOpener.readFooter(t, child);
+            VhdDynamicHeader h = VhdDynamicHeader.parse(Disks.read(t, f.dataOffset(), VhdDynamicHeader.SIZE), child);
+            assertEquals(List.of("W2ru", "W2ku", "MacX"), h.locators().stream().filter(l -> !l.isEmpty())
+                    .map(ParentLocator::platformName).toList());
+            assertEquals("l.vhd", h.parentName());
+        }
+    }
+
+    @Test
+    void interruptedCopyAndCoalesceLeaveValidImages() throws Exception {
+        String base = uri("i.vhd");
+        vdi.create(base, SIZE, "vhd", false);
+        byte[] m = new byte[(int) SIZE];
+        scribbleInto(base, m, 41);
+        String frozen = vdi.snapshot(base);
+        byte[] mc = m.clone();
+        scribbleInto(base, mc, 42);
+        VdiProgress stopSoon = new VdiProgress() {
+            int calls;
+
+            @Override
+            public void update(String phase, long done, long total) {
+                calls++;
+            }
+
+            @Override
+            public boolean cancelled() {
+                return calls > 2;
+            }
+        };
+        String copy = uri("i-copy.vhd");
+        org.junit.jupiter.api.Assertions.assertThrows(io.tapdisk4j.block.BlockDeviceException.class,
+                () -> vdi.copy(base, copy, "vhd", stopSoon));
+        assertTrue(vdi.check(copy).ok(), "an interrupted copy is a valid image");
+        org.junit.jupiter.api.Assertions.assertThrows(io.tapdisk4j.block.BlockDeviceException.class,
+                () -> vdi.coalesce(base, new VdiProgress() {
+                    int calls;
+
+                    @Override
+                    public void update(String phase, long done, long total) {
+                        calls++;
+                    }
+
+                    @Override
+                    public boolean cancelled() {
+                        return calls > 1;
+                    }
+                }));
+        assertContents(base, mc);
+        vdi.coalesce(base, VdiProgress.NONE);
+        assertContents(base, mc);
+        assertContents(frozen, mc);
+    }
 }
