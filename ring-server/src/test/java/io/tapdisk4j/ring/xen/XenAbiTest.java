@@ -8,6 +8,7 @@ import io.tapdisk4j.ring.hv.xen.EvtchnAbi;
 import io.tapdisk4j.ring.hv.xen.GntdevAbi;
 import io.tapdisk4j.ring.hv.xen.GntdevCopyBatch;
 import io.tapdisk4j.ring.hv.xen.XenHypervisor;
+import io.tapdisk4j.ring.xenbus.XenbusState;
 import io.tapdisk4j.ring.xenstore.XsMessage;
 import io.tapdisk4j.ring.xenstore.XsType;
 
@@ -331,7 +332,7 @@ class XenAbiTest {
     }
 
     @Test
-    void xenstoreWireNumbersMatchXsWireHeader() {
+    void xenstoreWireNumbersAndXenbusStatesMatchHeaders() {
         Checks checks = new Checks();
         checks.check("XsMessage.HEADER_SIZE", XsMessage.HEADER_SIZE, "sizeof.xsd_sockmsg");
         checks.check("XsMessage.PAYLOAD_MAX", XsMessage.PAYLOAD_MAX, "XENSTORE_PAYLOAD_MAX");
@@ -339,6 +340,15 @@ class XenAbiTest {
         checks.check("XsMessage.REL_PATH_MAX", XsMessage.REL_PATH_MAX, "XENSTORE_REL_PATH_MAX");
         for (XsType t : XsType.values()) {
             checks.check("XsType." + t, t.code(), "XS_" + t.name());
+        }
+        for (XenbusState st : XenbusState.values()) {
+            // INIT_WAIT -> XenbusStateInitWait
+            StringBuilder c = new StringBuilder("XenbusState");
+            for (String word : st.name().split("_")) {
+                c.append(word.charAt(0)).append(word.substring(1).toLowerCase(Locale.ROOT));
+            }
+            checks.check("XenbusState." + st, st.code(), c.toString());
+            assertEquals(st, XenbusState.parse(st.value()));
         }
         checks.done();
     }
