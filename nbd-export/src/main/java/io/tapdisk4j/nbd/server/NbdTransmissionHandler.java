@@ -53,6 +53,13 @@ public final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
     private boolean disconnecting;
     private boolean paused;
     private final Runnable flushTask = this::scheduledFlush;
+    /**
+     * Replies completed off the event loop (a file device completes on its I/O threads). They queue here and
+     * one task drains them all and flushes once: one wake-up of the event loop per burst, not per reply.
+     */
+    private final java.util.Queue<Object[]> completed = io.netty.util.internal.PlatformDependent.newMpscQueue();
+    private final java.util.concurrent.atomic.AtomicBoolean drainScheduled = new java.util.concurrent.atomic.AtomicBoolean();
+    private final Runnable drainTask = this::drainCompleted;
 
     public NbdTransmissionHandler(NbdExport export, NbdServerLimits limits, boolean structured, boolean allocationContext) {
         this.export = export;
@@ -315,7 +322,27 @@ public final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
         if (loop.inEventLoop()) {
             send(reply, bytes);
         } else {
-            loop.execute(() -> send(reply, bytes));
+            completed.offer(new Object[] {reply, bytes});
+            if (drainScheduled.compareAndSet(false, true)) {
+                loop.execute(drainTask);
+            }
+        }
+    }
+
+    private void drainCompleted() {
+        drainScheduled.set(false);
+        boolean wasReading = reading;
+        reading = true; // suppress per-reply flush scheduling: one flush below
+        try {
+            Object[] c;
+            while ((c = completed.poll()) != null) {
+                send(c[0], (Long) c[1]);
+            }
+        } finally {
+            reading = wasReading;
+        }
+        if (channel.isActive() && !wasReading) {
+            ctx.flush();
         }
     }
 

@@ -1,0 +1,214 @@
+package io.tapdisk4j.nbd.bench;
+
+import io.netty.buffer.ByteBuf;
+import io.tapdisk4j.block.BlockDevice;
+import io.tapdisk4j.block.BlockDevices;
+import io.tapdisk4j.block.Buffers;
+import io.tapdisk4j.block.local.FileDevice;
+import io.tapdisk4j.nbd.Run;
+import io.tapdisk4j.nbd.server.NbdExport;
+import io.tapdisk4j.nbd.server.NbdServer;
+import io.tapdisk4j.testsupport.PeerProcess;
+import io.tapdisk4j.testsupport.Peers;
+import io.tapdisk4j.testsupport.Ports;
+
+import java.io.RandomAccessFile;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Semaphore;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The issue's closing-note figures, side by side in one run: the same cached 1 GiB raw file exported by
+ * tapdisk4j, nbdkit (file), qemu-nbd and nbd-server, read with {@code nbdcopy --no-extents} to null: at 1
+ * and 4 connections and with fio ioengine=nbd 4 KiB random reads at queue depth 64; then tapdisk4j's client
+ * backend reading the file from nbdkit against nbdcopy doing the same. Best of {@code -Drounds=3}.
+ * <pre>
+ *   mvn -pl nbd-export test-compile exec:java ... or: java -cp … io.tapdisk4j.nbd.bench.NbdPeerBenchmark [DIR]
+ * </pre>
+ */
+public final class NbdPeerBenchmark {
+
+    static final long SIZE = 1L << 30;
+    static final int ROUNDS = Integer.getInteger("rounds", 3);
+    static final int FIO_SECONDS = Integer.getInteger("fio.seconds", 5);
+
+    public static void main(String[] args) throws Exception {
+        Path dir = args.length > 0 ? Path.of(args[0]) : Files.createTempDirectory("nbd-bench");
+        Files.createDirectories(dir);
+        Path image = dir.resolve("bench-1g.raw");
+        prepare(image);
+        System.out.printf(Locale.ROOT, "memcpy ceiling (1 GiB, 1 MiB blocks): %.0f MB/s%n", memcpy());
+
+        Map<String, double[]> results = new LinkedHashMap<>(); // name -> {copy1 s, copy4 s, fio iops}
+        String nbdcopy = Peers.require("nbdcopy", "libnbd-bin");
+        String fio = Peers.require("fio", "fio");
+
+        if (System.getProperty("bench.device") != null) {
+            // Exploring the server's own overhead with another device (for example null:?size=1G).
+            try (BlockDevice dev = BlockDevices.loadDefault().open(System.getProperty("bench.device"));
+                 NbdServer s = NbdServer.builder().export(new NbdExport("bench", null, dev, true)).bindTcp("127.0.0.1", 0)) {
+                measure("nbd://127.0.0.1:" + s.port() + "/bench", nbdcopy, fio);
+            }
+            return;
+        }
+        // tapdisk4j, in this JVM
+        try (FileDevice dev = FileDevice.open(image.toString(), true, false);
+             NbdServer s = NbdServer.builder().export(new NbdExport("bench", null, dev, true)).bindTcp("127.0.0.1", 0)) {
+            results.put("tapdisk4j", measure("nbd://127.0.0.1:" + s.port() + "/bench", nbdcopy, fio));
+        }
+        int kitPort = Ports.free();
+        try (PeerProcess p = start(dir, "nbdkit", kitPort, List.of(Peers.require("nbdkit", "nbdkit"), "-f", "-r",
+                "-p", String.valueOf(kitPort), "-i", "127.0.0.1", "--exit-with-parent", "file", image.toString()), null)) {
+            String uri = "nbd://127.0.0.1:" + kitPort + "/";
+            results.put("nbdkit", measure(uri, nbdcopy, fio));
+            clientBackend(uri, nbdcopy);
+        }
+        int qPort = Ports.free();
+        Path qPid = dir.resolve("qemu-nbd.pid");
+        try (PeerProcess p = start(dir, "qemu-nbd", qPort, List.of(Peers.require("qemu-nbd", "qemu-utils"), "-r",
+                "-p", String.valueOf(qPort), "-b", "127.0.0.1", "-f", "raw", "-t", "-x", "bench", "-e", "8",
+                "--cache=writeback", image.toString(), "--fork", "--pid-file", qPid.toString()), qPid)) {
+            results.put("qemu-nbd", measure("nbd://127.0.0.1:" + qPort + "/bench", nbdcopy, fio));
+        }
+        int nPort = Ports.free();
+        Path conf = dir.resolve("nbd-server.conf");
+        Path nPid = dir.resolve("nbd-server.pid");
+        Files.writeString(conf, "[generic]\nport = " + nPort + "\nlistenaddr = 127.0.0.1\nuser = root\ngroup = root\n"
+                + "[bench]\nexportname = " + image + "\nreadonly = true\n");
+        try (PeerProcess p = start(dir, "nbd-server", nPort, List.of(Peers.require("nbd-server", "nbd-server"),
+                "-C", conf.toString(), "-p", nPid.toString()), nPid)) {
+            results.put("nbd-server", measure("nbd://127.0.0.1:" + nPort + "/bench", nbdcopy, fio));
+        }
+
+        double[] kit = results.get("nbdkit");
+        System.out.println();
+        System.out.println("| server | nbdcopy -C 1 (s) | MB/s | nbdcopy -C 4 (s) | MB/s | fio 4k randread qd64 (IOPS) | vs nbdkit (C1 / C4 / fio) |");
+        System.out.println("|---|---|---|---|---|---|---|");
+        for (var e : results.entrySet()) {
+            double[] r = e.getValue();
+            System.out.printf(Locale.ROOT, "| %s | %.2f | %.0f | %.2f | %.0f | %.0f | %.2f / %.2f / %.2f |%n", e.getKey(),
+                    r[0], mb(r[0]), r[1], mb(r[1]), r[2], kit[0] / r[0], kit[1] / r[1], r[2] / kit[2]);
+        }
+        System.out.println("(ratios > 1: faster than nbdkit; times are best of " + ROUNDS + ")");
+    }
+
+    static double mb(double seconds) {
+        return SIZE / 1e6 / seconds;
+    }
+
+    static PeerProcess start(Path dir, String name, int port, List<String> cmd, Path pid) throws Exception {
+        PeerProcess p = PeerProcess.start(name, cmd, dir, pid);
+        if (pid != null) {
+            p.awaitLauncherExit(Duration.ofSeconds(20));
+        }
+        Ports.awaitListening(port, Duration.ofSeconds(20), pid == null ? p.process() : null);
+        return p;
+    }
+
+    static void prepare(Path image) throws Exception {
+        if (!Files.exists(image) || Files.size(image) != SIZE) {
+            try (RandomAccessFile f = new RandomAccessFile(image.toFile(), "rw")) {
+                byte[] b = new byte[1 << 20];
+                Random r = new Random(1);
+                for (long at = 0; at < SIZE; at += b.length) {
+                    r.nextBytes(b);
+                    f.write(b);
+                }
+            }
+        }
+        // Into the page cache: every server reads the same cached file.
+        try (var in = Files.newInputStream(image)) {
+            byte[] b = new byte[1 << 20];
+            while (in.read(b) > 0) {
+                // reading is the point
+            }
+        }
+    }
+
+    static double memcpy() {
+        ByteBuf src = Buffers.direct(1 << 30);
+        src.writeZero(1 << 30); // touch every page: untouched pages would all map the one zero page
+        ByteBuf dst = Buffers.direct(1 << 20);
+        double best = 0;
+        for (int round = 0; round < 3; round++) {
+            long t = System.nanoTime();
+            for (int at = 0; at < (1 << 30); at += 1 << 20) {
+                dst.setBytes(0, src, at, 1 << 20);
+            }
+            best = Math.max(best, (1L << 30) / 1e6 / ((System.nanoTime() - t) / 1e9));
+        }
+        src.release();
+        dst.release();
+        return best;
+    }
+
+    static double[] measure(String uri, String nbdcopy, String fio) throws Exception {
+        double c1 = Double.MAX_VALUE;
+        double c4 = Double.MAX_VALUE;
+        double iops = 0;
+        for (int i = 0; i < ROUNDS; i++) {
+            c1 = Math.min(c1, time(List.of(nbdcopy, "--no-extents", "-C", "1", uri, "null:")));
+            c4 = Math.min(c4, time(List.of(nbdcopy, "--no-extents", "-C", "4", uri, "null:")));
+        }
+        for (int i = 0; i < Math.min(ROUNDS, 2); i++) {
+            String out = Run.exec(List.of(fio, "--name=rr", "--ioengine=nbd", "--uri=" + uri, "--rw=randread", "--bs=4k",
+                    "--iodepth=64", "--size=1g", "--runtime=" + FIO_SECONDS, "--time_based", "--readonly",
+                    "--output-format=json")).ok().output();
+            Matcher m = Pattern.compile("\"read\"\\s*:\\s*\\{[^}]*?\"iops\"\\s*:\\s*([0-9.]+)").matcher(out);
+            if (!m.find()) {
+                throw new AssertionError("no IOPS in fio output:\n" + out);
+            }
+            iops = Math.max(iops, Double.parseDouble(m.group(1)));
+        }
+        System.out.printf(Locale.ROOT, "%s: nbdcopy C1 %.2f s, C4 %.2f s, fio %.0f IOPS%n", uri, c1, c4, iops);
+        return new double[] {c1, c4, iops};
+    }
+
+    static double time(List<String> cmd) throws Exception {
+        long t = System.nanoTime();
+        Run.exec(cmd).ok();
+        return (System.nanoTime() - t) / 1e9;
+    }
+
+    /** tapdisk4j's nbd:// backend reading the whole export, against nbdcopy doing the same. */
+    static void clientBackend(String uri, String nbdcopy) throws Exception {
+        double best = Double.MAX_VALUE;
+        double bestCopy = Double.MAX_VALUE;
+        for (int i = 0; i < ROUNDS; i++) {
+            try (BlockDevice d = BlockDevices.loadDefault().open(uri + "?connections=4")) {
+                int chunk = 256 << 10;
+                Semaphore window = new Semaphore(64);
+                List<CompletableFuture<Void>> all = new ArrayList<>();
+                long t = System.nanoTime();
+                for (long at = 0; at < SIZE; at += chunk) {
+                    window.acquire();
+                    all.add(d.read(at, chunk).handle((b, err) -> {
+                        if (b != null) {
+                            b.release();
+                        }
+                        window.release();
+                        if (err != null) {
+                            throw new RuntimeException(err);
+                        }
+                        return null;
+                    }));
+                }
+                CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).join();
+                best = Math.min(best, (System.nanoTime() - t) / 1e9);
+            }
+            bestCopy = Math.min(bestCopy, time(List.of(nbdcopy, "--no-extents", "-C", "4", "-R", "64", uri, "null:")));
+        }
+        System.out.printf(Locale.ROOT, "client backend from nbdkit: tapdisk4j %.2f s (%.0f MB/s, 4 conns, 64 x 256 KiB in flight)"
+                + " vs nbdcopy -C 4 %.2f s (%.0f MB/s): ratio %.2f%n", best, mb(best), bestCopy, mb(bestCopy), bestCopy / best);
+    }
+}
