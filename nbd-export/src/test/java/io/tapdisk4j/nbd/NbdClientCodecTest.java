@@ -1,0 +1,134 @@
+package io.tapdisk4j.nbd;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
+import io.netty.channel.embedded.EmbeddedChannel;
+import io.netty.handler.codec.DecoderException;
+import io.tapdisk4j.block.Buffers;
+import org.junit.jupiter.api.Test;
+
+import static io.tapdisk4j.nbd.NbdProtocol.*;
+import static org.junit.jupiter.api.Assertions.*;
+
+/** The client's decoder and encoder: layouts, fragmentation, and malformed or oversized server input. */
+class NbdClientCodecTest {
+
+    static EmbeddedChannel transmitting(long readLength) {
+        NbdClientDecoder d = new NbdClientDecoder(1 << 20);
+        d.enterTransmission(cookie -> cookie == 99 ? -1 : readLength);
+        return new EmbeddedChannel(d);
+    }
+
+    @Test
+    void greetingAndOptionRepliesFedByteByByte() {
+        EmbeddedChannel ch = new EmbeddedChannel(new NbdClientDecoder(1 << 20));
+        ByteBuf b = Unpooled.buffer().writeLong(NBDMAGIC).writeLong(IHAVEOPT).writeShort(3)
+                .writeLong(OPTION_REPLY_MAGIC).writeInt(OPT_GO).writeInt(REP_INFO).writeInt(12)
+                .writeShort(INFO_EXPORT).writeLong(1 << 20).writeShort(1);
+        NbdServerCodecTest.trickle(ch, b);
+        assertEquals(new NbdServerGreeting(3), ch.readInbound());
+        NbdOptionReply r = ch.readInbound();
+        assertEquals(REP_INFO, r.type());
+        assertEquals(12, r.data().length);
+        assertFalse(ch.finish());
+    }
+
+    @Test
+    void oldstyleOrGarbageGreetingFails() {
+        EmbeddedChannel ch = new EmbeddedChannel(new NbdClientDecoder(1 << 20));
+        assertThrows(DecoderException.class, () -> ch.writeInbound(Unpooled.buffer().writeLong(NBDMAGIC)
+                .writeLong(0x00420281861253L).writeShort(0)));
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void oversizedOptionReplyFails() {
+        EmbeddedChannel ch = new EmbeddedChannel(new NbdClientDecoder(1 << 20));
+        ch.writeInbound(Unpooled.buffer().writeLong(NBDMAGIC).writeLong(IHAVEOPT).writeShort(3));
+        ch.readInbound();
+        assertThrows(DecoderException.class, () -> ch.writeInbound(Unpooled.buffer().writeLong(OPTION_REPLY_MAGIC)
+                .writeInt(OPT_LIST).writeInt(REP_SERVER).writeInt(0x7FFFFFFF)));
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void simpleReplyWithReadDataAcrossFragments() {
+        EmbeddedChannel ch = transmitting(8);
+        ByteBuf b = Unpooled.buffer().writeInt(SIMPLE_REPLY_MAGIC).writeInt(0).writeLong(5).writeLong(0x0102030405060708L)
+                .writeInt(SIMPLE_REPLY_MAGIC).writeInt(EIO).writeLong(6);
+        NbdServerCodecTest.trickle(ch, b);
+        NbdSimpleReply r = ch.readInbound();
+        assertEquals(5, r.cookie());
+        assertEquals(0x0102030405060708L, r.data().getLong(r.data().readerIndex()));
+        r.release();
+        NbdSimpleReply e = ch.readInbound();
+        assertEquals(EIO, e.error());
+        assertNull(e.data(), "an error reply carries no data");
+        assertFalse(ch.finish());
+    }
+
+    @Test
+    void replyToUnknownCookieFails() {
+        EmbeddedChannel ch = transmitting(0);
+        assertThrows(DecoderException.class, () -> ch.writeInbound(Unpooled.buffer().writeInt(SIMPLE_REPLY_MAGIC)
+                .writeInt(0).writeLong(99)));
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void structuredChunksAndHostileOnes() {
+        EmbeddedChannel ch = transmitting(0);
+        ByteBuf b = Unpooled.buffer().writeInt(STRUCTURED_REPLY_MAGIC).writeShort(REPLY_FLAG_DONE)
+                .writeShort(REPLY_TYPE_OFFSET_DATA).writeLong(1).writeInt(8 + 4).writeLong(4096).writeInt(7);
+        NbdServerCodecTest.trickle(ch, b);
+        NbdChunk c = ch.readInbound();
+        assertTrue(c.done());
+        assertEquals(4096, c.head().getLong(c.head().readerIndex()));
+        assertEquals(7, c.data().getInt(c.data().readerIndex()));
+        c.release();
+        // OFFSET_DATA without data.
+        EmbeddedChannel short1 = transmitting(0);
+        assertThrows(DecoderException.class, () -> short1.writeInbound(Unpooled.buffer().writeInt(STRUCTURED_REPLY_MAGIC)
+                .writeShort(0).writeShort(REPLY_TYPE_OFFSET_DATA).writeLong(1).writeInt(8).writeLong(0)));
+        short1.finishAndReleaseAll();
+        // A chunk far beyond the maximum payload is refused before anything is buffered.
+        EmbeddedChannel big = transmitting(0);
+        assertThrows(DecoderException.class, () -> big.writeInbound(Unpooled.buffer().writeInt(STRUCTURED_REPLY_MAGIC)
+                .writeShort(0).writeShort(REPLY_TYPE_OFFSET_DATA).writeLong(1).writeInt(0x7FFFFFFF)));
+        big.finishAndReleaseAll();
+        // Bad magic.
+        EmbeddedChannel bad = transmitting(0);
+        assertThrows(DecoderException.class, () -> bad.writeInbound(Unpooled.buffer().writeInt(0x12345678).writeZero(20)));
+        bad.finishAndReleaseAll();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void encoderOutputDecodesOnTheServerSide() {
+        EmbeddedChannel client = new EmbeddedChannel(NbdClientEncoder.INSTANCE);
+        NbdServerDecoder d = new NbdServerDecoder();
+        EmbeddedChannel server = new EmbeddedChannel(d);
+        client.writeOutbound(new NbdClientFlags(FLAG_FIXED_NEWSTYLE), NbdOptionRequest.of(OPT_LIST, new byte[0]));
+        ByteBuf o;
+        while ((o = client.readOutbound()) != null) {
+            server.writeInbound(o);
+        }
+        assertEquals(new NbdClientFlags(FLAG_FIXED_NEWSTYLE), server.readInbound());
+        assertEquals(OPT_LIST, ((NbdOptionRequest) server.readInbound()).option());
+        d.enterTransmission();
+        ByteBuf payload = Buffers.direct(16).writeLong(1).writeLong(2);
+        client.writeOutbound(NbdRequest.write(CMD_FLAG_FUA, 42, 1L << 40, payload));
+        while ((o = client.readOutbound()) != null) {
+            server.writeInbound(o);
+        }
+        NbdRequest r = server.readInbound();
+        assertEquals(CMD_WRITE, r.type());
+        assertEquals(42, r.cookie());
+        assertEquals(1L << 40, r.offset());
+        assertEquals(16, r.length());
+        assertEquals(2, r.data().getLong(r.data().readerIndex() + 8));
+        r.release();
+        assertFalse(client.finish());
+        assertFalse(server.finish());
+    }
+}
