@@ -40,6 +40,11 @@ public final class NfsBlockDevice implements BlockDevice {
     private static final Logger LOG = LoggerFactory.getLogger(NfsBlockDevice.class);
     private static final int MAX_FLUSH_ROUNDS = 5;
     private static final long CLOSE_FLUSH_SECONDS = 60;
+    /**
+     * Unstable bytes held before a COMMIT is started in the background: bounds dom0 memory for a guest that
+     * rarely flushes (the Linux client's dirty-page limit plays the same role).
+     */
+    private static final long COMMIT_THRESHOLD = 64L << 20;
 
     private final NfsSession session;
     private final boolean ownsSession;
@@ -61,6 +66,7 @@ public final class NfsBlockDevice implements BlockDevice {
     private long verifier;
     private long resends;
     private boolean closed;
+    private boolean backgroundCommit;
 
     public NfsBlockDevice(NfsSession session, boolean ownsSession, String path, FileHandle handle, long size,
                           boolean readOnly) {
@@ -284,6 +290,7 @@ public final class NfsBlockDevice implements BlockDevice {
                 uncommitted.acked(entry, r.verifier());
             }
             noteVerifier(r.verifier());
+            maybeCommitInBackground();
             return null;
         });
     }
@@ -301,6 +308,27 @@ public final class NfsBlockDevice implements BlockDevice {
             }
             return send(offset + r.count(), data.retainedSlice(data.readerIndex() + r.count(), length - r.count()), how);
         }).whenComplete((r, t) -> data.release());
+    }
+
+    private void maybeCommitInBackground() {
+        if (uncommitted.bytes() < COMMIT_THRESHOLD) {
+            return;
+        }
+        synchronized (this) {
+            if (backgroundCommit || closed) {
+                return;
+            }
+            backgroundCommit = true;
+        }
+        commitRound(0).whenComplete((v, t) -> {
+            synchronized (this) {
+                backgroundCommit = false;
+            }
+            if (t != null) {
+                LOG.warn("{}: background COMMIT failed ({}); the data stays held for the next flush", describe(),
+                        BlockDeviceException.unwrap(t).getMessage());
+            }
+        });
     }
 
     private void writeDone() {

@@ -47,6 +47,11 @@ public final class Ganesha implements ExtensionContext.Store.CloseableResource, 
         return instance;
     }
 
+    /** A server of one's own (the benchmark); the caller closes it. */
+    public static Ganesha startStandalone() {
+        return new Ganesha();
+    }
+
     private Ganesha() {
         Peers.require("ganesha.nfsd", "nfs-ganesha nfs-ganesha-vfs");
         Peers.require("rpcbind", "rpcbind");

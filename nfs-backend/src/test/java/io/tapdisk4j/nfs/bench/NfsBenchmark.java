@@ -1,0 +1,233 @@
+package io.tapdisk4j.nfs.bench;
+
+import io.netty.buffer.ByteBuf;
+import io.tapdisk4j.block.BlockDevice;
+import io.tapdisk4j.block.Buffers;
+import io.tapdisk4j.block.DeviceUri;
+import io.tapdisk4j.block.OpenOptions;
+import io.tapdisk4j.nfs.device.NfsDeviceProvider;
+import io.tapdisk4j.nfs.testing.Ganesha;
+import io.tapdisk4j.testsupport.Peers;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Random;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
+
+/**
+ * Closing-note figures, side by side in one run against one nfs-ganesha on loopback: sequential write and
+ * read of {@code -Dsize} (default 1 GiB) through {@link io.tapdisk4j.nfs.device.NfsBlockDevice} and through
+ * libnfs's {@code nfs-cp}, then 4 KiB random read and write IOPS at queue depth 32 through the device, and a
+ * memcpy ceiling measured in the same run. Run (from /work/main, after {@code mvn -pl nfs-backend install}):
+ * <pre>
+ *   java -cp "$(cat nfs-backend/target/bench.cp):nfs-backend/target/classes:nfs-backend/target/test-classes" \
+ *        --enable-native-access=ALL-UNNAMED io.tapdisk4j.nfs.bench.NfsBenchmark
+ * </pre>
+ */
+public final class NfsBenchmark {
+
+    private static final int CHUNK = 1 << 20;
+    private static final int SEQ_DEPTH = 16;
+
+    public static void main(String[] args) throws Exception {
+        long size = Long.getLong("size", 1L << 30);
+        int seconds = Integer.getInteger("seconds", 5);
+        String nfsCp = Peers.require("nfs-cp", "libnfs-utils");
+        double memcpy = memcpyGBps(size);
+        List<String[]> rows = new ArrayList<>();
+        try (Ganesha g = Ganesha.startStandalone()) {
+            Path src = Files.createTempFile("nfs-bench-src", ".raw");
+            try {
+                byte[] block = new byte[CHUNK];
+                new Random(1).nextBytes(block);
+                try (var out = Files.newOutputStream(src)) {
+                    for (long done = 0; done < size; done += CHUNK) {
+                        out.write(block);
+                    }
+                }
+                String libnfsUrl = "nfs://127.0.0.1" + g.export() + "/libnfs.raw?version=3&nfsport=" + g.nfsPort()
+                        + "&mountport=" + g.mountPort();
+                double libWrite = timed(() -> run(nfsCp, src.toString(), libnfsUrl));
+                // nfs-cp cannot write to /dev/null; a tmpfs file costs it about one memcpy per byte.
+                Path sink = Path.of("/dev/shm", "nfs-bench-" + ProcessHandle.current().pid() + ".raw");
+                double libRead;
+                try {
+                    libRead = timed(() -> run(nfsCp, libnfsUrl, sink.toString()));
+                } finally {
+                    Files.deleteIfExists(sink);
+                }
+                for (int nconnect : new int[]{1, 4}) {
+                    NfsDeviceProvider p = new NfsDeviceProvider();
+                    DeviceUri uri = DeviceUri.parse(g.url("t4j-" + nconnect + ".raw", "nconnect=" + nconnect));
+                    double w;
+                    double r;
+                    double rIops;
+                    double wIops;
+                    try (BlockDevice dev = p.create(uri, size)) {
+                        ByteBuf data = Buffers.direct(CHUNK).writeBytes(block);
+                        try {
+                            w = timed(() -> sequentialWrite(dev, data, size));
+                        } finally {
+                            data.release();
+                        }
+                        r = timed(() -> sequentialRead(dev, size));
+                        rIops = randomIops(dev, false, seconds);
+                        wIops = randomIops(dev, true, seconds);
+                    }
+                    rows.add(new String[]{"tapdisk4j nconnect=" + nconnect, mbps(size, w), mbps(size, r),
+                            ratio(libWrite, w), ratio(libRead, r), String.format(Locale.ROOT, "%.0f", rIops),
+                            String.format(Locale.ROOT, "%.0f", wIops)});
+                    p.remove(uri);
+                }
+                rows.addFirst(new String[]{"libnfs nfs-cp", mbps(size, libWrite), mbps(size, libRead), "1.00", "1.00", "-", "-"});
+            } finally {
+                Files.deleteIfExists(src);
+            }
+        }
+        System.out.printf(Locale.ROOT, "%nNFSv3 to nfs-ganesha on loopback, %d MiB sequential (1 MiB requests, %d in flight"
+                + " for tapdisk4j), 4 KiB random for %d s at QD 32; memcpy ceiling %.1f GB/s%n", size >> 20, SEQ_DEPTH,
+                seconds, memcpy);
+        System.out.printf(Locale.ROOT, "%-22s %12s %12s %10s %10s %12s %12s%n", "client", "write MB/s", "read MB/s",
+                "write x", "read x", "4k rd IOPS", "4k wr IOPS");
+        for (String[] r : rows) {
+            System.out.printf(Locale.ROOT, "%-22s %12s %12s %10s %10s %12s %12s%n", (Object[]) r);
+        }
+        System.exit(0);
+    }
+
+    interface Body {
+        void run() throws Exception;
+    }
+
+    private static double timed(Body b) throws Exception {
+        long t0 = System.nanoTime();
+        b.run();
+        return (System.nanoTime() - t0) / 1e9;
+    }
+
+    private static String mbps(long bytes, double s) {
+        return String.format(Locale.ROOT, "%.0f", bytes / 1e6 / s);
+    }
+
+    /** How many times faster than libnfs (time of libnfs / time of this client). */
+    private static String ratio(double lib, double ours) {
+        return String.format(Locale.ROOT, "%.2f", lib / ours);
+    }
+
+    private static void run(String... cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        if (!p.waitFor(10, TimeUnit.MINUTES) || p.exitValue() != 0) {
+            throw new IllegalStateException(String.join(" ", cmd) + " failed: " + out);
+        }
+    }
+
+    /** Writes with SEQ_DEPTH requests in flight, then flushes (COMMIT), so the data is on the server's disk. */
+    private static void sequentialWrite(BlockDevice dev, ByteBuf data, long size) throws Exception {
+        Semaphore window = new Semaphore(SEQ_DEPTH);
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        for (long off = 0; off < size && failure.get() == null; off += CHUNK) {
+            window.acquire();
+            dev.write(off, data.retainedDuplicate(), false).whenComplete((v, t) -> {
+                if (t != null) {
+                    failure.compareAndSet(null, t);
+                }
+                window.release();
+            });
+        }
+        window.acquire(SEQ_DEPTH);
+        if (failure.get() != null) {
+            throw new IllegalStateException(failure.get());
+        }
+        dev.flush().get();
+    }
+
+    private static void sequentialRead(BlockDevice dev, long size) throws Exception {
+        Semaphore window = new Semaphore(SEQ_DEPTH);
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        for (long off = 0; off < size && failure.get() == null; off += CHUNK) {
+            window.acquire();
+            dev.read(off, CHUNK).whenComplete((b, t) -> {
+                if (t != null) {
+                    failure.compareAndSet(null, t);
+                } else {
+                    b.release();
+                }
+                window.release();
+            });
+        }
+        window.acquire(SEQ_DEPTH);
+        if (failure.get() != null) {
+            throw new IllegalStateException(failure.get());
+        }
+    }
+
+    private static double randomIops(BlockDevice dev, boolean write, int seconds) throws Exception {
+        int depth = 32;
+        long blocks = dev.size() / 4096;
+        ByteBuf data = Buffers.direct(4096).writeZero(4096);
+        AtomicLong done = new AtomicLong();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        CompletableFuture<Void> all = new CompletableFuture<>();
+        AtomicLong running = new AtomicLong(depth);
+        for (int i = 0; i < depth; i++) {
+            issue(dev, write, blocks, data, done, failure, end, running, all);
+        }
+        long t0 = System.nanoTime();
+        all.get();
+        double elapsed = (System.nanoTime() - t0) / 1e9;
+        if (write) {
+            dev.flush().get();
+        }
+        data.release();
+        if (failure.get() != null) {
+            throw new IllegalStateException(failure.get());
+        }
+        return done.get() / elapsed;
+    }
+
+    private static void issue(BlockDevice dev, boolean write, long blocks, ByteBuf data, AtomicLong done,
+                              AtomicReference<Throwable> failure, long end, AtomicLong running,
+                              CompletableFuture<Void> all) {
+        if (System.nanoTime() > end || failure.get() != null) {
+            if (running.decrementAndGet() == 0) {
+                all.complete(null);
+            }
+            return;
+        }
+        long off = ThreadLocalRandom.current().nextLong(blocks) * 4096;
+        CompletableFuture<?> f = write ? dev.write(off, data.retainedDuplicate(), false)
+                : dev.read(off, 4096).thenAccept(ByteBuf::release);
+        f.whenComplete((v, t) -> {
+            if (t != null) {
+                failure.compareAndSet(null, t);
+            } else {
+                done.incrementAndGet();
+            }
+            issue(dev, write, blocks, data, done, failure, end, running, all);
+        });
+    }
+
+    private static double memcpyGBps(long size) {
+        ByteBuf src = Buffers.direct(CHUNK).writeZero(CHUNK);
+        ByteBuf dst = Buffers.direct(CHUNK);
+        long t0 = System.nanoTime();
+        for (long done = 0; done < size; done += CHUNK) {
+            dst.clear();
+            dst.writeBytes(src, 0, CHUNK);
+        }
+        double s = (System.nanoTime() - t0) / 1e9;
+        src.release();
+        dst.release();
+        return size / 1e9 / s;
+    }
+}
