@@ -24,8 +24,22 @@ final class VhdOpener {
         if (size < VhdFooter.SIZE) {
             throw new BlockDeviceException(BlockError.EIO, where + ": too small to be a VHD (" + size + " bytes)");
         }
+        // A valid fixed footer at the end wins: a fixed disk's first sector is guest data, which may hold
+        // anything, even another VHD's footer.
+        byte[] last = Io.read(transport, size - VhdFooter.SIZE, VhdFooter.SIZE);
+        VhdFooter trailing = null;
+        BlockDeviceException trailingError = null;
+        if (VhdFooter.hasCookie(last)) {
+            try {
+                trailing = VhdFooter.parse(last, where + " (footer at end)");
+                if (trailing.diskType() == DiskType.FIXED) {
+                    return trailing;
+                }
+            } catch (BlockDeviceException e) {
+                trailingError = e;
+            }
+        }
         byte[] first = Io.read(transport, 0, VhdFooter.SIZE);
-        BlockDeviceException firstError = null;
         if (VhdFooter.hasCookie(first)) {
             try {
                 VhdFooter f = VhdFooter.parse(first, where + " (footer copy at 0)");
@@ -33,15 +47,16 @@ final class VhdOpener {
                     return f;
                 }
             } catch (BlockDeviceException e) {
-                firstError = e;
+                if (trailing == null) {
+                    throw e;
+                }
             }
         }
-        byte[] last = Io.read(transport, size - VhdFooter.SIZE, VhdFooter.SIZE);
-        if (VhdFooter.hasCookie(last)) {
-            return VhdFooter.parse(last, where + " (footer at end)");
+        if (trailing != null) {
+            return trailing;
         }
-        if (firstError != null) {
-            throw firstError;
+        if (trailingError != null) {
+            throw trailingError;
         }
         throw new BlockDeviceException(BlockError.EIO, where + ": not a VHD (no 'conectix' footer at the start or end)");
     }

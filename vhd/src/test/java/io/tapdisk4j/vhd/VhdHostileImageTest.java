@@ -204,4 +204,21 @@ class VhdHostileImageTest {
         BlockDeviceException other = assertThrows(BlockDeviceException.class, () -> devices.open(y).close());
         assertTrue(other.getMessage().contains("expected"), other.getMessage());
     }
+
+    @Test
+    void aFixedDiskWhoseGuestDataLooksLikeAVhdStaysFixed() throws Exception {
+        Path dynamic = image("inner.vhd");
+        byte[] footer = readAt(dynamic, 0, 512);
+        String fixed = "file://" + dir.resolve("fixed.vhd");
+        vdi.create(fixed, 4 << 20, "vhd", true);
+        try (BlockDevice d = devices.open(fixed)) {
+            Disks.write(d, 0, footer); // the guest writes a dynamic VHD's footer into its first sector
+        }
+        try (BlockDevice d = devices.open(fixed)) {
+            VhdDevice v = assertInstanceOf(VhdDevice.class, d);
+            assertEquals(DiskType.FIXED, v.diskType());
+            assertEquals(4 << 20, d.size());
+        }
+        assertTrue(vdi.check(fixed).ok());
+    }
 }
