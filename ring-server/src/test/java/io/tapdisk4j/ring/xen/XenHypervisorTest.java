@@ -139,9 +139,16 @@ class XenHypervisorTest {
     @Test
     void closeStopsTheEventReaderAndRefusesFurtherUse() throws Exception {
         XenHypervisor xen = XenHypervisor.open(fakeDevices(tmp.resolve("xen")));
+        GrantCopyBatch batch = xen.newCopyBatch(1);
         xen.close();
         assertFalse(xen.eventReaderAlive());
         assertThrows(IllegalStateException.class, () -> xen.newCopyBatch(1));
+        try (Arena arena = Arena.ofConfined()) {
+            batch.fromGuest(1, 8, 0, arena.allocate(512), 512);
+            // The descriptor is closed (its number may already belong to another file): no ioctl is issued.
+            HypervisorException e = assertThrows(HypervisorException.class, batch::execute);
+            assertTrue(e.getMessage().contains("the device is closed"), e.getMessage());
+        }
         xen.close(); // idempotent
     }
 }

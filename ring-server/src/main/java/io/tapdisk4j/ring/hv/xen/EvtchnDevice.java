@@ -26,6 +26,7 @@ final class EvtchnDevice implements AutoCloseable {
     private static final int MAX_PENDING = 256;
 
     private final String path;
+    private final DeviceFd device;
     private final int fd;
     private final int wakeFd;
     /** Guarded by itself; bind holds it across the ioctl so the reader never sees a port before its channel. */
@@ -33,9 +34,10 @@ final class EvtchnDevice implements AutoCloseable {
     private final Thread reader;
     private volatile boolean closing;
 
-    EvtchnDevice(String path, int fd) throws HypervisorException {
-        this.path = path;
-        this.fd = fd;
+    EvtchnDevice(DeviceFd device) throws HypervisorException {
+        this.path = device.path();
+        this.device = device;
+        this.fd = device.raw();
         this.wakeFd = Libc.eventfd(0, Libc.EFD_CLOEXEC | Libc.EFD_NONBLOCK);
         if (wakeFd < 0) {
             throw new HypervisorException("eventfd failed: " + Libc.describe(Libc.errno()));
@@ -54,11 +56,11 @@ final class EvtchnDevice implements AutoCloseable {
                 MemorySegment arg = call.allocate(EvtchnAbi.BIND_INTERDOMAIN);
                 arg.set(ValueLayout.JAVA_INT, EvtchnAbi.BIND_REMOTE_DOMAIN, domid);
                 arg.set(ValueLayout.JAVA_INT, EvtchnAbi.BIND_REMOTE_PORT, remotePort);
-                port = Libc.ioctl(fd, EvtchnAbi.IOCTL_EVTCHN_BIND_INTERDOMAIN, arg);
-            }
-            if (port < 0) {
-                throw new HypervisorException("IOCTL_EVTCHN_BIND_INTERDOMAIN to domain " + domid + " port "
-                        + remotePort + " failed: " + Libc.describe(Libc.errno()));
+                port = device.ioctl(EvtchnAbi.IOCTL_EVTCHN_BIND_INTERDOMAIN, arg);
+                if (port < 0) {
+                    throw new HypervisorException("IOCTL_EVTCHN_BIND_INTERDOMAIN to domain " + domid + " port "
+                            + remotePort + " failed: " + DeviceFd.describe(port));
+                }
             }
             Channel channel = new Channel(port, onEvent);
             channels.put(port, channel);
@@ -70,8 +72,9 @@ final class EvtchnDevice implements AutoCloseable {
         try (Arena call = Arena.ofConfined()) {
             MemorySegment arg = call.allocate(EvtchnAbi.NOTIFY);
             arg.set(ValueLayout.JAVA_INT, offset, port);
-            if (Libc.ioctl(fd, request, arg) < 0) {
-                throw new HypervisorException(name + " of port " + port + " failed: " + Libc.describe(Libc.errno()));
+            int r = device.ioctl(request, arg);
+            if (r < 0) {
+                throw new HypervisorException(name + " of port " + port + " failed: " + DeviceFd.describe(r));
             }
         }
     }
@@ -148,8 +151,9 @@ final class EvtchnDevice implements AutoCloseable {
      */
     private void recoverFromOverflow() {
         LOG.warn("{}: pending-port buffer overflowed; resetting and waking every channel", path);
-        if (Libc.ioctl(fd, EvtchnAbi.IOCTL_EVTCHN_RESET, MemorySegment.NULL) < 0) {
-            LOG.error("IOCTL_EVTCHN_RESET on {} failed: {}", path, Libc.describe(Libc.errno()));
+        int r = device.ioctl(EvtchnAbi.IOCTL_EVTCHN_RESET, MemorySegment.NULL);
+        if (r < 0) {
+            LOG.error("IOCTL_EVTCHN_RESET on {} failed: {}", path, DeviceFd.describe(r));
         }
         List<Channel> all;
         synchronized (channels) {
@@ -180,7 +184,7 @@ final class EvtchnDevice implements AutoCloseable {
         }
         left.forEach(Channel::close);
         Libc.close(wakeFd);
-        Libc.close(fd);
+        device.close();
     }
 
     boolean readerAlive() {

@@ -31,7 +31,7 @@ public final class GntdevCopyBatch implements GrantCopyBatch {
 
     private static final long SEG_BYTES = COPY_SEGMENT.byteSize();
 
-    private final int gntdevFd;
+    private final DeviceFd gntdev;
     private final int capacity;
     private final MemorySegment segments;
     private final MemorySegment request;
@@ -40,11 +40,11 @@ public final class GntdevCopyBatch implements GrantCopyBatch {
     private int size;
     private boolean executed;
 
-    GntdevCopyBatch(int gntdevFd, int capacity) {
+    GntdevCopyBatch(DeviceFd gntdev, int capacity) {
         if (capacity <= 0) {
             throw new IllegalArgumentException("capacity must be positive: " + capacity);
         }
-        this.gntdevFd = gntdevFd;
+        this.gntdev = gntdev;
         this.capacity = capacity;
         Arena arena = Arena.ofAuto();
         this.segments = arena.allocate(COPY_SEGMENT, capacity);
@@ -120,10 +120,10 @@ public final class GntdevCopyBatch implements GrantCopyBatch {
             return;
         }
         request.set(ValueLayout.JAVA_INT, COPY_COUNT, size);
-        int r = Libc.ioctl(gntdevFd, GntdevAbi.IOCTL_GNTDEV_GRANT_COPY, request);
+        int r = gntdev.ioctl(GntdevAbi.IOCTL_GNTDEV_GRANT_COPY, request);
         if (r < 0) {
             throw new HypervisorException("IOCTL_GNTDEV_GRANT_COPY of " + size + " segments failed: "
-                    + Libc.describe(Libc.errno()));
+                    + DeviceFd.describe(r));
         }
     }
 

@@ -23,7 +23,8 @@ final class GntdevMapping implements GrantMapping {
     private static final Logger LOG = LoggerFactory.getLogger(GntdevMapping.class);
     private static final int PAGE = GntdevAbi.XEN_PAGE_SIZE;
 
-    private final int gntdevFd;
+    private final DeviceFd gntdev;
+    private final Runnable onClose;
     private final long index;
     private final int count;
     private final long address;
@@ -31,8 +32,10 @@ final class GntdevMapping implements GrantMapping {
     private final MemorySegment[] pages;
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private GntdevMapping(int gntdevFd, long index, int count, long address) {
-        this.gntdevFd = gntdevFd;
+    private GntdevMapping(DeviceFd gntdev, long index, int count, long address, boolean readOnly,
+                          Runnable onClose) {
+        this.gntdev = gntdev;
+        this.onClose = onClose;
         this.index = index;
         this.count = count;
         this.address = address;
@@ -40,11 +43,15 @@ final class GntdevMapping implements GrantMapping {
         MemorySegment all = MemorySegment.ofAddress(address).reinterpret((long) count * PAGE, arena, null);
         this.pages = new MemorySegment[count];
         for (int i = 0; i < count; i++) {
-            pages[i] = all.asSlice((long) i * PAGE, PAGE);
+            MemorySegment page = all.asSlice((long) i * PAGE, PAGE);
+            // A store to a PROT_READ page would kill the JVM with SIGSEGV; a read-only segment throws instead.
+            pages[i] = readOnly ? page.asReadOnly() : page;
         }
     }
 
-    static GntdevMapping map(int gntdevFd, int domid, int[] refs, boolean readOnly) throws GrantException {
+    /** Maps the grants; {@code onClose} runs once the mapping is closed. */
+    static GntdevMapping map(DeviceFd gntdev, int domid, int[] refs, boolean readOnly, Runnable onClose)
+            throws GrantException {
         if (refs.length == 0) {
             throw new IllegalArgumentException("no grants to map");
         }
@@ -57,33 +64,35 @@ final class GntdevMapping implements GrantMapping {
                 arg.set(ValueLayout.JAVA_INT, at + GntdevAbi.REF_DOMID, domid);
                 arg.set(ValueLayout.JAVA_INT, at + GntdevAbi.REF_REF, refs[i]);
             }
-            if (Libc.ioctl(gntdevFd, GntdevAbi.IOCTL_GNTDEV_MAP_GRANT_REF, arg) < 0) {
+            int r = gntdev.ioctl(GntdevAbi.IOCTL_GNTDEV_MAP_GRANT_REF, arg);
+            if (r < 0) {
                 throw new GrantException(GrantStatus.GENERAL_ERROR, "IOCTL_GNTDEV_MAP_GRANT_REF of " + refs.length
-                        + " grants of domain " + domid + " failed: " + Libc.describe(Libc.errno()));
+                        + " grants of domain " + domid + " failed: " + DeviceFd.describe(r));
             }
             index = arg.get(ValueLayout.JAVA_LONG, GntdevAbi.MAP_INDEX);
         }
         long length = (long) refs.length * PAGE;
         int prot = readOnly ? Libc.PROT_READ : Libc.PROT_READ | Libc.PROT_WRITE;
-        long address = Libc.mmap(length, prot, Libc.MAP_SHARED, gntdevFd, index);
-        if (address == -1L) {
-            int errno = Libc.errno();
-            unmapIndex(gntdevFd, index, refs.length);
+        long address = gntdev.mmap(length, prot, index);
+        if (address == -1L || address == DeviceFd.CLOSED) {
+            String why = DeviceFd.describe(address == -1L ? -1 : DeviceFd.CLOSED);
+            unmapIndex(gntdev, index, refs.length);
             // gntdev maps every grant at mmap time and fails the whole range if any grant is refused.
             throw new GrantException(GrantStatus.GENERAL_ERROR, "mapping " + refs.length + " grants of domain "
-                    + domid + " failed: " + Libc.describe(errno));
+                    + domid + " failed: " + why);
         }
-        return new GntdevMapping(gntdevFd, index, refs.length, address);
+        return new GntdevMapping(gntdev, index, refs.length, address, readOnly, onClose);
     }
 
-    private static void unmapIndex(int gntdevFd, long index, int count) {
+    private static void unmapIndex(DeviceFd gntdev, long index, int count) {
         try (Arena call = Arena.ofConfined()) {
             MemorySegment arg = call.allocate(GntdevAbi.UNMAP_GRANT_REF);
             arg.set(ValueLayout.JAVA_LONG, GntdevAbi.UNMAP_INDEX, index);
             arg.set(ValueLayout.JAVA_INT, GntdevAbi.UNMAP_COUNT, count);
-            if (Libc.ioctl(gntdevFd, GntdevAbi.IOCTL_GNTDEV_UNMAP_GRANT_REF, arg) < 0) {
+            int r = gntdev.ioctl(GntdevAbi.IOCTL_GNTDEV_UNMAP_GRANT_REF, arg);
+            if (r < 0 && r != DeviceFd.CLOSED) {
                 LOG.warn("IOCTL_GNTDEV_UNMAP_GRANT_REF index {} count {} failed: {}", index, count,
-                        Libc.describe(Libc.errno()));
+                        DeviceFd.describe(r));
             }
         }
     }
@@ -107,6 +116,8 @@ final class GntdevMapping implements GrantMapping {
         if (Libc.munmap(address, (long) count * PAGE) < 0) {
             LOG.warn("munmap of {} granted pages failed: {}", count, Libc.describe(Libc.errno()));
         }
-        unmapIndex(gntdevFd, index, count);
+        // Closing the device (hypervisor close) releases every grant it still holds, so a closed fd is fine.
+        unmapIndex(gntdev, index, count);
+        onClose.run();
     }
 }

@@ -9,6 +9,9 @@ import io.tapdisk4j.ring.hv.HypervisorException;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -22,13 +25,14 @@ public final class XenHypervisor implements Hypervisor {
     public static final Path DEFAULT_DEVICES = Path.of("/dev/xen");
 
     private final Path devices;
-    private final int gntdevFd;
+    private final DeviceFd gntdev;
     private final EvtchnDevice evtchn;
+    private final Set<GntdevMapping> mappings = ConcurrentHashMap.newKeySet();
     private final AtomicBoolean closed = new AtomicBoolean();
 
-    private XenHypervisor(Path devices, int gntdevFd, EvtchnDevice evtchn) {
+    private XenHypervisor(Path devices, DeviceFd gntdev, EvtchnDevice evtchn) {
         this.devices = devices;
-        this.gntdevFd = gntdevFd;
+        this.gntdev = gntdev;
         this.evtchn = evtchn;
     }
 
@@ -53,13 +57,13 @@ public final class XenHypervisor implements Hypervisor {
         }
         EvtchnDevice evtchn;
         try {
-            evtchn = new EvtchnDevice(devices.resolve("evtchn").toString(), evtchnFd);
+            evtchn = new EvtchnDevice(new DeviceFd(devices.resolve("evtchn").toString(), evtchnFd));
         } catch (HypervisorException e) {
             Libc.close(evtchnFd);
             Libc.close(gntdev);
             throw e;
         }
-        return new XenHypervisor(devices, gntdev, evtchn);
+        return new XenHypervisor(devices, new DeviceFd(devices.resolve("gntdev").toString(), gntdev), evtchn);
     }
 
     private static int openDevice(Path path, String driver) throws HypervisorException {
@@ -85,13 +89,17 @@ public final class XenHypervisor implements Hypervisor {
     @Override
     public GrantCopyBatch newCopyBatch(int capacity) {
         checkOpen();
-        return new GntdevCopyBatch(gntdevFd, capacity);
+        return new GntdevCopyBatch(gntdev, capacity);
     }
 
     @Override
     public GrantMapping map(int domid, int[] refs, boolean readOnly) throws GrantException {
         checkOpen();
-        return GntdevMapping.map(gntdevFd, domid, refs, readOnly);
+        GntdevMapping[] self = new GntdevMapping[1];
+        GntdevMapping m = GntdevMapping.map(gntdev, domid, refs, readOnly, () -> mappings.remove(self[0]));
+        self[0] = m;
+        mappings.add(m);
+        return m;
     }
 
     @Override
@@ -111,12 +119,18 @@ public final class XenHypervisor implements Hypervisor {
         }
     }
 
-    /** Unbinds every event channel and closes both devices; mappings still open stay valid until closed. */
+    /**
+     * Unbinds every event channel, unmaps every grant mapping still open (their segments throw from then on)
+     * and closes both devices. Batches fail with a HypervisorException afterwards.
+     */
     @Override
     public void close() {
         if (closed.compareAndSet(false, true)) {
             evtchn.close();
-            Libc.close(gntdevFd);
+            for (GntdevMapping m : List.copyOf(mappings)) {
+                m.close();
+            }
+            gntdev.close();
         }
     }
 }
