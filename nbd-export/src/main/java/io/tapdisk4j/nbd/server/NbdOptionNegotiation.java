@@ -167,7 +167,7 @@ public final class NbdOptionNegotiation extends ChannelInboundHandlerAdapter {
         String name = data.toString(StandardCharsets.UTF_8);
         NbdExport export = data.readableBytes() > MAX_STRING ? null : exports.find(name);
         if (export == null) {
-            log.info("{}: EXPORT_NAME '{}' unknown, closing", ctx.channel().remoteAddress(), name);
+            log.info("{}: EXPORT_NAME '{}' unknown, closing", ctx.channel().remoteAddress(), printable(name));
             ctx.close(); // the EXPORT_NAME reply cannot carry an error
             return;
         }
@@ -247,7 +247,7 @@ public final class NbdOptionNegotiation extends ChannelInboundHandlerAdapter {
         }
         NbdExport export = exports.find(name);
         if (export == null) {
-            reply(ctx, NbdOptionReply.error(opt, REP_ERR_UNKNOWN, "no export named '" + name + "'"));
+            reply(ctx, NbdOptionReply.error(opt, REP_ERR_UNKNOWN, "no export named '" + printable(name) + "'"));
             return;
         }
         ctx.write(new NbdOptionReply(opt, REP_INFO, bytes(Unpooled.buffer(12).writeShort(INFO_EXPORT)
@@ -299,7 +299,7 @@ public final class NbdOptionNegotiation extends ChannelInboundHandlerAdapter {
             return;
         }
         if (exports.find(name) == null) {
-            reply(ctx, NbdOptionReply.error(opt, REP_ERR_UNKNOWN, "no export named '" + name + "'"));
+            reply(ctx, NbdOptionReply.error(opt, REP_ERR_UNKNOWN, "no export named '" + printable(name) + "'"));
             return;
         }
         boolean allocation = false;
@@ -332,6 +332,16 @@ public final class NbdOptionNegotiation extends ChannelInboundHandlerAdapter {
                 ctx.channel().remoteAddress(), export.name(), structuredReplies, allocation);
         ctx.pipeline().replace(this, "nbd-transmission",
                 new NbdTransmissionHandler(export, limits, structuredReplies, allocation));
+    }
+
+    /** A client-chosen name made safe for a log line (no control characters, bounded length). */
+    static String printable(String s) {
+        StringBuilder b = new StringBuilder();
+        for (int i = 0; i < s.length() && b.length() < 200; i++) {
+            char c = s.charAt(i);
+            b.append(Character.isISOControl(c) || Character.isSurrogate(c) ? '?' : c);
+        }
+        return b.toString();
     }
 
     private static byte[] bytes(ByteBuf b) {
