@@ -4,6 +4,9 @@
  *   order rsp_prod req_prod rsp_event req_event take put | unconsumed prod_overflow cons_overflow notify
  *   rsp_prod_after more req_event_after
  * RingMacrosTest replays each state with the Java BackRing and compares every output.
+ * With "front" as second argument it does the same for the front ring (FrontRing, used by the emulator):
+ *   order start req_event n m k | notify free full more rsp_event
+ * (attach at start, queue n requests and push, the backend answers m, the frontend takes k of them).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -28,10 +31,51 @@ static uint32_t next(void)
     return (uint32_t) (rng >> 16);
 }
 
+static uint8_t pages[4096 << 2] __attribute__((aligned(4096)));
+
+static void front(int cases)
+{
+    const uint32_t bases[] = {0, 1, 0x7ffffff0u, 0x80000000u, 0xfffffff0u, 0xffffffffu};
+    for (int c = 0; c < cases; c++) {
+        int order = (int) (next() % 3);
+        blkif_sring_t *s = (blkif_sring_t *) pages;
+        memset(pages, 0, sizeof pages);
+        blkif_front_ring_t fr;
+        uint32_t start = (c % 2 ? next() : bases[next() % 6]) + next() % 8;
+        SHARED_RING_INIT(s);
+        s->req_prod = s->rsp_prod = start;
+        s->rsp_event = start + 1;              /* a fresh ring whose counters start at start */
+        FRONT_RING_ATTACH(&fr, s, start, (size_t) 4096 << order);
+        uint32_t size = RING_SIZE(&fr);
+        /* The backend's last req_event: just past start (it waits), behind, or far away. */
+        uint32_t req_event = next() % 3 == 0 ? start + 1 + next() % (size + 2) : start + next() % 4 - 2;
+        s->req_event = req_event;
+        uint32_t n = next() % 3 == 0 ? size : next() % (size + 1);
+        for (uint32_t i = 0; i < n; i++) {
+            RING_GET_REQUEST(&fr, fr.req_prod_pvt)->id = i;
+            fr.req_prod_pvt++;
+        }
+        int notify, more;
+        RING_PUSH_REQUESTS_AND_CHECK_NOTIFY(&fr, notify);
+        uint32_t m = next() % 3 == 0 ? n : next() % (n + 1);
+        s->rsp_prod = start + m;
+        uint32_t k = next() % 3 == 0 ? m : next() % (m + 1);
+        fr.rsp_cons += k;
+        unsigned int free_requests = RING_FREE_REQUESTS(&fr);
+        int full = RING_FULL(&fr);
+        RING_FINAL_CHECK_FOR_RESPONSES(&fr, more);
+        printf("%d %u %u %u %u %u | %d %u %d %d %u\n", order, start, req_event, n, m, k, notify, free_requests, full,
+               more ? 1 : 0, s->rsp_event);
+    }
+}
+
 int main(int argc, char **argv)
 {
     int cases = argc > 1 ? atoi(argv[1]) : 4000;
-    static uint8_t pages[4096 << 2] __attribute__((aligned(4096)));
+    if (argc > 2 && strcmp(argv[2], "front") == 0) {
+        front(cases);
+        return 0;
+    }
     const uint32_t bases[] = {0, 1, 0x7ffffff0u, 0x80000000u, 0xfffffff0u, 0xffffffffu};
     for (int c = 0; c < cases; c++) {
         int order = (int) (next() % 3);

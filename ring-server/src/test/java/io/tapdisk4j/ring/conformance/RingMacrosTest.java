@@ -2,6 +2,7 @@ package io.tapdisk4j.ring.conformance;
 
 import io.tapdisk4j.ring.blkif.BlkifLayout;
 import io.tapdisk4j.ring.shared.BackRing;
+import io.tapdisk4j.ring.shared.FrontRing;
 import io.tapdisk4j.ring.shared.RingPages;
 import io.tapdisk4j.ring.xen.CPrograms;
 
@@ -26,7 +27,9 @@ import static org.junit.jupiter.api.Assertions.fail;
  * Differential test of the backend's ring index rules against Xen's own ring.h macros: ring_macros.c
  * evaluates RING_HAS_UNCONSUMED_REQUESTS, RING_REQUEST_PROD_OVERFLOW, RING_REQUEST_CONS_OVERFLOW,
  * RING_PUSH_RESPONSES_AND_CHECK_NOTIFY and RING_FINAL_CHECK_FOR_REQUESTS on thousands of generated ring
- * states (indexes around u32 wrap-around, hostile producers), and {@link BackRing} must agree on each.
+ * states (indexes around u32 wrap-around, hostile producers), and {@link BackRing} must agree on each;
+ * likewise RING_PUSH_REQUESTS_AND_CHECK_NOTIFY, RING_FREE_REQUESTS, RING_FULL and
+ * RING_FINAL_CHECK_FOR_RESPONSES against {@link FrontRing}, which the blkfront emulator drives.
  */
 class RingMacrosTest {
 
@@ -106,6 +109,65 @@ class RingMacrosTest {
         assertTrue(finalChecksIdle > 0 && finalChecksIdle < CASES, "final check both ways: " + finalChecksIdle);
         assertTrue(overflows > 0 && overflows < CASES, "producer overflow both ways: " + overflows);
         assertTrue(consOverflows > 0 && consOverflows < CASES, "consumer overflow both ways: " + consOverflows);
+    }
+
+    @Test
+    void frontRingAgreesWithRingHMacrosOnEveryState() throws Exception {
+        Path exe = CPrograms.compile(tmp.resolve("ring_macros"), "ring_macros.c");
+        CPrograms.Result r = CPrograms.run(List.of(exe.toString(), Integer.toString(CASES), "front"), 30);
+        assertEquals(0, r.exit(), r.output());
+        String[] lines = r.output().split("\n");
+        assertEquals(CASES, lines.length);
+
+        List<String> failures = new ArrayList<>();
+        int notified = 0;
+        int full = 0;
+        int more = 0;
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment[] pages = new MemorySegment[4];
+            for (int i = 0; i < pages.length; i++) {
+                pages[i] = arena.allocate(BlkifLayout.PAGE_SIZE, BlkifLayout.PAGE_SIZE);
+            }
+            MemorySegment request = arena.allocate(BlkifLayout.X86_64_REQUEST_SIZE);
+            MemorySegment response = arena.allocate(BlkifLayout.X86_64_RESPONSE_SIZE);
+            for (String line : lines) {
+                String[] io = line.split(" \\| ");
+                long[] in = parse(io[0]);
+                long[] want = parse(io[1]);
+                int order = (int) in[0];
+                RingPages mem = new RingPages(java.util.Arrays.copyOf(pages, 1 << order));
+                FrontRing front = new FrontRing(mem, BlkifLayout.X86_64_RING_ENTRY_SIZE, true);
+                front.startAt((int) in[1]);
+                mem.setPlain(SRING_REQ_EVENT, (int) in[2]);
+                for (long i = 0; i < in[3]; i++) {
+                    front.putRequest(request, BlkifLayout.X86_64_REQUEST_SIZE);
+                }
+                boolean notify = front.pushRequestsAndCheckNotify();
+                mem.setRelease(SRING_RSP_PROD, (int) (in[1] + in[4]));
+                for (long i = 0; i < in[5]; i++) {
+                    front.takeResponse(response, BlkifLayout.X86_64_RESPONSE_SIZE);
+                }
+                int free = front.freeRequests();
+                boolean isFull = free == 0;
+                boolean hasMore = front.finalCheckForResponses();
+                long rspEvent = Integer.toUnsignedLong(mem.getPlain(SRING_RSP_EVENT));
+                long[] got = {notify ? 1 : 0, free, isFull ? 1 : 0, hasMore ? 1 : 0, rspEvent};
+                if (!java.util.Arrays.equals(want, got)) {
+                    failures.add(io[0] + " | ring.h " + io[1] + " | FrontRing " + join(got));
+                }
+                notified += notify ? 1 : 0;
+                full += isFull ? 1 : 0;
+                more += hasMore ? 1 : 0;
+            }
+        }
+        if (!failures.isEmpty()) {
+            fail(failures.size() + " of " + CASES + " front ring states disagree (order start req_event n m k | notify"
+                    + " free full more rsp_event):\n  " + String.join("\n  ", failures.subList(0, Math.min(20,
+                    failures.size()))));
+        }
+        assertTrue(notified > 0 && notified < CASES, "notify both ways: " + notified);
+        assertTrue(full > 0 && full < CASES, "full both ways: " + full);
+        assertTrue(more > 0 && more < CASES, "final check both ways: " + more);
     }
 
     private static long[] parse(String s) {
