@@ -27,7 +27,11 @@ public final class Run {
     public static Result exec(long timeoutSeconds, List<String> command) throws IOException, InterruptedException {
         File out = File.createTempFile("nbd-peer", ".log");
         try {
-            Process p = new ProcessBuilder(command).redirectErrorStream(true)
+            ProcessBuilder pb = new ProcessBuilder(command);
+            // The Debian peers' Python parts (nbdsh, python3-libnbd) live with the system interpreter: make sure
+            // a python3 earlier on PATH (pyenv) does not shadow it.
+            pb.environment().put("PATH", "/usr/bin:/bin:/usr/sbin:/sbin:" + pb.environment().getOrDefault("PATH", ""));
+            Process p = pb.redirectErrorStream(true)
                     .redirectOutput(out).redirectInput(ProcessBuilder.Redirect.from(new File("/dev/null"))).start();
             if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
                 p.destroyForcibly();
@@ -50,15 +54,14 @@ public final class Run {
     }
 
     /**
-     * A Python script using libnbd's bindings (what nbdsh runs), with {@code nbd} imported and {@code uri}
-     * set; it fails (non-zero status) on any uncaught exception or failed assert.
+     * An nbdsh script ({@code nbd} imported, {@code uri} set); it fails (non-zero status) on any uncaught
+     * exception or failed assert.
      */
     public static Result libnbd(Path dir, String uri, String script) throws IOException, InterruptedException {
-        io.tapdisk4j.testsupport.Peers.require("nbdsh", "python3-libnbd");
+        String nbdsh = io.tapdisk4j.testsupport.Peers.require("nbdsh", "libnbd-bin python3-libnbd");
         Path f = Files.createTempFile(dir, "script", ".py");
         Files.writeString(f, "import nbd, errno\nuri = '" + uri + "'\n" + script);
-        // The system interpreter: python3-libnbd installs the module for it.
-        List<String> cmd = new ArrayList<>(List.of("/usr/bin/python3", f.toString()));
+        List<String> cmd = new ArrayList<>(List.of(nbdsh, "-c", "exec(open('" + f + "').read())"));
         return exec(cmd).ok();
     }
 }

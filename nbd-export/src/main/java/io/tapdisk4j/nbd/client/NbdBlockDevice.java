@@ -45,6 +45,8 @@ public final class NbdBlockDevice implements BlockDevice, NbdClientConnection.Ow
     private final NbdClientConnection[] slots;
     private final ArrayDeque<NbdClientRequest> waiting = new ArrayDeque<>();
     private final boolean[] reconnecting;
+    /** Consecutive failed reconnects per slot: the retry delay doubles up to 5 s. */
+    private final int[] failures;
     private long lostSinceNanos;
     private boolean closed;
     private int next;
@@ -57,6 +59,7 @@ public final class NbdBlockDevice implements BlockDevice, NbdClientConnection.Ow
         int n = session.has(TF_CAN_MULTI_CONN) ? config.connections() : 1;
         this.slots = new NbdClientConnection[n];
         this.reconnecting = new boolean[n];
+        this.failures = new int[n];
         this.slots[0] = first;
         EnumSet<Capability> c = EnumSet.noneOf(Capability.class);
         if (session.has(TF_READ_ONLY) || config.readOnly()) {
@@ -248,12 +251,14 @@ public final class NbdBlockDevice implements BlockDevice, NbdClientConnection.Ow
                     err = new BlockDeviceException(BlockError.EIO, "export size changed");
                 }
                 if (err == null) {
+                    failures[slot] = 0;
                     slots[slot] = c;
                     lostSinceNanos = 0;
                     drained.addAll(waiting);
                     waiting.clear();
                 } else {
                     retry = true;
+                    failures[slot] = Math.min(failures[slot] + 1, 5);
                     boolean anyLive = liveConnectionsLocked() > 0;
                     if (!anyLive && lostSinceNanos != 0
                             && System.nanoTime() - lostSinceNanos > config.reconnectTimeout().toNanos()) {
@@ -279,7 +284,11 @@ public final class NbdBlockDevice implements BlockDevice, NbdClientConnection.Ow
                 dispatch(r);
             }
             if (retry) {
-                group.next().schedule(() -> reconnect(slot), 200, TimeUnit.MILLISECONDS);
+                long delay;
+                synchronized (this) {
+                    delay = Math.min(5000, 100L << failures[slot]);
+                }
+                group.next().schedule(() -> reconnect(slot), delay, TimeUnit.MILLISECONDS);
             }
         });
     }

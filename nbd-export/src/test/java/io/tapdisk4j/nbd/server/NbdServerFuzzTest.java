@@ -138,6 +138,36 @@ class NbdServerFuzzTest {
     }
 
     @Test
+    void clientsVanishingMidRequestOnRealSocketsLeakNothing() throws Exception {
+        MemoryDevice d = new MemoryDevice("vanish", 64 << 20);
+        try (NbdServer s = NbdServer.builder().export(new NbdExport("d", null, d, false)).bindTcp("127.0.0.1", 0)) {
+            for (int i = 0; i < 20; i++) {
+                try (Socket sock = new Socket("127.0.0.1", s.port())) {
+                    OutputStream out = sock.getOutputStream();
+                    sock.getInputStream().readNBytes(18);
+                    ByteBuf b = Unpooled.buffer().writeInt(FLAG_FIXED_NEWSTYLE | FLAG_NO_ZEROES)
+                            .writeLong(IHAVEOPT).writeInt(OPT_STRUCTURED_REPLY).writeInt(0)
+                            .writeLong(IHAVEOPT).writeInt(OPT_GO).writeInt(7).writeInt(1).writeByte('d').writeShort(0);
+                    for (int r = 0; r < 32; r++) { // reads whose replies nobody will read
+                        b.writeInt(REQUEST_MAGIC).writeShort(0).writeShort(CMD_READ).writeLong(r).writeLong((long) r << 20).writeInt(1 << 20);
+                    }
+                    // and a write whose payload stops half way
+                    b.writeInt(REQUEST_MAGIC).writeShort(0).writeShort(CMD_WRITE).writeLong(99).writeLong(0).writeInt(1 << 20);
+                    b.writeZero(i * 20000);
+                    byte[] bytes = new byte[b.readableBytes()];
+                    b.readBytes(bytes);
+                    b.release();
+                    out.write(bytes);
+                    out.flush();
+                }
+            }
+            // Every connection goes away and the server stays healthy; LeakCheck verifies no buffer leaked.
+            String info = Run.ok(Peers.require("nbdinfo", "libnbd-bin"), "--size", "nbd://127.0.0.1:" + s.port() + "/d").output();
+            assertEquals(String.valueOf(64 << 20), info.trim());
+        }
+    }
+
+    @Test
     void connectionLimitRefusesExtraClients() throws Exception {
         MemoryDevice d = new MemoryDevice("limit", 1 << 20);
         try (NbdServer s = NbdServer.builder().export(new NbdExport("d", null, d, false))
