@@ -15,7 +15,9 @@
  * xenbus handshake for device DEVID: waits for the backend in InitWait, checks max-ring-page-order,
  * publishes ring-ref(s), event-channel and protocol, moves to Initialised, waits for Connected, checks
  * sectors/sector-size, moves to Connected; after the cases it closes (5) and waits for the backend's
- * Closed (6). Backend keys are printed as "backend <key>=<value>".
+ * Closed (6). Backend keys are printed as "backend <key>=<value>". With QUEUES=2 in the environment it
+ * negotiates two queues as Linux blkfront does (multi-queue-num-queues, ring-page-order at the top,
+ * queue-<i>/ring-ref* and queue-<i>/event-channel), runs the cases on queue 0 and a write/read on queue 1.
  * Then it runs every case and prints "ok <case>" or "fail <case>: <why>" per case and
  * "summary <ok> <failed>" at the end.
  */
@@ -67,9 +69,11 @@ typedef blkif_front_ring_t front_ring_t;
 #endif
 
 #define PAGE 4096
-#define NR_FRAMES 288
+#define NR_FRAMES 304
 #define NR_GREFS 1024
-#define RING_FRAME 272                /* up to 16 ring pages: frames 272..287 */
+#define RING_FRAME 272                /* up to 16 ring pages per queue: frames 272..287, 288..303 */
+#define MAX_QUEUES 2
+#define RING_FRAME_Q(q) (RING_FRAME + 16 * (q))
 #define MAX_ORDER 4
 #define FIRST_REF 8                   /* Linux guests never hand out refs 0..7 */
 #define REF(frame) (FIRST_REF + (frame))
@@ -85,8 +89,13 @@ typedef blkif_front_ring_t front_ring_t;
 
 static uint8_t *mem;
 static grant_entry_v1_t *gnttab;
-static front_ring_t front;
-static int evtchn = -1;
+static front_ring_t fronts[MAX_QUEUES];
+static int evtchns[MAX_QUEUES] = {-1, -1};
+static int queue;                      /* the queue the cases below drive */
+static int nr_queues = 1;
+/* Every case drives "the" ring and its event channel: those of the current queue. */
+#define front (fronts[queue])
+#define evtchn (evtchns[queue])
 static uint64_t dev_sectors;
 static int max_indirect = -1;
 static int persistent;                 /* PERSISTENT=1: the backend uses persistent grants */          /* feature-max-indirect-segments (xenstore, or MAX_INDIRECT in hook mode) */
@@ -662,6 +671,23 @@ static void ring_survives(void)
     ok(n);
 }
 
+/* Queue 1 serves its own ring: a two-page write and read back, then a flush. */
+static void second_queue(void)
+{
+    const char *n = "queue1_write_read";
+    fill(124, 0, 7, 1950, 12);
+    fill(125, 0, 7, 1958, 12);
+    memset(frame(126), FILL, PAGE);
+    memset(frame(127), FILL, PAGE);
+    struct seg w[2] = {{REF(124), 0, 7}, {REF(125), 0, 7}}, r[2] = {{REF(126), 0, 7}, {REF(127), 0, 7}};
+    if (!expect(n, rw(BLKIF_OP_WRITE, 1950, w, 2), 0) || !expect(n, rw(BLKIF_OP_READ, 1950, r, 2), 0)
+            || !expect(n, rw(BLKIF_OP_FLUSH_DISKCACHE, 0, NULL, 0), 0))
+        return;
+    if (!holds(126, 0, 7, 1950, 12) || !holds(127, 0, 7, 1958, 12))
+        return failf(n, "read back differs");
+    ok(n);
+}
+
 /* ---- xenbus handshake through xenstore ------------------------------------------------------------ */
 
 static struct xs_handle *xs;
@@ -753,6 +779,10 @@ static void xenbus_connect(int domid, int devid, int order)
                           "feature-persistent", "feature-flush-cache", "feature-barrier", "feature-discard"};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         print_backend_key(keys[i]);
+    if (nr_queues > xs_get_int(be_path, "multi-queue-max-queues", 1)) {
+        printf("fatal the backend does not offer %d queues\n", nr_queues);
+        exit(2);
+    }
     if (order > xs_get_int(be_path, "max-ring-page-order", 0)) {
         printf("fatal the backend does not offer ring page order %d\n", order);
         exit(2);
@@ -762,20 +792,33 @@ static void xenbus_connect(int domid, int devid, int order)
         xs_transaction_t t = xs_transaction_start(xs);
         if (t == XBT_NULL)
             die("xs_transaction_start");
-        if (order == 0) {
-            snprintf(v, sizeof v, "%d", REF(RING_FRAME));
-            xs_put(t, fe_path, "ring-ref", v);
-        } else {
+        if (order > 0) {
             snprintf(v, sizeof v, "%d", order);
             xs_put(t, fe_path, "ring-page-order", v);
-            for (int i = 0; i < 1 << order; i++) {
-                snprintf(key, sizeof key, "ring-ref%d", i);
-                snprintf(v, sizeof v, "%d", REF(RING_FRAME + i));
-                xs_put(t, fe_path, key, v);
-            }
         }
-        snprintf(v, sizeof v, "%d", EVTCHN_PORT);
-        xs_put(t, fe_path, "event-channel", v);
+        if (nr_queues > 1) {
+            snprintf(v, sizeof v, "%d", nr_queues);
+            xs_put(t, fe_path, "multi-queue-num-queues", v);
+        }
+        for (int q = 0; q < nr_queues; q++) {
+            char qdir[300];
+            if (nr_queues > 1)
+                snprintf(qdir, sizeof qdir, "%s/queue-%d", fe_path, q);
+            else
+                snprintf(qdir, sizeof qdir, "%s", fe_path);
+            if (order == 0) {
+                snprintf(v, sizeof v, "%d", REF(RING_FRAME_Q(q)));
+                xs_put(t, qdir, "ring-ref", v);
+            } else {
+                for (int i = 0; i < 1 << order; i++) {
+                    snprintf(key, sizeof key, "ring-ref%d", i);
+                    snprintf(v, sizeof v, "%d", REF(RING_FRAME_Q(q) + i));
+                    xs_put(t, qdir, key, v);
+                }
+            }
+            snprintf(v, sizeof v, "%d", EVTCHN_PORT + q);
+            xs_put(t, qdir, "event-channel", v);
+        }
         xs_put(t, fe_path, "protocol", PROTOCOL);
         snprintf(v, sizeof v, "%d", XenbusStateInitialised);
         xs_put(t, fe_path, "state", v);
@@ -817,6 +860,12 @@ int main(int argc, char **argv)
     }
     int use_xenstore = strncmp(argv[5], "xenstore:", 9) == 0;
     persistent = getenv("PERSISTENT") && strcmp(getenv("PERSISTENT"), "1") == 0;
+    if (getenv("QUEUES"))
+        nr_queues = atoi(getenv("QUEUES"));
+    if (nr_queues < 1 || nr_queues > MAX_QUEUES || (nr_queues > 1 && !use_xenstore)) {
+        fprintf(stderr, "QUEUES is 1..%d (several only with xenstore)\n", MAX_QUEUES);
+        return 2;
+    }
     if (getenv("MAX_INDIRECT"))
         max_indirect = atoi(getenv("MAX_INDIRECT"));
     int devid = use_xenstore ? atoi(argv[5] + 9) : 0;
@@ -841,9 +890,11 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/dom%d/grant-table", dir, domid);
     gnttab = map_file(path, NR_GREFS * sizeof(grant_entry_v1_t));
 
-    sring_t *sring = (sring_t *) frame(RING_FRAME);
-    SHARED_RING_INIT(sring);
-    FRONT_RING_INIT(&front, sring, (size_t) PAGE << order);
+    for (int q = 0; q < nr_queues; q++) {
+        sring_t *sring = (sring_t *) frame(RING_FRAME_Q(q));
+        SHARED_RING_INIT(sring);
+        FRONT_RING_INIT(&fronts[q], sring, (size_t) PAGE << order);
+    }
 
     for (int f = 1; f < NR_FRAMES; f++)
         if (f < 5 || f > 7)
@@ -854,12 +905,16 @@ int main(int argc, char **argv)
     grant(OTHER_DOMAIN_REF, 7, 7, GTF_permit_access);
     grant(BAD_FRAME_REF, 100000, 0, GTF_permit_access);
 
-    int listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    snprintf(addr.sun_path, sizeof addr.sun_path, "%s/dom%d/evtchn/%d.sock", dir, domid, EVTCHN_PORT);
-    unlink(addr.sun_path);
-    if (listener < 0 || bind(listener, (struct sockaddr *) &addr, sizeof addr) < 0 || listen(listener, 1) < 0)
-        die(addr.sun_path);
+    int listeners[MAX_QUEUES];
+    for (int q = 0; q < nr_queues; q++) {
+        listeners[q] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        struct sockaddr_un addr = {.sun_family = AF_UNIX};
+        snprintf(addr.sun_path, sizeof addr.sun_path, "%s/dom%d/evtchn/%d.sock", dir, domid, EVTCHN_PORT + q);
+        unlink(addr.sun_path);
+        if (listeners[q] < 0 || bind(listeners[q], (struct sockaddr *) &addr, sizeof addr) < 0
+                || listen(listeners[q], 1) < 0)
+            die(addr.sun_path);
+    }
 
     printf("frontend ring-refs=");
     for (int i = 0; i < 1 << order; i++)
@@ -869,14 +924,16 @@ int main(int argc, char **argv)
     if (use_xenstore)
         xenbus_connect(domid, devid, order);   /* the backend binds (connects) before it is Connected */
 
-    struct pollfd p = {.fd = listener, .events = POLLIN};
-    if (poll(&p, 1, 30000) <= 0) {
-        printf("fatal the backend never bound event channel %d\n", EVTCHN_PORT);
-        return 2;
+    for (int q = 0; q < nr_queues; q++) {
+        struct pollfd p = {.fd = listeners[q], .events = POLLIN};
+        if (poll(&p, 1, 30000) <= 0) {
+            printf("fatal the backend never bound event channel %d\n", EVTCHN_PORT + q);
+            return 2;
+        }
+        evtchns[q] = accept4(listeners[q], NULL, NULL, SOCK_CLOEXEC);
+        if (evtchns[q] < 0)
+            die("accept");
     }
-    evtchn = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-    if (evtchn < 0)
-        die("accept");
     char line[16];
     if (use_xenstore)
         set_state(XenbusStateConnected);
@@ -898,6 +955,11 @@ int main(int argc, char **argv)
     partial_read_no_leak();
     ring_survives();
 
+    if (nr_queues > 1) {
+        queue = 1;
+        second_queue();
+        queue = 0;
+    }
     if (protocol_errors)
         failf("responses_well_formed", "%d responses with unknown ids or wrong operations", protocol_errors);
     else
@@ -906,6 +968,7 @@ int main(int argc, char **argv)
         xenbus_close();
     printf("summary %d %d\n", n_ok, n_fail);
     fflush(stdout);
-    close(evtchn);
+    for (int q = 0; q < nr_queues; q++)
+        close(evtchns[q]);
     return n_fail == 0 ? 0 : 1;
 }

@@ -165,12 +165,12 @@ class XenConformanceTest {
         assertEquals("summary " + CASES.size() + " 0", lines.getLast());
         assertEquals(0, guest.exitValue());
 
-        assertDiskHoldsExactlyWhatTheGoodRequestsWrote(disk, ringSize, dataPath != DataPath.PERSISTENT);
+        assertDiskHoldsExactlyWhatTheGoodRequestsWrote(disk, ringSize, dataPath != DataPath.PERSISTENT, false);
     }
 
     /** The whole device against an image built from the cases' patterns: no hostile write reached it. */
-    static void assertDiskHoldsExactlyWhatTheGoodRequestsWrote(Path disk, int ringSize, boolean readOnlyGrantWrote)
-            throws Exception {
+    static void assertDiskHoldsExactlyWhatTheGoodRequestsWrote(Path disk, int ringSize, boolean readOnlyGrantWrote,
+                                                              boolean secondQueueWrote) throws Exception {
         byte[] expected = new byte[(int) DEVICE_BYTES];
         put(expected, 16, 8, 1);       // write_read_page
         put(expected, 64, 88, 2);      // multi_segment_11
@@ -182,6 +182,9 @@ class XenConformanceTest {
             put(expected, 700, 8, 8);  // write_from_readonly_grant
         }
         put(expected, 1664, 256, 11);  // indirect_write_read_32_segments
+        if (secondQueueWrote) {
+            put(expected, 1950, 16, 12); // queue1_write_read
+        }
         // discard: sectors 1600..1607 were written (seed 10), then discarded: the file punches a hole (zeroes)
         byte[] actual = Files.readAllBytes(disk);
         assertEquals(expected.length, actual.length);

@@ -56,9 +56,9 @@ class XenbusConformanceTest {
                 "-DABI_X86_32", "-lxenstore");
     }
 
-    @ParameterizedTest(name = "{0}, ring page order {1}")
-    @CsvSource({"x86_64-abi, 0", "x86_64-abi, 3", "x86_32-abi, 1"})
-    void cFrontendConnectsThroughXenstoreAndPassesEveryCase(String protocol, int order) throws Exception {
+    @ParameterizedTest(name = "{0}, ring page order {1}, {2} queue(s)")
+    @CsvSource({"x86_64-abi, 0, 1", "x86_64-abi, 3, 1", "x86_32-abi, 1, 1", "x86_64-abi, 2, 2"})
+    void cFrontendConnectsThroughXenstoreAndPassesEveryCase(String protocol, int order, int queues) throws Exception {
         Path exe = protocol.equals("x86_32-abi") ? x86_32 : x86_64;
         Path sim = Files.createDirectories(tmp.resolve("sim"));
         Path disk = tmp.resolve("disk.raw");
@@ -79,6 +79,7 @@ class XenbusConformanceTest {
                     Long.toString(SECTORS), Integer.toString(order), "xenstore:" + DEVID)
                     .redirectError(ProcessBuilder.Redirect.INHERIT);
             pb.environment().put("XENSTORED_PATH", xenstored.socket().toString());
+            pb.environment().put("QUEUES", Integer.toString(queues));
             guest = pb.start();
             guest.getOutputStream().close();
             BufferedReader out = new BufferedReader(new InputStreamReader(guest.getInputStream(), StandardCharsets.UTF_8));
@@ -113,8 +114,14 @@ class XenbusConformanceTest {
             }
         }
         assertEquals(List.of(), failures, "C frontend transcript:\n" + transcript);
-        // Every case of the hook-attached run, plus the connect geometry check and the close handshake.
-        assertEquals(XenConformanceTest.CASES.size() + 2, ok, "cases passed; transcript:\n" + transcript);
+        // Every case of the hook-attached run, plus the connect geometry check and the close handshake
+        // (and the second queue's write/read).
+        assertEquals(XenConformanceTest.CASES.size() + 2 + (queues > 1 ? 1 : 0), ok,
+                "cases passed; transcript:\n" + transcript);
+        if (queues > 1) {
+            assertTrue(lines.contains("ok queue1_write_read"), transcript);
+            assertTrue(Integer.parseInt(backend.get("multi-queue-max-queues")) >= queues, transcript);
+        }
         assertEquals("summary " + ok + " 0", lines.getLast());
         assertEquals(0, guest.exitValue(), transcript);
 
@@ -130,6 +137,7 @@ class XenbusConformanceTest {
         java.util.regex.Matcher hello = XenConformanceTest.HELLO.matcher(lines.getFirst());
         assertTrue(hello.matches(), lines.getFirst());
         assertEquals(protocol, hello.group(3));
-        XenConformanceTest.assertDiskHoldsExactlyWhatTheGoodRequestsWrote(disk, Integer.parseInt(hello.group(4)), true);
+        XenConformanceTest.assertDiskHoldsExactlyWhatTheGoodRequestsWrote(disk, Integer.parseInt(hello.group(4)), true,
+                queues > 1);
     }
 }
