@@ -81,6 +81,10 @@ public final class NbdClientDecoder extends ByteToMessageDecoder {
                 in.skipBytes(4);
                 byte[] data = new byte[(int) len];
                 in.readBytes(data);
+                if (option == NbdProtocol.OPT_STARTTLS && type == NbdProtocol.REP_ACK && in.isReadable()) {
+                    // plain text behind the STARTTLS ACK would be taken as TLS-protected: refuse it
+                    throw corrupt(in, "server sent data after acknowledging STARTTLS");
+                }
                 out.add(new NbdOptionReply(option, type, data));
             }
             case EXPORT_NAME -> {

@@ -19,7 +19,8 @@ import java.util.List;
  */
 public final class NbdServerDecoder extends ByteToMessageDecoder {
 
-    public enum Phase { CLIENT_FLAGS, OPTIONS, TRANSMISSION }
+    /** AWAIT_TLS: STARTTLS was received; nothing may arrive until the TLS handler is in place. */
+    public enum Phase { CLIENT_FLAGS, OPTIONS, AWAIT_TLS, TRANSMISSION }
 
     public static final int DEFAULT_MAX_OPTION_LENGTH = 64 * 1024;
 
@@ -41,6 +42,13 @@ public final class NbdServerDecoder extends ByteToMessageDecoder {
 
     public Phase phase() {
         return phase;
+    }
+
+    /** Called by the negotiation after STARTTLS was refused, or once the TLS handler is in the pipeline. */
+    public void resumeOptions() {
+        if (phase == Phase.AWAIT_TLS) {
+            phase = Phase.OPTIONS;
+        }
     }
 
     /** Called by the negotiation once GO or EXPORT_NAME succeeded: what follows are requests. */
@@ -70,6 +78,12 @@ public final class NbdServerDecoder extends ByteToMessageDecoder {
                 }
             }
             case OPTIONS -> decodeOption(in, out);
+            case AWAIT_TLS -> {
+                if (in.isReadable()) {
+                    corrupt(in);
+                    throw new CorruptedFrameException("client sent data before the TLS handshake it asked for");
+                }
+            }
             case TRANSMISSION -> decodeRequest(in, out);
         }
     }
@@ -106,6 +120,15 @@ public final class NbdServerDecoder extends ByteToMessageDecoder {
         in.skipBytes(16);
         byte[] data = new byte[(int) length];
         in.readBytes(data);
+        if (option == NbdProtocol.OPT_STARTTLS) {
+            // Plain text the client sent behind STARTTLS would otherwise be read as if it came through TLS
+            // (the STARTTLS injection flaw, CVE-2021-3716 in nbdkit): refuse it.
+            if (in.isReadable()) {
+                corrupt(in);
+                throw new CorruptedFrameException("client pipelined data after STARTTLS");
+            }
+            phase = Phase.AWAIT_TLS;
+        }
         out.add(NbdOptionRequest.of(option, data));
     }
 

@@ -42,6 +42,17 @@ class NbdClientCodecTest {
     }
 
     @Test
+    void plainTextBehindStartTlsAckIsRefused() {
+        EmbeddedChannel ch = new EmbeddedChannel(new NbdClientDecoder(1 << 20));
+        ch.writeInbound(Unpooled.buffer().writeLong(NBDMAGIC).writeLong(IHAVEOPT).writeShort(3));
+        ch.readInbound();
+        assertThrows(DecoderException.class, () -> ch.writeInbound(Unpooled.buffer().writeLong(OPTION_REPLY_MAGIC)
+                .writeInt(OPT_STARTTLS).writeInt(REP_ACK).writeInt(0)
+                .writeLong(OPTION_REPLY_MAGIC).writeInt(OPT_GO).writeInt(REP_ACK).writeInt(0)));
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
     void oversizedOptionReplyFails() {
         EmbeddedChannel ch = new EmbeddedChannel(new NbdClientDecoder(1 << 20));
         ch.writeInbound(Unpooled.buffer().writeLong(NBDMAGIC).writeLong(IHAVEOPT).writeShort(3));

@@ -191,17 +191,26 @@ public final class NbdOptionNegotiation extends ChannelInboundHandlerAdapter {
     }
 
     private void startTls(ChannelHandlerContext ctx, ByteBuf data) {
+        NbdServerDecoder decoder = ctx.pipeline().get(NbdServerDecoder.class);
+        if (!startTlsAccepted(ctx, data)) {
+            if (decoder != null) {
+                decoder.resumeOptions();
+            }
+        }
+    }
+
+    private boolean startTlsAccepted(ChannelHandlerContext ctx, ByteBuf data) {
         if (tls == null || tls.mode() == NbdTlsMode.OFF) {
             reply(ctx, NbdOptionReply.error(OPT_STARTTLS, REP_ERR_POLICY, "TLS is not enabled on this server"));
-            return;
+            return false;
         }
         if (tlsActive) {
             reply(ctx, NbdOptionReply.error(OPT_STARTTLS, REP_ERR_INVALID, "TLS is already active"));
-            return;
+            return false;
         }
         if (data.isReadable()) {
             reply(ctx, NbdOptionReply.error(OPT_STARTTLS, REP_ERR_INVALID, "STARTTLS takes no data"));
-            return;
+            return false;
         }
         ChannelHandler handler;
         try {
@@ -209,17 +218,24 @@ public final class NbdOptionNegotiation extends ChannelInboundHandlerAdapter {
         } catch (Exception e) {
             log.warn("{}: cannot set up TLS: {}", ctx.channel().remoteAddress(), e.toString());
             reply(ctx, NbdOptionReply.error(OPT_STARTTLS, REP_ERR_PLATFORM, "TLS setup failed on the server"));
-            return;
+            return false;
         }
         // The ACK goes out in clear text; everything after it is TLS.
         ctx.writeAndFlush(NbdOptionReply.ack(OPT_STARTTLS)).addListener(f -> {
             if (f.isSuccess()) {
                 ctx.pipeline().addFirst("tls", handler);
+                NbdServerDecoder decoder = ctx.pipeline().get(NbdServerDecoder.class);
+                if (decoder != null) {
+                    decoder.resumeOptions();
+                }
+            } else {
+                ctx.close();
             }
         });
         tlsActive = true;
         structuredReplies = false;
         allocationContextExport = null;
+        return true;
     }
 
     private void infoOrGo(ChannelHandlerContext ctx, int opt, ByteBuf data) {

@@ -213,6 +213,75 @@ class NbdServerPipelineTest {
         ch.finishAndReleaseAll();
     }
 
+    static NbdServerTls passThroughTls(NbdTlsMode mode) {
+        return new NbdServerTls() {
+            @Override
+            public NbdTlsMode mode() {
+                return mode;
+            }
+
+            @Override
+            public io.netty.channel.ChannelHandler newHandler(io.netty.channel.Channel channel) {
+                return new io.netty.channel.ChannelDuplexHandler(); // stands in for TLS: the state machine is under test
+            }
+        };
+    }
+
+    @Test
+    void plainTextPipelinedBehindStartTlsIsRefused() {
+        EmbeddedChannel ch = negotiating(exports(new MemoryDevice("p11", 1 << 20), false), passThroughTls(NbdTlsMode.REQUIRE));
+        ByteBuf both = option(OPT_STARTTLS, Unpooled.buffer());
+        both.writeBytes(option(OPT_GO, goData("d")));
+        ch.writeInbound(both);
+        ByteBuf o = out(ch);
+        while (o.isReadable()) {
+            assertNotEquals(OPT_GO, replyOptionOf(o), "GO must not be answered: it came in plain text");
+        }
+        o.release();
+        assertFalse(ch.isActive());
+        assertNull(ch.pipeline().get(NbdTransmissionHandler.class));
+        ch.finishAndReleaseAll();
+    }
+
+    static int replyOptionOf(ByteBuf o) {
+        o.skipBytes(8);
+        int opt = o.readInt();
+        o.skipBytes(4);
+        o.skipBytes(o.readInt());
+        return opt;
+    }
+
+    @Test
+    void startTlsThenOptionsThroughTheTlsHandler() {
+        EmbeddedChannel ch = negotiating(exports(new MemoryDevice("p12", 1 << 20), false), passThroughTls(NbdTlsMode.REQUIRE));
+        send(ch, option(OPT_STARTTLS, Unpooled.buffer()));
+        ByteBuf o = out(ch);
+        assertEquals(REP_ACK, replyType(o, OPT_STARTTLS));
+        o.release();
+        assertNotNull(ch.pipeline().get("tls"));
+        send(ch, option(OPT_STARTTLS, Unpooled.buffer()));
+        send(ch, option(OPT_LIST, Unpooled.buffer()));
+        ByteBuf o2 = out(ch);
+        assertEquals(REP_ERR_INVALID, replyType(o2, OPT_STARTTLS), "a second STARTTLS");
+        assertEquals(REP_SERVER, replyType(o2, OPT_LIST));
+        assertEquals(REP_ACK, replyType(o2, OPT_LIST));
+        o2.release();
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void refusedStartTlsLeavesNegotiationGoing() {
+        EmbeddedChannel ch = negotiating(exports(new MemoryDevice("p13", 1 << 20), false), null);
+        send(ch, option(OPT_STARTTLS, Unpooled.buffer()));
+        send(ch, option(OPT_LIST, Unpooled.buffer()));
+        ByteBuf o = out(ch);
+        assertEquals(REP_ERR_POLICY, replyType(o, OPT_STARTTLS));
+        assertEquals(REP_SERVER, replyType(o, OPT_LIST));
+        o.release();
+        assertTrue(ch.isActive());
+        ch.finishAndReleaseAll();
+    }
+
     @Test
     void handshakeTimeoutCloses() {
         NbdServerLimits limits = NbdServerLimits.DEFAULT.withHandshakeTimeout(Duration.ofSeconds(5));
