@@ -62,7 +62,7 @@ public final class VhdDevice implements BlockDevice {
     private final long freshFrom;
     private final boolean preallocate;
 
-    private final ConcurrentHashMap<Integer, CompletableFuture<Void>> allocating = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<Integer, PendingBlock> allocating = new ConcurrentHashMap<>();
     private final ConcurrentHashMap<Integer, SectorBitmap> bitmaps = new ConcurrentHashMap<>();
     private final ReentrantLock writebackLock = new ReentrantLock();
     private final ReentrantLock unalignedLock = new ReentrantLock();
@@ -386,20 +386,25 @@ public final class VhdDevice implements BlockDevice {
                     }
                     return;
                 }
-                CompletableFuture<Void> mine = new CompletableFuture<>();
-                CompletableFuture<Void> other = allocating.putIfAbsent(block, mine);
+                PendingBlock mine = new PendingBlock(SectorBitmap.empty(blockSize));
+                PendingBlock other = allocating.putIfAbsent(block, mine);
                 if (other != null) {
-                    other.exceptionally(t -> null).join();
+                    if (joinAllocation(other, in, slice)) {
+                        return;
+                    }
                     continue;
                 }
+                boolean published = false;
                 try {
                     if (!bat.allocated(block)) {
-                        allocate(block, in, slice.retain());
+                        allocate(block, in, slice.retain(), mine);
+                        published = true;
                         return;
                     }
                 } finally {
                     allocating.remove(block, mine);
-                    mine.complete(null);
+                    mine.placed.complete(-1L);
+                    mine.published.complete(published);
                 }
             }
         } finally {
@@ -407,8 +412,63 @@ public final class VhdDevice implements BlockDevice {
         }
     }
 
+    /**
+     * A block being allocated by another request. Sequential writers would otherwise queue behind each
+     * allocation: once the block's place is reserved (and it needs no zeroing), writes into it go out
+     * concurrently with the allocating one, and the block is published only after all of them. Returns false
+     * when the caller must start over (the block was published without this write, or allocation failed).
+     */
+    private boolean joinAllocation(PendingBlock pending, int in, ByteBuf slice) throws BlockDeviceException {
+        long p = pending.placed.handle((v, t) -> t == null ? v : -1L).join();
+        CompletableFuture<Void> done = p < 0 ? null : pending.join(in / 512, slice.readableBytes() / 512);
+        if (done == null) {
+            pending.published.handle((v, t) -> null).join();
+            return false;
+        }
+        try {
+            Io.join(transport.write(p + bitmapBytes + in, slice.retain(), false));
+            done.complete(null);
+        } catch (Throwable e) {
+            done.completeExceptionally(e); // the allocating request waits for this one
+            throw e;
+        }
+        // complete only once readers can see the block; if it never gets published, write again
+        return pending.published.handle((v, t) -> t == null && v).join();
+    }
+
+    /** A block whose allocation is in progress: where it goes, and the writes that joined it. */
+    private static final class PendingBlock {
+        /** The block's offset once reserved; -1 when it cannot be joined. */
+        final CompletableFuture<Long> placed = new CompletableFuture<>();
+        /** True once the block is in the BAT (with every joined write), false when allocation failed. */
+        final CompletableFuture<Boolean> published = new CompletableFuture<>();
+        final SectorBitmap bitmap;
+        private final List<CompletableFuture<Void>> joined = new ArrayList<>();
+        private boolean closed;
+
+        PendingBlock(SectorBitmap bitmap) {
+            this.bitmap = bitmap;
+        }
+
+        synchronized CompletableFuture<Void> join(int sector, int count) {
+            if (closed) {
+                return null;
+            }
+            bitmap.set(sector, count);
+            CompletableFuture<Void> f = new CompletableFuture<>();
+            joined.add(f);
+            return f;
+        }
+
+        /** No more joiners; the writes that joined. */
+        synchronized List<CompletableFuture<Void>> close() {
+            closed = true;
+            return List.copyOf(joined);
+        }
+    }
+
     /** Appends block {@code block} holding {@code data} at {@code in}; takes over {@code data}. */
-    private void allocate(int block, int in, ByteBuf data) throws BlockDeviceException {
+    private void allocate(int block, int in, ByteBuf data, PendingBlock pending) throws BlockDeviceException {
         long p;
         try {
             p = reserveBlock();
@@ -417,19 +477,24 @@ public final class VhdDevice implements BlockDevice {
             throw e;
         }
         int len = data.readableBytes();
-        SectorBitmap bm = SectorBitmap.empty(blockSize);
+        SectorBitmap bm = pending.bitmap;
         if (diskType() == DiskType.DIFFERENCING) {
             bm.set(in / 512, len / 512);
         } else {
             bm.set(0, blockSize / 512);
         }
-        byte[] bits = bm.snapshotForWrite();
+        long dataStart = p + bitmapBytes;
+        boolean fresh = dataStart >= freshFrom;
+        if (fresh) {
+            pending.placed.complete(p);
+        } else {
+            pending.close();
+            pending.placed.complete(-1L);
+        }
         List<CompletableFuture<Void>> io = new ArrayList<>();
-        io.add(Io.writeAsync(transport, p, bits));
-        io.add(transport.write(p + bitmapBytes + in, data, false));
+        io.add(transport.write(dataStart + in, data, false));
         // Space the transport grew by since open reads as zeroes; older space (a LUN, the old footer, blocks
         // a crash left unreferenced) needs the parts this write does not cover zeroed.
-        long dataStart = p + bitmapBytes;
         zeroBelowFresh(io, dataStart, dataStart + in);
         zeroBelowFresh(io, dataStart + in + len, dataStart + blockSize);
         BlockDeviceException failure = null;
@@ -438,6 +503,22 @@ public final class VhdDevice implements BlockDevice {
                 Io.join(f);
             } catch (BlockDeviceException e) {
                 failure = failure == null ? e : failure;
+            }
+        }
+        List<CompletableFuture<Void>> joined = pending.close();
+        for (CompletableFuture<Void> f : joined) {
+            try {
+                Io.join(f);
+            } catch (BlockDeviceException e) {
+                // that writer reports its own failure; the block is still sound
+            }
+        }
+        if (failure == null) {
+            try {
+                // the bitmap, with the sectors of every joined write, goes out after their data
+                Io.write(transport, p, bm.snapshotForWrite());
+            } catch (BlockDeviceException e) {
+                failure = e;
             }
         }
         if (failure != null) {
@@ -634,12 +715,12 @@ public final class VhdDevice implements BlockDevice {
         try {
             for (long b = first; b < last; b++) {
                 int block = (int) b;
-                CompletableFuture<Void> mine = new CompletableFuture<>();
-                while (allocating.putIfAbsent(block, mine) != null) {
-                    CompletableFuture<Void> other = allocating.get(block);
-                    if (other != null) {
-                        other.exceptionally(t -> null).join();
-                    }
+                PendingBlock mine = new PendingBlock(SectorBitmap.empty(blockSize));
+                mine.close();
+                mine.placed.complete(-1L);
+                PendingBlock other;
+                while ((other = allocating.putIfAbsent(block, mine)) != null) {
+                    other.published.handle((v, t) -> null).join();
                 }
                 try {
                     long boff = bat.offset(block);
@@ -659,7 +740,7 @@ public final class VhdDevice implements BlockDevice {
                     }
                 } finally {
                     allocating.remove(block, mine);
-                    mine.complete(null);
+                    mine.published.complete(false);
                 }
             }
         } finally {
