@@ -132,4 +132,19 @@ class VhdQemuInteropTest {
         byte[] prefix = {1, 2, 3, 4, 5, 6, 7, 8};
         assertArrayEquals(prefix, head);
     }
+
+    @Test
+    void geometryMatchesQemuForManySizes() throws Exception {
+        for (String size : new String[]{"1M", "40M", "100M", "3G", "127G", "1000G", "2040G"}) {
+            Path vhd = dir.resolve("g" + size + ".vhd");
+            Cmd.run(qemuImg(), "create", "-f", "vpc", "-o", "subformat=dynamic", vhd.toString(), size).ok();
+            byte[] footer = new byte[512];
+            try (var f = new java.io.RandomAccessFile(vhd.toFile(), "r")) {
+                f.readFully(footer);
+            }
+            VhdFooter parsed = VhdFooter.parse(footer, vhd.toString());
+            assertEquals(parsed.geometry(), VhdFooter.geometry(parsed.currentSize()), "CHS geometry of " + size);
+            Files.delete(vhd);
+        }
+    }
 }
