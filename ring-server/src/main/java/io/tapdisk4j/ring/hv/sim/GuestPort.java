@@ -41,12 +41,22 @@ public final class GuestPort implements AutoCloseable {
     static GuestPort listen(EventLoopGroup loops, Path path, int port, Runnable onEvent) throws HypervisorException {
         GuestPort[] self = new GuestPort[1];
         ServerBootstrap b = new ServerBootstrap().group(loops).channel(EventLoops.serverDomainSocketChannel())
-                .childHandler(new ChannelInboundHandlerAdapter() {
+                // A new handler per connection: the backend may unbind and bind again (pause/resume, reconnect).
+                .childHandler(new io.netty.channel.ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        ch.pipeline().addLast(new ChannelInboundHandlerAdapter() {
                     private boolean seen;
 
                     @Override
                     public void channelActive(ChannelHandlerContext ctx) {
                         self[0].accepted(ctx.channel());
+                    }
+
+                    /** A reset connection may have swallowed the last notification: one more event. */
+                    @Override
+                    public void channelInactive(ChannelHandlerContext ctx) {
+                        self[0].onEvent.run();
                     }
 
                     @Override
@@ -66,6 +76,8 @@ public final class GuestPort implements AutoCloseable {
                     @Override
                     public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
                         ctx.close();
+                    }
+                        });
                     }
                 });
         try {
