@@ -18,6 +18,8 @@
  * Closed (6). Backend keys are printed as "backend <key>=<value>". With QUEUES=2 in the environment it
  * negotiates two queues as Linux blkfront does (multi-queue-num-queues, ring-page-order at the top,
  * queue-<i>/ring-ref* and queue-<i>/event-channel), runs the cases on queue 0 and a write/read on queue 1.
+ * With OVERRUN=1 it instead does one write/read, then publishes req_prod more than a ring ahead and expects
+ * the backend to shut the device down as Linux blkback does (an error node, then Closing).
  * Then it runs every case and prints "ok <case>" or "fail <case>: <why>" per case and
  * "summary <ok> <failed>" at the end.
  */
@@ -840,6 +842,30 @@ static void xenbus_connect(int domid, int devid, int order)
         ok("xenbus_connected_geometry");
 }
 
+/* A frontend that claims more outstanding requests than the ring holds is broken or hostile. */
+static void overrun(void)
+{
+    const char *n = "ring_overrun_shuts_device_down";
+    front.sring->req_prod = front.req_prod_pvt + RING_SIZE(&front) + 5;
+    notify_backend();
+    int st = -1;
+    for (int waited = 0; waited < 30000;) {
+        st = xs_get_int(be_path, "state", -1);
+        if (st >= XenbusStateClosing)
+            break;
+        struct pollfd p = {.fd = xs_fileno(xs), .events = POLLIN};
+        if (poll(&p, 1, 1000) == 0)
+            waited += 1000;
+        char **w;
+        while ((w = xs_check_watch(xs)) != NULL)
+            free(w);
+    }
+    print_backend_key("error");
+    if (st < XenbusStateClosing)
+        return failf(n, "the backend stayed in state %d", st);
+    ok(n);
+}
+
 static void xenbus_close(void)
 {
     set_state(XenbusStateClosing);
@@ -942,6 +968,13 @@ int main(int argc, char **argv)
         return 2;
     }
 
+    if (use_xenstore && getenv("OVERRUN") && strcmp(getenv("OVERRUN"), "1") == 0) {
+        write_read_page();
+        overrun();
+        printf("summary %d %d\n", n_ok, n_fail);
+        fflush(stdout);
+        return n_fail == 0 ? 0 : 1;
+    }
     write_read_page();
     multi_segment();
     sub_page();

@@ -22,6 +22,7 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
@@ -56,6 +57,58 @@ class XenbusConformanceTest {
                 "-DABI_X86_32", "-lxenstore");
     }
 
+    /** A frontend that publishes req_prod more than a ring ahead loses its device, as blkback does it. */
+    @Test
+    void overrunningFrontendIsShutDownWithAnErrorNode() throws Exception {
+        Path sim = Files.createDirectories(tmp.resolve("sim"));
+        Path disk = tmp.resolve("disk.raw");
+        try (var f = java.nio.channels.FileChannel.open(disk, java.nio.file.StandardOpenOption.CREATE_NEW,
+                java.nio.file.StandardOpenOption.WRITE)) {
+            f.write(java.nio.ByteBuffer.allocate(1), DEVICE_BYTES - 1);
+        }
+        List<String> lines = new ArrayList<>();
+        Process guest = null;
+        try (SimXenstored xenstored = SimXenstored.start(sim.resolve("xenstored.sock"));
+             SimHypervisor hv = new SimHypervisor(sim);
+             XsClient xs = XsClient.connect(xenstored.socket());
+             Tapback tapback = Tapback.start(xs, TapbackOptions.defaults(hv))) {
+            VbdId id = new VbdId(DOMID, DEVID);
+            Toolstack.createVbd(xs, id, "file://" + disk, false);
+            ProcessBuilder pb = new ProcessBuilder(x86_64.toString(), sim.toString(), Integer.toString(DOMID),
+                    Long.toString(SECTORS), "0", "xenstore:" + DEVID).redirectError(ProcessBuilder.Redirect.INHERIT);
+            pb.environment().put("XENSTORED_PATH", xenstored.socket().toString());
+            pb.environment().put("OVERRUN", "1");
+            guest = pb.start();
+            guest.getOutputStream().close();
+            collect(guest, lines);
+            assertTrue(guest.waitFor(30, TimeUnit.SECONDS), "the C guest did not exit");
+        } finally {
+            if (guest != null) {
+                guest.destroyForcibly();
+            }
+        }
+        String transcript = String.join("\n", lines);
+        assertTrue(lines.contains("ok write_read_page"), transcript);
+        assertTrue(lines.contains("ok ring_overrun_shuts_device_down"), transcript);
+        String error = lines.stream().filter(l -> l.startsWith("backend error=")).findFirst().orElse("");
+        assertTrue(error.length() > "backend error=".length() && !error.endsWith("(absent)"),
+                "the backend explains the shutdown in its error node; transcript:\n" + transcript);
+        assertEquals(0, guest.exitValue(), transcript);
+    }
+
+    private static void collect(Process guest, List<String> lines) throws Exception {
+        BufferedReader out = new BufferedReader(new InputStreamReader(guest.getInputStream(), StandardCharsets.UTF_8));
+        CompletableFuture.runAsync(() -> {
+            try {
+                for (String line; (line = out.readLine()) != null; ) {
+                    lines.add(line);
+                }
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        }).get(120, TimeUnit.SECONDS);
+    }
+
     @ParameterizedTest(name = "{0}, ring page order {1}, {2} queue(s)")
     @CsvSource({"x86_64-abi, 0, 1", "x86_64-abi, 3, 1", "x86_32-abi, 1, 1", "x86_64-abi, 2, 2"})
     void cFrontendConnectsThroughXenstoreAndPassesEveryCase(String protocol, int order, int queues) throws Exception {
@@ -82,16 +135,7 @@ class XenbusConformanceTest {
             pb.environment().put("QUEUES", Integer.toString(queues));
             guest = pb.start();
             guest.getOutputStream().close();
-            BufferedReader out = new BufferedReader(new InputStreamReader(guest.getInputStream(), StandardCharsets.UTF_8));
-            CompletableFuture.runAsync(() -> {
-                try {
-                    for (String line; (line = out.readLine()) != null; ) {
-                        lines.add(line);
-                    }
-                } catch (java.io.IOException e) {
-                    throw new java.io.UncheckedIOException(e);
-                }
-            }).get(120, TimeUnit.SECONDS);
+            collect(guest, lines);
             assertTrue(guest.waitFor(30, TimeUnit.SECONDS), "the C guest did not exit");
         } finally {
             if (guest != null) {
