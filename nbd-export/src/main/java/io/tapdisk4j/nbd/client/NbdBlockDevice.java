@@ -349,16 +349,23 @@ public final class NbdBlockDevice implements BlockDevice, NbdClientConnection.Ow
         }
         int flags = fua && capabilities.contains(Capability.FUA) ? CMD_FLAG_FUA : 0;
         int max = session.maximumPayload();
+        CompletableFuture<Void> written;
         if (length <= max) {
-            return submit(CMD_WRITE, flags, offset, length, data);
+            written = submit(CMD_WRITE, flags, offset, length, data);
+        } else {
+            List<CompletableFuture<Void>> parts = new ArrayList<>();
+            for (int done = 0; done < length; done += max) {
+                int n = Math.min(max, length - done);
+                parts.add(submit(CMD_WRITE, flags, offset + done, n, data.retainedSlice(data.readerIndex() + done, n)));
+            }
+            data.release();
+            written = CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new));
         }
-        List<CompletableFuture<Void>> parts = new ArrayList<>();
-        for (int done = 0; done < length; done += max) {
-            int n = Math.min(max, length - done);
-            parts.add(submit(CMD_WRITE, flags, offset + done, n, data.retainedSlice(data.readerIndex() + done, n)));
+        if (fua && flags == 0 && capabilities.contains(Capability.FLUSH)) {
+            // The server has no FUA but can flush: durable on completion all the same.
+            return written.thenCompose(v -> flush());
         }
-        data.release();
-        return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new));
+        return written;
     }
 
     @Override

@@ -232,6 +232,20 @@ class NbdBlockDeviceTest {
     }
 
     @Test
+    void fuaIsEmulatedWithFlushWhenTheServerLacksIt() throws Exception {
+        int port = Ports.free();
+        Path log = dir.resolve("fua.log");
+        try (PeerProcess p = NbdPeers.nbdkit(dir, port, "--filter=log", "--filter=fua", "memory", "16M",
+                "logfile=" + log);
+             BlockDevice d = open("nbd://127.0.0.1:" + port + "/")) {
+            assertFalse(d.has(Capability.FUA));
+            d.write(0, pattern(4096, 4), true).get(15, TimeUnit.SECONDS);
+        }
+        String text = Files.readString(log);
+        assertTrue(text.contains("Flush"), text);
+    }
+
+    @Test
     void unreachableServerFailsToOpen() {
         int port = Ports.free();
         var e = assertThrows(BlockDeviceException.class, () -> open("nbd://127.0.0.1:" + port + "/x"));
