@@ -20,6 +20,8 @@
  * queue-<i>/ring-ref* and queue-<i>/event-channel), runs the cases on queue 0 and a write/read on queue 1.
  * With OVERRUN=1 it instead does one write/read, then publishes req_prod more than a ring ahead and expects
  * the backend to shut the device down as Linux blkback does (an error node, then Closing).
+ * With RECONNECT=1, after closing it returns to Initialising, connects again with fresh rings, reads
+ * back data written before, and closes again.
  * Then it runs every case and prints "ok <case>" or "fail <case>: <why>" per case and
  * "summary <ok> <failed>" at the end.
  */
@@ -693,6 +695,7 @@ static void second_queue(void)
 /* ---- xenbus handshake through xenstore ------------------------------------------------------------ */
 
 static struct xs_handle *xs;
+static int reconnecting;               /* the backend is still Closed from the last connection */
 static char fe_path[256];
 static char *be_path;
 
@@ -734,7 +737,7 @@ static int await_backend_state(int want)
         int st = xs_get_int(be_path, "state", -1);
         if (st == want)
             return 0;
-        if (want < XenbusStateClosing && st >= XenbusStateClosing) {
+        if (want < XenbusStateClosing && st >= XenbusStateClosing && !(reconnecting && st == XenbusStateClosed)) {
             char *err = xs_get(be_path, "error");
             printf("backend went to state %d waiting for %d (error: %s)\n", st, want, err ? err : "none");
             free(err);
@@ -757,6 +760,8 @@ static void print_backend_key(const char *key)
     free(v);
 }
 
+static void xenbus_negotiate(int order);
+
 static void xenbus_connect(int domid, int devid, int order)
 {
     xs = xs_open(XS_OPEN_SOCKETONLY);
@@ -772,6 +777,12 @@ static void xenbus_connect(int domid, int devid, int order)
     snprintf(watch, sizeof watch, "%s/state", be_path);
     if (!xs_watch(xs, watch, "backend-state"))
         die("xs_watch");
+    xenbus_negotiate(order);
+}
+
+/* From the backend's InitWait to Connected: check its offer, publish our rings, wait for it to connect. */
+static void xenbus_negotiate(int order)
+{
     if (await_backend_state(XenbusStateInitWait) < 0) {
         printf("fatal the backend never reached InitWait\n");
         exit(2);
@@ -878,6 +889,62 @@ static void xenbus_close(void)
 
 /* ---- setup -------------------------------------------------------------------------------------- */
 
+static void init_rings(int order)
+{
+    for (int q = 0; q < nr_queues; q++) {
+        sring_t *sring = (sring_t *) frame(RING_FRAME_Q(q));
+        SHARED_RING_INIT(sring);
+        FRONT_RING_INIT(&fronts[q], sring, (size_t) PAGE << order);
+    }
+}
+
+static int accept_event_channels(const int *listeners)
+{
+    for (int q = 0; q < nr_queues; q++) {
+        struct pollfd p = {.fd = listeners[q], .events = POLLIN};
+        if (poll(&p, 1, 30000) <= 0) {
+            printf("fatal the backend never bound event channel %d\n", EVTCHN_PORT + q);
+            return -1;
+        }
+        evtchns[q] = accept4(listeners[q], NULL, NULL, SOCK_CLOEXEC);
+        if (evtchns[q] < 0)
+            die("accept");
+    }
+    return 0;
+}
+
+/*
+ * After a clean close, the frontend returns to Initialising with fresh rings (as a guest does after
+ * suspend/resume or a driver reload): the backend must offer the device again, and the data is still there.
+ */
+static void reconnect(int order, const int *listeners)
+{
+    const char *n = "reconnect_after_close";
+    for (int q = 0; q < nr_queues; q++)
+        close(evtchns[q]);
+    init_rings(order);
+    reconnecting = 1;
+    set_state(XenbusStateInitialising);
+    xenbus_negotiate(order);
+    reconnecting = 0;
+    if (accept_event_channels(listeners) < 0)
+        return failf(n, "no event channel after reconnecting");
+    set_state(XenbusStateConnected);
+    /* The data of multi_segment_11, written before the close, read through the new ring. */
+    struct seg r[11];
+    for (int i = 0; i < 11; i++) {
+        memset(frame(21 + i), FILL, PAGE);
+        r[i] = (struct seg){REF(21 + i), 0, 7};
+    }
+    if (!expect(n, rw(BLKIF_OP_READ, 64, r, 11), 0))
+        return;
+    for (int i = 0; i < 11; i++)
+        if (!holds(21 + i, 0, 7, 64 + 8 * (uint64_t) i, 2))
+            return failf(n, "data written before the reconnect reads back differently");
+    ok(n);
+    xenbus_close();
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 6) {
@@ -916,11 +983,7 @@ int main(int argc, char **argv)
     snprintf(path, sizeof path, "%s/dom%d/grant-table", dir, domid);
     gnttab = map_file(path, NR_GREFS * sizeof(grant_entry_v1_t));
 
-    for (int q = 0; q < nr_queues; q++) {
-        sring_t *sring = (sring_t *) frame(RING_FRAME_Q(q));
-        SHARED_RING_INIT(sring);
-        FRONT_RING_INIT(&fronts[q], sring, (size_t) PAGE << order);
-    }
+    init_rings(order);
 
     for (int f = 1; f < NR_FRAMES; f++)
         if (f < 5 || f > 7)
@@ -950,16 +1013,8 @@ int main(int argc, char **argv)
     if (use_xenstore)
         xenbus_connect(domid, devid, order);   /* the backend binds (connects) before it is Connected */
 
-    for (int q = 0; q < nr_queues; q++) {
-        struct pollfd p = {.fd = listeners[q], .events = POLLIN};
-        if (poll(&p, 1, 30000) <= 0) {
-            printf("fatal the backend never bound event channel %d\n", EVTCHN_PORT + q);
-            return 2;
-        }
-        evtchns[q] = accept4(listeners[q], NULL, NULL, SOCK_CLOEXEC);
-        if (evtchns[q] < 0)
-            die("accept");
-    }
+    if (accept_event_channels(listeners) < 0)
+        return 2;
     char line[16];
     if (use_xenstore)
         set_state(XenbusStateConnected);
@@ -997,8 +1052,11 @@ int main(int argc, char **argv)
         failf("responses_well_formed", "%d responses with unknown ids or wrong operations", protocol_errors);
     else
         ok("responses_well_formed");
-    if (use_xenstore)
+    if (use_xenstore) {
         xenbus_close();
+        if (getenv("RECONNECT") && strcmp(getenv("RECONNECT"), "1") == 0)
+            reconnect(order, listeners);
+    }
     printf("summary %d %d\n", n_ok, n_fail);
     fflush(stdout);
     for (int q = 0; q < nr_queues; q++)

@@ -109,9 +109,11 @@ class XenbusConformanceTest {
         }).get(120, TimeUnit.SECONDS);
     }
 
-    @ParameterizedTest(name = "{0}, ring page order {1}, {2} queue(s)")
-    @CsvSource({"x86_64-abi, 0, 1", "x86_64-abi, 3, 1", "x86_32-abi, 1, 1", "x86_64-abi, 2, 2"})
-    void cFrontendConnectsThroughXenstoreAndPassesEveryCase(String protocol, int order, int queues) throws Exception {
+    @ParameterizedTest(name = "{0}, ring page order {1}, {2} queue(s), reconnect {3}")
+    @CsvSource({"x86_64-abi, 0, 1, false", "x86_64-abi, 3, 1, false", "x86_32-abi, 1, 1, true",
+            "x86_64-abi, 2, 2, true"})
+    void cFrontendConnectsThroughXenstoreAndPassesEveryCase(String protocol, int order, int queues, boolean reconnect)
+            throws Exception {
         Path exe = protocol.equals("x86_32-abi") ? x86_32 : x86_64;
         Path sim = Files.createDirectories(tmp.resolve("sim"));
         Path disk = tmp.resolve("disk.raw");
@@ -133,6 +135,7 @@ class XenbusConformanceTest {
                     .redirectError(ProcessBuilder.Redirect.INHERIT);
             pb.environment().put("XENSTORED_PATH", xenstored.socket().toString());
             pb.environment().put("QUEUES", Integer.toString(queues));
+            pb.environment().put("RECONNECT", reconnect ? "1" : "0");
             guest = pb.start();
             guest.getOutputStream().close();
             collect(guest, lines);
@@ -160,8 +163,10 @@ class XenbusConformanceTest {
         assertEquals(List.of(), failures, "C frontend transcript:\n" + transcript);
         // Every case of the hook-attached run, plus the connect geometry check and the close handshake
         // (and the second queue's write/read).
-        assertEquals(XenConformanceTest.CASES.size() + 2 + (queues > 1 ? 1 : 0), ok,
+        // A reconnect adds its own geometry check, the read-back through the new rings and a second close.
+        assertEquals(XenConformanceTest.CASES.size() + 2 + (queues > 1 ? 1 : 0) + (reconnect ? 3 : 0), ok,
                 "cases passed; transcript:\n" + transcript);
+        assertEquals(reconnect, lines.contains("ok reconnect_after_close"), transcript);
         if (queues > 1) {
             assertTrue(lines.contains("ok queue1_write_read"), transcript);
             assertTrue(Integer.parseInt(backend.get("multi-queue-max-queues")) >= queues, transcript);
