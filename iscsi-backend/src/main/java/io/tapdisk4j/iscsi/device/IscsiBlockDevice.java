@@ -1,0 +1,432 @@
+package io.tapdisk4j.iscsi.device;
+
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.CompositeByteBuf;
+import io.tapdisk4j.block.BlockDevice;
+import io.tapdisk4j.block.BlockDeviceException;
+import io.tapdisk4j.block.BlockError;
+import io.tapdisk4j.block.Buffers;
+import io.tapdisk4j.block.Capability;
+import io.tapdisk4j.block.Extent;
+import io.tapdisk4j.block.Requests;
+import io.tapdisk4j.iscsi.scsi.Cdb;
+import io.tapdisk4j.iscsi.scsi.InquiryData;
+import io.tapdisk4j.iscsi.scsi.ReadCapacity;
+import io.tapdisk4j.iscsi.scsi.VpdPages;
+import io.tapdisk4j.iscsi.session.IscsiSession;
+import io.tapdisk4j.iscsi.session.ScsiCommand;
+import io.tapdisk4j.iscsi.session.ScsiCommandException;
+import io.tapdisk4j.iscsi.session.ScsiResult;
+import io.tapdisk4j.iscsi.session.SessionConfig;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Function;
+
+/**
+ * A LUN as a {@link BlockDevice}. What the unit can do is read from it at open: READ CAPACITY(16)
+ * (READ CAPACITY(10) and READ/WRITE(10) for units without the 16-byte commands), the supported VPD pages,
+ * Block Limits (0xB0: largest transfer, UNMAP and WRITE SAME limits) and Logical Block Provisioning
+ * (0xB2: UNMAP, WRITE SAME with UNMAP, unmapped blocks reading as zero). Requests larger than the
+ * unit's transfer limit become several commands; I/O must be aligned to the logical block size.
+ */
+public final class IscsiBlockDevice implements BlockDevice {
+
+    private static final Logger LOG = LoggerFactory.getLogger(IscsiBlockDevice.class);
+    /** Upper bound for one READ/WRITE command when the unit reports no limit. */
+    static final int DEFAULT_MAX_TRANSFER = 8 << 20;
+
+    private final IscsiSession session;
+    private final IscsiUrl url;
+    private final int lun;
+    private final boolean readOnly;
+    private final long blocks;
+    private final int blockSize;
+    private final int physicalBlockSize;
+    private final boolean sixteen;
+    private final int maxTransferBytes;
+    private final VpdPages.BlockLimits limits;
+    private final VpdPages.Provisioning provisioning;
+    private final InquiryData inquiry;
+    private final String serial;
+
+    private IscsiBlockDevice(IscsiSession session, IscsiUrl url, boolean readOnly, ReadCapacity capacity, boolean sixteen,
+                             VpdPages.BlockLimits limits, VpdPages.Provisioning provisioning, InquiryData inquiry,
+                             String serial) {
+        this.session = session;
+        this.url = url;
+        this.lun = url.lun();
+        this.readOnly = readOnly;
+        this.blocks = capacity.blocks();
+        this.blockSize = capacity.blockLength();
+        this.physicalBlockSize = blockSize << Math.min(capacity.physicalExponent(), 8);
+        this.sixteen = sixteen;
+        this.limits = limits;
+        this.provisioning = provisioning;
+        this.inquiry = inquiry;
+        this.serial = serial;
+        long max = limits.maxTransferLength() > 0 ? limits.maxTransferLength() * blockSize : DEFAULT_MAX_TRANSFER;
+        long cap = sixteen ? DEFAULT_MAX_TRANSFER : Math.min(DEFAULT_MAX_TRANSFER, 0xffffL * blockSize);
+        this.maxTransferBytes = (int) Math.max(blockSize, Math.min(max, cap) / blockSize * blockSize);
+    }
+
+    /** Logs in and probes the LUN; fails with a clear message when it is not a disk or cannot be reached. */
+    public static IscsiBlockDevice open(IscsiUrl url, SessionConfig config, boolean readOnly) throws IOException {
+        if (!url.namesLun()) {
+            throw new BlockDeviceException(BlockError.EINVAL, "iSCSI URL names no LUN: " + url.display()
+                    + " (iscsi://host[:port]/target-iqn/lun)");
+        }
+        IscsiSession session = await(IscsiSession.open(config), url, "login");
+        try {
+            int lun = url.lun();
+            release(await(session.execute(ScsiCommand.noData(lun, Cdb.testUnitReady())), url, "TEST UNIT READY"));
+            InquiryData inquiry = parse(session, lun, Cdb.inquiry(96), 96, InquiryData::parse, url);
+            if (!inquiry.directAccessBlockDevice()) {
+                throw new BlockDeviceException(BlockError.EINVAL, url.display() + " is not a disk (" + inquiry + ")");
+            }
+            ReadCapacity capacity;
+            boolean sixteen = true;
+            try {
+                capacity = parse(session, lun, Cdb.readCapacity16(32), 32, ReadCapacity::parse16, url);
+            } catch (ScsiCommandException e) {
+                LOG.debug("{}: no READ CAPACITY(16) ({}), using the 10-byte commands", url.display(), e.getMessage());
+                sixteen = false;
+                capacity = parse(session, lun, Cdb.readCapacity10(), 8, ReadCapacity::parse10, url);
+            }
+            List<Integer> pages = List.of();
+            try {
+                pages = parse(session, lun, Cdb.vpd(VpdPages.SUPPORTED_PAGES, 255), 255, VpdPages::supportedPages, url);
+            } catch (ScsiCommandException e) {
+                LOG.debug("{}: no VPD pages: {}", url.display(), e.getMessage());
+            }
+            VpdPages.BlockLimits limits = pages.contains(VpdPages.BLOCK_LIMITS)
+                    ? parse(session, lun, Cdb.vpd(VpdPages.BLOCK_LIMITS, 64), 64, VpdPages::blockLimits, url)
+                    : VpdPages.BlockLimits.NONE;
+            VpdPages.Provisioning provisioning = pages.contains(VpdPages.LOGICAL_BLOCK_PROVISIONING)
+                    ? parse(session, lun, Cdb.vpd(VpdPages.LOGICAL_BLOCK_PROVISIONING, 64), 64, VpdPages::provisioning, url)
+                    : VpdPages.Provisioning.NONE;
+            String serial = pages.contains(VpdPages.UNIT_SERIAL_NUMBER)
+                    ? parse(session, lun, Cdb.vpd(VpdPages.UNIT_SERIAL_NUMBER, 255), 255, VpdPages::serialNumber, url)
+                    : "";
+            IscsiBlockDevice d = new IscsiBlockDevice(session, url, readOnly, capacity, sixteen, limits, provisioning,
+                    inquiry, serial);
+            LOG.info("{}: {} blocks of {} bytes, {} (serial {}), max transfer {} bytes, unmap {}, write-same-unmap {}",
+                    url.display(), capacity.blocks(), capacity.blockLength(), inquiry, serial, d.maxTransferBytes,
+                    provisioning.unmap(), provisioning.writeSame16Unmap());
+            return d;
+        } catch (IOException | RuntimeException e) {
+            session.close();
+            throw e;
+        }
+    }
+
+    private static <T> T parse(IscsiSession session, int lun, byte[] cdb, int length, Function<ByteBuf, T> parser,
+                               IscsiUrl url) throws IOException {
+        ScsiResult r = await(session.execute(ScsiCommand.read(lun, cdb, length)), url, Cdb.name(cdb[0] & 0xff));
+        try {
+            return parser.apply(r.data());
+        } catch (IllegalArgumentException e) {
+            throw new BlockDeviceException(BlockError.EIO, url.display() + ": " + Cdb.name(cdb[0] & 0xff)
+                    + " returned unusable data: " + e.getMessage());
+        } finally {
+            r.data().release();
+        }
+    }
+
+    private static void release(ScsiResult r) {
+        r.data().release();
+    }
+
+    private static <T> T await(CompletableFuture<T> f, IscsiUrl url, String what) throws IOException {
+        try {
+            return f.get(5, TimeUnit.MINUTES);
+        } catch (ExecutionException e) {
+            Throwable c = BlockDeviceException.unwrap(e);
+            if (c instanceof BlockDeviceException b) {
+                throw b;
+            }
+            throw new BlockDeviceException(c instanceof io.tapdisk4j.iscsi.login.LoginException le
+                    && le.authenticationFailure() ? BlockError.EACCES : BlockError.EIO,
+                    url.display() + ": " + what + " failed: " + c.getMessage(), c);
+        } catch (TimeoutException e) {
+            throw new BlockDeviceException(BlockError.ETIMEDOUT, url.display() + ": " + what + " timed out", e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new BlockDeviceException(BlockError.EIO, url.display() + ": interrupted during " + what, e);
+        }
+    }
+
+    public IscsiSession session() {
+        return session;
+    }
+
+    public VpdPages.BlockLimits blockLimits() {
+        return limits;
+    }
+
+    public VpdPages.Provisioning provisioning() {
+        return provisioning;
+    }
+
+    public int maxTransferBytes() {
+        return maxTransferBytes;
+    }
+
+    public InquiryData inquiry() {
+        return inquiry;
+    }
+
+    public String serialNumber() {
+        return serial;
+    }
+
+    @Override
+    public long size() {
+        return blocks * blockSize;
+    }
+
+    @Override
+    public int logicalBlockSize() {
+        return blockSize;
+    }
+
+    @Override
+    public int physicalBlockSize() {
+        return Math.max(physicalBlockSize, blockSize);
+    }
+
+    private boolean canDiscard() {
+        return provisioning.unmap() || provisioning.writeSame16Unmap();
+    }
+
+    @Override
+    public Set<Capability> capabilities() {
+        EnumSet<Capability> c = EnumSet.of(Capability.FLUSH, Capability.FUA, Capability.WRITE_ZEROES,
+                Capability.MULTI_HANDLE_CONSISTENT);
+        if (canDiscard()) {
+            c.add(Capability.DISCARD);
+            if (provisioning.readsZeroes()) {
+                c.add(Capability.DISCARD_ZEROES);
+            }
+        }
+        if (readOnly) {
+            c.add(Capability.READ_ONLY);
+        }
+        return c;
+    }
+
+    private BlockDeviceException check(long offset, long length) {
+        BlockDeviceException bad = Requests.checkRange(offset, length, size());
+        if (bad != null) {
+            return bad;
+        }
+        if (offset % blockSize != 0 || length % blockSize != 0) {
+            return new BlockDeviceException(BlockError.EINVAL, describe() + ": " + offset + "+" + length
+                    + " is not aligned to the " + blockSize + "-byte logical block");
+        }
+        return null;
+    }
+
+    @Override
+    public CompletableFuture<ByteBuf> read(long offset, int length) {
+        BlockDeviceException bad = check(offset, length);
+        if (bad != null) {
+            return CompletableFuture.failedFuture(bad);
+        }
+        if (length == 0) {
+            return CompletableFuture.completedFuture(Buffers.direct(0));
+        }
+        if (length <= maxTransferBytes) {
+            return readChunk(offset, length);
+        }
+        int n = (length + maxTransferBytes - 1) / maxTransferBytes;
+        List<CompletableFuture<ByteBuf>> parts = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            long at = offset + (long) i * maxTransferBytes;
+            parts.add(readChunk(at, (int) Math.min(maxTransferBytes, offset + length - at)));
+        }
+        return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).handle((v, err) -> {
+            if (err != null) {
+                for (CompletableFuture<ByteBuf> p : parts) {
+                    if (!p.isCompletedExceptionally()) {
+                        p.join().release();
+                    }
+                }
+                throw new java.util.concurrent.CompletionException(BlockDeviceException.unwrap(err));
+            }
+            CompositeByteBuf all = Buffers.allocator().compositeDirectBuffer(n);
+            for (CompletableFuture<ByteBuf> p : parts) {
+                all.addComponent(true, p.join());
+            }
+            return all;
+        });
+    }
+
+    private CompletableFuture<ByteBuf> readChunk(long offset, int length) {
+        long lba = offset / blockSize;
+        int count = length / blockSize;
+        byte[] cdb = sixteen ? Cdb.read16(lba, count, false) : Cdb.read10(lba, count, false);
+        return session.execute(ScsiCommand.read(lun, cdb, length)).thenApply(r -> {
+            if (r.data().readableBytes() != length) {
+                int got = r.data().readableBytes();
+                r.data().release();
+                throw new java.util.concurrent.CompletionException(new BlockDeviceException(BlockError.EIO,
+                        describe() + ": short read at " + offset + ": " + got + " of " + length + " bytes"));
+            }
+            return r.data();
+        });
+    }
+
+    @Override
+    public CompletableFuture<Void> write(long offset, ByteBuf data, boolean fua) {
+        int length = data.readableBytes();
+        BlockDeviceException bad = readOnly ? new BlockDeviceException(BlockError.EROFS, describe() + " is read-only")
+                : check(offset, length);
+        if (bad != null) {
+            data.release();
+            return CompletableFuture.failedFuture(bad);
+        }
+        if (length == 0) {
+            data.release();
+            return CompletableFuture.completedFuture(null);
+        }
+        if (length <= maxTransferBytes) {
+            return writeChunk(offset, data, fua);
+        }
+        List<CompletableFuture<Void>> parts = new ArrayList<>();
+        try {
+            for (int done = 0; done < length; done += maxTransferBytes) {
+                int n = Math.min(maxTransferBytes, length - done);
+                parts.add(writeChunk(offset + done, data.retainedSlice(data.readerIndex() + done, n), fua));
+            }
+        } finally {
+            data.release();
+        }
+        return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new));
+    }
+
+    private CompletableFuture<Void> writeChunk(long offset, ByteBuf data, boolean fua) {
+        long lba = offset / blockSize;
+        int count = data.readableBytes() / blockSize;
+        byte[] cdb = sixteen ? Cdb.write16(lba, count, fua) : Cdb.write10(lba, count, fua);
+        return session.execute(ScsiCommand.write(lun, cdb, data)).thenAccept(IscsiBlockDevice::release);
+    }
+
+    @Override
+    public CompletableFuture<Void> flush() {
+        byte[] cdb = sixteen ? Cdb.synchronizeCache16() : Cdb.synchronizeCache10();
+        return session.execute(ScsiCommand.noData(lun, cdb)).thenAccept(IscsiBlockDevice::release);
+    }
+
+    @Override
+    public CompletableFuture<Void> discard(long offset, long length, boolean secure) {
+        if (secure) {
+            return Requests.failed(BlockError.ENOTSUP, describe() + ": secure discard is not supported over iSCSI");
+        }
+        if (!canDiscard()) {
+            return Requests.failed(BlockError.ENOTSUP, describe()
+                    + ": the LUN supports neither UNMAP nor WRITE SAME with UNMAP (VPD page 0xB2)");
+        }
+        BlockDeviceException bad = readOnly ? new BlockDeviceException(BlockError.EROFS, describe() + " is read-only")
+                : Requests.checkRange(offset, length, size());
+        if (bad != null) {
+            return CompletableFuture.failedFuture(bad);
+        }
+        // Discard is advisory: only whole blocks inside the range are unmapped.
+        long first = (offset + blockSize - 1) / blockSize;
+        long end = (offset + length) / blockSize;
+        if (end <= first) {
+            return CompletableFuture.completedFuture(null);
+        }
+        long maxBlocks = provisioning.unmap()
+                ? (limits.maxUnmapLbaCount() > 0 ? Math.min(limits.maxUnmapLbaCount(), 0xffffffffL) : 1L << 22)
+                : writeSameMaxBlocks();
+        List<CompletableFuture<Void>> parts = new ArrayList<>();
+        for (long lba = first; lba < end; lba += maxBlocks) {
+            int count = (int) Math.min(maxBlocks, end - lba);
+            if (provisioning.unmap()) {
+                ByteBuf params = Cdb.unmapParameters(Buffers.allocator(), lba, count);
+                parts.add(session.execute(ScsiCommand.write(lun, Cdb.unmap(1), params))
+                        .thenAccept(IscsiBlockDevice::release));
+            } else {
+                parts.add(writeSame(lba, count, true));
+            }
+        }
+        return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new));
+    }
+
+    private long writeSameMaxBlocks() {
+        long max = limits.maxWriteSameLength() > 0 ? limits.maxWriteSameLength() : (32L << 20) / blockSize;
+        return Math.min(max, 0xffffffffL);
+    }
+
+    private CompletableFuture<Void> writeSame(long lba, int count, boolean unmap) {
+        return session.execute(ScsiCommand.write(lun, Cdb.writeSame16(lba, count, unmap), Buffers.zeroes(blockSize)))
+                .thenAccept(IscsiBlockDevice::release);
+    }
+
+    @Override
+    public CompletableFuture<Void> writeZeroes(long offset, long length, boolean mayUnmap) {
+        BlockDeviceException bad = readOnly ? new BlockDeviceException(BlockError.EROFS, describe() + " is read-only")
+                : check(offset, length);
+        if (bad != null) {
+            return CompletableFuture.failedFuture(bad);
+        }
+        boolean unmap = mayUnmap && provisioning.writeSame16Unmap() && provisioning.readsZeroes();
+        long maxBlocks = writeSameMaxBlocks();
+        List<CompletableFuture<Void>> parts = new ArrayList<>();
+        long end = (offset + length) / blockSize;
+        for (long lba = offset / blockSize; lba < end; lba += maxBlocks) {
+            int count = (int) Math.min(maxBlocks, end - lba);
+            long at = lba * blockSize;
+            parts.add(writeSame(lba, count, unmap).exceptionallyCompose(err -> {
+                // Units without WRITE SAME get ordinary writes of zeroes.
+                if (BlockDeviceException.errorOf(err) != BlockError.ENOTSUP) {
+                    return CompletableFuture.failedFuture(BlockDeviceException.unwrap(err));
+                }
+                return writeZeroBuffers(at, (long) count * blockSize);
+            }));
+        }
+        return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new));
+    }
+
+    private CompletableFuture<Void> writeZeroBuffers(long offset, long length) {
+        List<CompletableFuture<Void>> parts = new ArrayList<>();
+        for (long done = 0; done < length; done += maxTransferBytes) {
+            int n = (int) Math.min(maxTransferBytes, length - done);
+            parts.add(writeChunk(offset + done, Buffers.zeroes(n), false));
+        }
+        return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new));
+    }
+
+    @Override
+    public CompletableFuture<List<Extent>> allocation(long offset, long length) {
+        BlockDeviceException bad = Requests.checkRange(offset, length, size());
+        if (bad != null) {
+            return CompletableFuture.failedFuture(bad);
+        }
+        if (length == 0) {
+            return Requests.failed(BlockError.EINVAL, "empty allocation query");
+        }
+        return CompletableFuture.completedFuture(List.of(Extent.data(offset, length)));
+    }
+
+    @Override
+    public void close() {
+        session.close();
+    }
+
+    @Override
+    public String describe() {
+        return url.display();
+    }
+}

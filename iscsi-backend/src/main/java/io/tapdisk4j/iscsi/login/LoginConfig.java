@@ -1,0 +1,41 @@
+package io.tapdisk4j.iscsi.login;
+
+/**
+ * What the initiator asks for at login. {@code targetName} null means a discovery session. The
+ * operational values are the initiator's offers; {@link SessionParameters} holds the outcome.
+ */
+public record LoginConfig(String initiatorName, String targetName, Credentials credentials,
+                          boolean headerDigest, boolean dataDigest, int maxRecvDataSegmentLength,
+                          int maxBurstLength, int firstBurstLength, boolean immediateData, boolean initialR2T,
+                          int maxOutstandingR2T) {
+
+    public static final String DEFAULT_INITIATOR = "iqn.2026-11.io.tapdisk4j:initiator";
+
+    public static LoginConfig normal(String targetName, Credentials credentials) {
+        return new LoginConfig(DEFAULT_INITIATOR, targetName, credentials, false, false, 262144,
+                16776192, 262144, true, false, 1);
+    }
+
+    public static LoginConfig discovery(Credentials credentials) {
+        return normal(null, credentials);
+    }
+
+    public boolean discoverySession() {
+        return targetName == null;
+    }
+
+    public LoginConfig withDigests(boolean header, boolean data) {
+        return new LoginConfig(initiatorName, targetName, credentials, header, data, maxRecvDataSegmentLength,
+                maxBurstLength, firstBurstLength, immediateData, initialR2T, maxOutstandingR2T);
+    }
+
+    public LoginConfig withBursts(int maxRecvDataSegment, int maxBurst, int firstBurst, boolean immediate, boolean initialR2t) {
+        return new LoginConfig(initiatorName, targetName, credentials, headerDigest, dataDigest, maxRecvDataSegment,
+                maxBurst, firstBurst, immediate, initialR2t, maxOutstandingR2T);
+    }
+
+    public LoginConfig withInitiatorName(String name) {
+        return new LoginConfig(name, targetName, credentials, headerDigest, dataDigest, maxRecvDataSegmentLength,
+                maxBurstLength, firstBurstLength, immediateData, initialR2T, maxOutstandingR2T);
+    }
+}

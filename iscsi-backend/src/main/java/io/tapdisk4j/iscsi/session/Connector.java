@@ -1,0 +1,83 @@
+package io.tapdisk4j.iscsi.session;
+
+import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelFuture;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
+import io.tapdisk4j.block.Buffers;
+import io.tapdisk4j.block.EventLoops;
+import io.tapdisk4j.iscsi.login.LoginConfig;
+import io.tapdisk4j.iscsi.login.LoginException;
+import io.tapdisk4j.iscsi.login.LoginHandler;
+import io.tapdisk4j.iscsi.login.LoginNegotiator;
+import io.tapdisk4j.iscsi.pdu.DigestSettings;
+import io.tapdisk4j.iscsi.pdu.PduDecoder;
+import io.tapdisk4j.iscsi.pdu.PduEncoder;
+
+import java.net.ConnectException;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/** Opens a TCP connection to a portal and logs in on it; the channel lives on the given event loop. */
+public final class Connector {
+
+    static final String DECODER = "pdu-decoder";
+    static final String ENCODER = "pdu-encoder";
+    static final String LOGIN = "login";
+
+    private Connector() {
+    }
+
+    public static CompletableFuture<Connection> connect(EventLoop loop, String host, int port, LoginConfig config,
+                                                        byte[] isid, int cmdSN, Duration timeout) {
+        DigestSettings digests = new DigestSettings();
+        digests.maxRecvDataSegmentLength(Math.max(8192, config.maxRecvDataSegmentLength()));
+        LoginNegotiator negotiator = new LoginNegotiator(config, isid, 0, 1, cmdSN, Buffers.allocator());
+        LoginHandler login = new LoginHandler(negotiator, digests);
+        Bootstrap b = new Bootstrap().group(loop).channel(EventLoops.socketChannel())
+                .option(ChannelOption.TCP_NODELAY, true)
+                .option(ChannelOption.ALLOCATOR, Buffers.allocator())
+                .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()))
+                .handler(new ChannelInitializer<Channel>() {
+                    @Override
+                    protected void initChannel(Channel ch) {
+                        ch.pipeline().addLast(DECODER, PduDecoder.forInitiator(digests));
+                        ch.pipeline().addLast(ENCODER, new PduEncoder(digests));
+                        ch.pipeline().addLast(LOGIN, login);
+                    }
+                });
+        CompletableFuture<Connection> result = new CompletableFuture<>();
+        ChannelFuture cf = b.connect(host, port);
+        cf.addListener(f -> {
+            if (!f.isSuccess()) {
+                Throwable c = f.cause();
+                ConnectException e = new ConnectException("cannot connect to iSCSI portal " + host + ":" + port
+                        + ": " + (c == null ? "cancelled" : c.getMessage()));
+                if (c != null) {
+                    e.initCause(c);
+                }
+                result.completeExceptionally(e);
+            }
+        });
+        var timer = loop.schedule(() -> {
+            if (!result.isDone()) {
+                result.completeExceptionally(new LoginException("login to " + host + ":" + port + " timed out after "
+                        + timeout.toMillis() + " ms"));
+                cf.channel().close();
+            }
+        }, timeout.toMillis(), TimeUnit.MILLISECONDS);
+        login.result().whenComplete((params, err) -> {
+            timer.cancel(false);
+            if (err != null) {
+                result.completeExceptionally(err);
+                cf.channel().close();
+            } else if (!result.complete(new Connection(cf.channel(), digests, params))) {
+                cf.channel().close();
+            }
+        });
+        return result;
+    }
+}
