@@ -315,6 +315,11 @@ public final class VhdDevice implements BlockDevice {
                 Io.async(describe(), () -> {
                     writeBack();
                     return null;
+                }).exceptionally(t -> {
+                    // the metadata stays dirty and goes out with the next flush, which reports the error
+                    org.slf4j.LoggerFactory.getLogger(VhdDevice.class).warn("{}: metadata write-back: {}",
+                            describe(), t.getMessage());
+                    return null;
                 });
             }
             return null;
