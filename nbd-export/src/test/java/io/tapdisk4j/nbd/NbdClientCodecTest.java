@@ -115,6 +115,54 @@ class NbdClientCodecTest {
     }
 
     @Test
+    void randomServerBytesOnlyEverFailAsDecoderErrors() {
+        long seed = Long.getLong("nbd.fuzz.seed", System.nanoTime());
+        System.out.println("NbdClientCodecTest fuzz seed " + seed);
+        java.util.Random r = new java.util.Random(seed);
+        for (int round = 0; round < 2000; round++) {
+            EmbeddedChannel ch = transmitting(r.nextInt(3) == 0 ? 4096 : 0);
+            ByteBuf b = Unpooled.buffer();
+            int n = r.nextInt(4);
+            for (int i = 0; i < n; i++) {
+                // mostly well-formed headers with hostile fields
+                if (r.nextBoolean()) {
+                    b.writeInt(SIMPLE_REPLY_MAGIC).writeInt(r.nextInt(3) == 0 ? r.nextInt() : 0).writeLong(r.nextInt(3));
+                } else {
+                    b.writeInt(STRUCTURED_REPLY_MAGIC).writeShort(r.nextInt(4)).writeShort(r.nextInt(3) == 0 ? r.nextInt(65536) : r.nextInt(6))
+                            .writeLong(r.nextInt(3)).writeInt(r.nextInt(3) == 0 ? r.nextInt() : r.nextInt(64));
+                }
+                byte[] junk = new byte[r.nextInt(80)];
+                r.nextBytes(junk);
+                b.writeBytes(junk);
+            }
+            try {
+                while (b.isReadable()) {
+                    ch.writeInbound(b.readRetainedSlice(Math.min(b.readableBytes(), 1 + r.nextInt(40))));
+                }
+            } catch (DecoderException expected) {
+                // malformed input: the connection would be dropped and re-established
+            } catch (RuntimeException e) {
+                fail("round " + round + " seed " + seed + ": " + e, e);
+            } finally {
+                b.release();
+                Object m;
+                while ((m = ch.readInbound()) != null) {
+                    if (m instanceof NbdChunk c) {
+                        c.release();
+                    } else if (m instanceof NbdSimpleReply s) {
+                        s.release();
+                    }
+                }
+                try {
+                    ch.finishAndReleaseAll();
+                } catch (DecoderException expected) {
+                    // a truncated message at close
+                }
+            }
+        }
+    }
+
+    @Test
     void encoderOutputDecodesOnTheServerSide() {
         EmbeddedChannel client = new EmbeddedChannel(NbdClientEncoder.INSTANCE);
         NbdServerDecoder d = new NbdServerDecoder();
