@@ -40,11 +40,7 @@ public final class NfsBlockDevice implements BlockDevice {
     private static final Logger LOG = LoggerFactory.getLogger(NfsBlockDevice.class);
     private static final int MAX_FLUSH_ROUNDS = 5;
     private static final long CLOSE_FLUSH_SECONDS = 60;
-    /**
-     * Unstable bytes held before a COMMIT is started in the background: bounds dom0 memory for a guest that
-     * rarely flushes (the Linux client's dirty-page limit plays the same role).
-     */
-    private static final long COMMIT_THRESHOLD = 64L << 20;
+    private static final int MAX_JUKEBOX_RETRIES = 60;
 
     private final NfsSession session;
     private final boolean ownsSession;
@@ -138,9 +134,29 @@ public final class NfsBlockDevice implements BlockDevice {
                 && (n.status() == Nfs3Status.STALE || n.status() == Nfs3Status.BADHANDLE);
     }
 
+    private static boolean isJukebox(Throwable t) {
+        return BlockDeviceException.unwrap(t) instanceof Nfs3Exception n && n.status() == Nfs3Status.JUKEBOX;
+    }
+
     private <T> CompletableFuture<T> withHandle(Function<FileHandle, CompletableFuture<T>> op) {
+        return withHandle(op, 0);
+    }
+
+    /**
+     * Runs {@code op} with the current handle; a stale handle is looked up again once, and NFS3ERR_JUKEBOX
+     * (the server is busy, for example fetching data from slow storage: RFC 1813 asks clients to try later)
+     * is retried after a growing delay.
+     */
+    private <T> CompletableFuture<T> withHandle(Function<FileHandle, CompletableFuture<T>> op, int jukebox) {
         FileHandle h = handle;
         return op.apply(h).exceptionallyCompose(t -> {
+            if (isJukebox(t) && jukebox < MAX_JUKEBOX_RETRIES) {
+                long delayMs = Math.min(1000, 50L << Math.min(jukebox, 5));
+                LOG.debug("{}: server busy (NFS3ERR_JUKEBOX), retrying in {} ms", describe(), delayMs);
+                return CompletableFuture.supplyAsync(() -> null,
+                        CompletableFuture.delayedExecutor(delayMs, TimeUnit.MILLISECONDS))
+                        .thenCompose(x -> withHandle(op, jukebox + 1));
+            }
             if (!isStale(t)) {
                 return CompletableFuture.failedFuture(t);
             }
@@ -311,7 +327,8 @@ public final class NfsBlockDevice implements BlockDevice {
     }
 
     private void maybeCommitInBackground() {
-        if (uncommitted.bytes() < COMMIT_THRESHOLD) {
+        // Bounds dom0 memory for a guest that rarely flushes (the Linux client's dirty limit plays this role).
+        if (uncommitted.bytes() < session.url().maxUnstable()) {
             return;
         }
         synchronized (this) {
@@ -321,10 +338,12 @@ public final class NfsBlockDevice implements BlockDevice {
             backgroundCommit = true;
         }
         commitRound(0).whenComplete((v, t) -> {
+            boolean closing;
             synchronized (this) {
                 backgroundCommit = false;
+                closing = closed;
             }
-            if (t != null) {
+            if (t != null && !closing) {
                 LOG.warn("{}: background COMMIT failed ({}); the data stays held for the next flush", describe(),
                         BlockDeviceException.unwrap(t).getMessage());
             }

@@ -11,10 +11,14 @@ import java.time.Duration;
  * {@code mountport}, {@code uid}, {@code gid}, {@code nconnect}, {@code version} (3 only), plus the mount
  * options {@code timeo} (deciseconds before a retransmission, as for Linux and libnfs), {@code retrans}
  * and {@code soft} / {@code hard}: a soft mount fails a request after timeo × (retrans + 1), a hard one
- * retries forever.
+ * retries forever. {@code maxunstable} (bytes, {@code 64M} by default) bounds the dom0 memory held for
+ * unstable writes: past it a COMMIT starts in the background.
  */
 public record NfsUrl(DeviceUri uri, String host, int nfsPort, int mountPort, int uid, int gid, int nconnect,
-                     Duration timeout, int retrans, boolean soft, String path) {
+                     Duration timeout, int retrans, boolean soft, long maxUnstable, String path) {
+
+    /** Default for {@code maxunstable}: unstable bytes held in dom0 before a COMMIT starts in the background. */
+    public static final long DEFAULT_MAX_UNSTABLE = 64L << 20;
 
     public static NfsUrl parse(DeviceUri uri) throws BlockDeviceException {
         if (uri.host() == null) {
@@ -48,8 +52,12 @@ public record NfsUrl(DeviceUri uri, String host, int nfsPort, int mountPort, int
             }
             boolean soft = uri.param("soft").map(v -> !v.equals("0") && !v.equals("false")).orElse(false)
                     && !uri.query().containsKey("hard");
+            long maxUnstable = uri.sizeParam("maxunstable", DEFAULT_MAX_UNSTABLE);
+            if (maxUnstable < 0) {
+                throw new BlockDeviceException(BlockError.EINVAL, "maxunstable must not be negative: " + uri);
+            }
             return new NfsUrl(uri, uri.host(), nfsPort, mountPort, uid, gid, nconnect, Duration.ofMillis(timeo * 100),
-                    retrans, soft, path);
+                    retrans, soft, maxUnstable, path);
         } catch (IllegalArgumentException e) {
             throw new BlockDeviceException(BlockError.EINVAL, e.getMessage());
         }

@@ -32,6 +32,9 @@ public final class RecordMarkingDecoder extends ByteToMessageDecoder {
     public RecordMarkingDecoder(int maxRecordSize, int maxFragments) {
         this.maxRecordSize = maxRecordSize;
         this.maxFragments = maxFragments;
+        // READ replies are large: gathering socket reads into a composite avoids copying each megabyte into
+        // one contiguous cumulation buffer (and again whenever a retained READ slice pins the old one).
+        setCumulator(COMPOSITE_CUMULATOR);
     }
 
     @Override
