@@ -36,6 +36,11 @@ public final class XenHypervisor implements Hypervisor {
         this.evtchn = evtchn;
     }
 
+    /** Whether this machine exposes the Xen devices (a dom0 with xen-gntdev and xen-evtchn loaded). */
+    public static boolean present() {
+        return Files.exists(DEFAULT_DEVICES.resolve("gntdev")) && Files.exists(DEFAULT_DEVICES.resolve("evtchn"));
+    }
+
     /** Opens /dev/xen/gntdev and /dev/xen/evtchn. */
     public static XenHypervisor open() throws HypervisorException {
         return open(DEFAULT_DEVICES);
