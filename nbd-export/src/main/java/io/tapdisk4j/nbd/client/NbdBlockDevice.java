@@ -126,6 +126,12 @@ public final class NbdBlockDevice implements BlockDevice, NbdClientConnection.Ow
         return session.size();
     }
 
+    /** The server's minimum block size (NBD_INFO_BLOCK_SIZE), never below 512: requests must be multiples of it. */
+    @Override
+    public int logicalBlockSize() {
+        return Math.max(512, Math.min(session.minimumBlock(), 65536));
+    }
+
     @Override
     public int physicalBlockSize() {
         return Math.max(512, Math.min(session.preferredBlock(), 65536));
