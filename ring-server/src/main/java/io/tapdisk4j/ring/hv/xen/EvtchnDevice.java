@@ -129,8 +129,8 @@ final class EvtchnDevice implements AutoCloseable {
                 synchronized (channels) {
                     for (int i = 0; i < count; i++) {
                         Channel c = channels.get(ports.getAtIndex(ValueLayout.JAVA_INT, i));
-                        if (c != null) {
-                            ready.add(c);
+                        if (c != null && !ready.contains(c)) {
+                            ready.add(c); // a port listed twice is still one event
                         }
                     }
                 }
