@@ -167,7 +167,9 @@ public final class NfsSession implements AutoCloseable {
         } catch (ExecutionException e) {
             Throwable c = BlockDeviceException.unwrap(e);
             if (c instanceof BlockDeviceException b) {
-                throw b;
+                // Name the whole step (for example the full path being looked up), keeping the error kind.
+                throw b.getMessage() != null && b.getMessage().startsWith(what) ? b
+                        : new BlockDeviceException(b.error(), what + ": " + b.getMessage(), b);
             }
             if (c instanceof XdrException x) {
                 throw new BlockDeviceException(BlockError.EIO, what + ": malformed reply: " + x.getMessage(), x);

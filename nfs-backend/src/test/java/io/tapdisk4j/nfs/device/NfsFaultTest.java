@@ -188,6 +188,19 @@ class NfsFaultTest {
     }
 
     @Test
+    void readOnlyExportIsErofs() throws Exception {
+        Path file = ganesha.readOnlyExport().resolve("ro.raw");
+        Files.write(file, random(BLOCK, 5));
+        try (BlockDevice dev = provider.open(DeviceUri.parse(ganesha.url(ganesha.readOnlyExport(), "ro.raw", "")),
+                OpenOptions.DEFAULT)) {
+            assertArrayEquals(random(BLOCK, 5), readAll(dev, 0, BLOCK));
+            assertEquals(BlockError.EROFS, errorOf(dev.write(0, dom0(new byte[512]), false)));
+            assertEquals(BlockError.EROFS, errorOf(dev.resize(2L * BLOCK)));
+        }
+        assertArrayEquals(random(BLOCK, 5), Files.readAllBytes(file));
+    }
+
+    @Test
     void permissionDeniedIsEacces() throws Exception {
         Path file = ganesha.export().resolve("private.raw");
         Files.write(file, new byte[BLOCK]);

@@ -20,7 +20,7 @@ import java.util.stream.Stream;
 /**
  * One nfs-ganesha for the whole test run (it takes seconds to start), on loopback ports from
  * {@link Ports#free()}, stopped by pid when the run ends. Two exports: {@code export()} (read-write, no
- * root squash) and {@code smallExport()}, a 4 MiB tmpfs for "export full" tests. rpcbind must run first
+ * root squash), {@code smallExport()}, a 4 MiB tmpfs for "export full" tests, and {@code readOnlyExport()}. rpcbind must run first
  * (ganesha registers with it); the fixture starts one when nothing answers on port 111.
  */
 public final class Ganesha implements ExtensionContext.Store.CloseableResource, AutoCloseable {
@@ -30,6 +30,7 @@ public final class Ganesha implements ExtensionContext.Store.CloseableResource, 
     private final Path dir;
     private final Path export;
     private final Path smallExport;
+    private final Path readOnlyExport;
     private final int nfsPort;
     private final int mountPort;
     private final Path config;
@@ -59,6 +60,7 @@ public final class Ganesha implements ExtensionContext.Store.CloseableResource, 
             dir = Files.createTempDirectory("tapdisk4j-ganesha");
             export = Files.createDirectories(dir.resolve("export"));
             smallExport = Files.createDirectories(dir.resolve("small"));
+            readOnlyExport = Files.createDirectories(dir.resolve("readonly"));
             nfsPort = Ports.free();
             mountPort = Ports.free();
             config = dir.resolve("ganesha.conf");
@@ -73,8 +75,11 @@ public final class Ganesha implements ExtensionContext.Store.CloseableResource, 
                     EXPORT { Export_Id = 2; Path = %s; Pseudo = /t4j2; Access_Type = RW;
                              Squash = No_Root_Squash; SecType = sys; Protocols = 3; Transports = TCP;
                              FSAL { Name = VFS; } }
+                    EXPORT { Export_Id = 3; Path = %s; Pseudo = /t4j3; Access_Type = RO;
+                             Squash = No_Root_Squash; SecType = sys; Protocols = 3; Transports = TCP;
+                             FSAL { Name = VFS; } }
                     LOG { Default_Log_Level = WARN; }
-                    """.formatted(nfsPort, mountPort, Ports.free(), Ports.free(), export, smallExport));
+                    """.formatted(nfsPort, mountPort, Ports.free(), Ports.free(), export, smallExport, readOnlyExport));
             mountSmallTmpfs();
             startRpcbindIfNeeded();
             start();
@@ -150,6 +155,10 @@ public final class Ganesha implements ExtensionContext.Store.CloseableResource, 
 
     public Path smallExport() {
         return smallExport;
+    }
+
+    public Path readOnlyExport() {
+        return readOnlyExport;
     }
 
     public int nfsPort() {
