@@ -134,7 +134,7 @@ public final class NbdBlockDevice implements BlockDevice, NbdClientConnection.Ow
 
     @Override
     public int physicalBlockSize() {
-        return Math.max(512, Math.min(session.preferredBlock(), 65536));
+        return Math.max(logicalBlockSize(), Math.min(session.preferredBlock(), 65536));
     }
 
     @Override
