@@ -34,8 +34,25 @@ public final class PduDecoder extends ByteToMessageDecoder {
         return new PduDecoder(settings, false);
     }
 
+    /** After a framing error nothing later in the stream can be trusted: it is dropped unread. */
+    private boolean broken;
+
     @Override
     protected void decode(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
+        if (broken) {
+            in.skipBytes(in.readableBytes());
+            return;
+        }
+        try {
+            decodeOne(in, out);
+        } catch (PduException e) {
+            broken = true;
+            in.skipBytes(in.readableBytes());
+            throw e;
+        }
+    }
+
+    private void decodeOne(ByteBuf in, List<Object> out) {
         if (in.readableBytes() < Pdu.BHS_LENGTH) {
             return;
         }
