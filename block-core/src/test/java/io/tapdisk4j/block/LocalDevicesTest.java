@@ -136,6 +136,30 @@ class LocalDevicesTest {
         assertEquals(offset + length, pos, "extents cover the range: " + map);
     }
 
+    @ParameterizedTest
+    @ValueSource(strings = {"file", "file-direct", "memory"})
+    void writesCompositeBuffersOfSeveralPieces(String kind) throws Exception {
+        try (BlockDevice dev = open(kind)) {
+            ByteBuf a = pattern(4096, 1);
+            ByteBuf b = pattern(4096, 2);
+            ByteBuf c = pattern(512, 3);
+            byte[] expected = new byte[4096 + 4096 + 512];
+            a.getBytes(0, expected, 0, 4096);
+            b.getBytes(0, expected, 4096, 4096);
+            c.getBytes(0, expected, 8192, 512);
+            io.netty.buffer.CompositeByteBuf composite = Buffers.allocator().compositeDirectBuffer(3);
+            composite.addComponents(true, a, b, c);
+            await(dev.write(8192, composite, false));
+            assertEquals(0, composite.refCnt());
+            ByteBuf back = await(dev.read(8192, expected.length));
+            try {
+                assertArrayEquals(expected, ByteBufUtil.getBytes(back));
+            } finally {
+                back.release();
+            }
+        }
+    }
+
     @Test
     void fileDeviceResizesAndReadOnlyRefusesWrites() throws Exception {
         Path p = dir.resolve("r.raw");

@@ -126,12 +126,21 @@ public final class FileDevice implements BlockDevice {
         }
         return submit(() -> {
             try {
-                ByteBuf src = data.isDirect() ? data : Buffers.direct(length).writeBytes(data, data.readerIndex(), length);
-                try {
-                    MemorySegment seg = MemorySegment.ofBuffer(src.nioBuffer(src.readerIndex(), length));
-                    fdFor(offset, length, seg).writeFully(seg, offset);
-                } finally {
-                    if (src != data) {
+                if (data.isDirect()) {
+                    // A composite (several pages, several pooled buffers) is written piece by piece: asking it
+                    // for one NIO buffer would merge it into a new heap buffer.
+                    long pos = offset;
+                    for (java.nio.ByteBuffer part : data.nioBuffers(data.readerIndex(), length)) {
+                        MemorySegment seg = MemorySegment.ofBuffer(part);
+                        fdFor(pos, seg.byteSize(), seg).writeFully(seg, pos);
+                        pos += seg.byteSize();
+                    }
+                } else {
+                    ByteBuf src = Buffers.direct(length).writeBytes(data, data.readerIndex(), length);
+                    try {
+                        MemorySegment seg = MemorySegment.ofBuffer(src.nioBuffer(0, length));
+                        fdFor(offset, length, seg).writeFully(seg, offset);
+                    } finally {
                         src.release();
                     }
                 }
