@@ -86,7 +86,8 @@ class XenConformanceTest {
 
     @ParameterizedTest(name = "{0}, ring page order {1}, {2}")
     @CsvSource({"x86_64-abi, 0, COPY", "x86_64-abi, 4, COPY", "x86_32-abi, 0, COPY", "x86_32-abi, 2, COPY",
-            "x86_64-abi, 0, MAP_COPY", "x86_64-abi, 1, PERSISTENT", "x86_32-abi, 0, PERSISTENT"})
+            "x86_64-abi, 0, MAP_COPY", "x86_64-abi, 1, PERSISTENT", "x86_32-abi, 0, PERSISTENT",
+            "x86_64-abi, 0, UNSAFE_MAP"})
     void cFrontendBuiltFromXenHeadersPassesEveryCase(String protocol, int order, DataPath dataPath) throws Exception {
         Path exe = protocol.equals("x86_32-abi") ? x86_32 : x86_64;
         Path sim = Files.createDirectories(tmp.resolve("sim"));
