@@ -492,12 +492,22 @@ public final class IscsiSession implements AutoCloseable {
             return;
         }
         if (tmf.function == InitiatorPdus.TMF_ABORT_TASK) {
-            LOG.warn("{}: ABORT TASK not answered, resetting LUN {}", target(), tmf.lun);
-            sendTaskManagement(InitiatorPdus.TMF_LOGICAL_UNIT_RESET, null, tmf.lun);
-            flush();
+            resetLun(tmf.lun, "ABORT TASK not answered");
         } else {
             protocolError("LOGICAL UNIT RESET not answered");
         }
+    }
+
+    /** One LOGICAL UNIT RESET per LUN at a time: many aborts timing out together need only one. */
+    private void resetLun(int lun, String why) {
+        for (Tmf t : taskManagement.values()) {
+            if (t.function == InitiatorPdus.TMF_LOGICAL_UNIT_RESET && t.lun == lun) {
+                return;
+            }
+        }
+        LOG.warn("{}: {}, resetting LUN {}", target(), why, lun);
+        sendTaskManagement(InitiatorPdus.TMF_LOGICAL_UNIT_RESET, null, lun);
+        flush();
     }
 
     private void onTaskManagementResponse(Pdu pdu) {
@@ -511,7 +521,7 @@ public final class IscsiSession implements AutoCloseable {
         if (!done) {
             LOG.warn("{}: task management function {} refused (response {})", target(), tmf.function, response);
             if (tmf.function == InitiatorPdus.TMF_ABORT_TASK) {
-                sendTaskManagement(InitiatorPdus.TMF_LOGICAL_UNIT_RESET, null, tmf.lun);
+                resetLun(tmf.lun, "ABORT TASK refused");
             } else {
                 protocolError("LOGICAL UNIT RESET refused");
             }
@@ -585,7 +595,8 @@ public final class IscsiSession implements AutoCloseable {
     }
 
     void onConnectionError(Channel ch, Throwable cause) {
-        if (connection != null && ch == connection.channel()) {
+        // One line per broken connection: every write queued behind the first failure fails the same way.
+        if (connection != null && ch == connection.channel() && ch.isOpen()) {
             LOG.warn("{}: connection error: {}", target(), cause.toString());
         }
         ch.close();
