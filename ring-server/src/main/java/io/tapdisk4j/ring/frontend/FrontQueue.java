@@ -159,6 +159,11 @@ final class FrontQueue {
                 return;
             }
             backlog.add(p);
+            if (Thread.currentThread() == completer) {
+                // Submitted from a completion callback: pushed with the rest of the batch, one kick for all
+                // (as blkfront kicks once per batch of requests).
+                return;
+            }
             notify = issueBacklog();
         }
         if (notify) {
@@ -258,15 +263,26 @@ final class FrontQueue {
             } while (ring.finalCheckForResponses());
             notify = issueBacklog();
         }
+        completer = Thread.currentThread();
+        try {
+            for (Object[] d : done) {
+                @SuppressWarnings("unchecked")
+                CompletableFuture<BlkifResponse> f = (CompletableFuture<BlkifResponse>) d[0];
+                f.complete((BlkifResponse) d[1]);
+            }
+        } finally {
+            completer = null;
+        }
+        synchronized (this) {
+            notify |= issueBacklog();
+        }
         if (notify) {
             port.notifyBackend();
         }
-        for (Object[] d : done) {
-            @SuppressWarnings("unchecked")
-            CompletableFuture<BlkifResponse> f = (CompletableFuture<BlkifResponse>) d[0];
-            f.complete((BlkifResponse) d[1]);
-        }
     }
+
+    /** The thread completing futures in {@link #onEvent}; its submissions are batched. */
+    private volatile Thread completer;
 
     void close() {
         List<CompletableFuture<BlkifResponse>> fail = new ArrayList<>();
