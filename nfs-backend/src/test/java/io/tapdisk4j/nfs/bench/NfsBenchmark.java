@@ -50,6 +50,10 @@ public final class NfsBenchmark {
         double libRead = Double.MAX_VALUE;
         double[] w = {Double.MAX_VALUE, Double.MAX_VALUE};
         double[] r = {Double.MAX_VALUE, Double.MAX_VALUE};
+        double libWriteCpu = Double.MAX_VALUE;
+        double libReadCpu = Double.MAX_VALUE;
+        double[] wCpu = {Double.MAX_VALUE, Double.MAX_VALUE};
+        double[] rCpu = {Double.MAX_VALUE, Double.MAX_VALUE};
         double[] rIops = new double[2];
         double[] wIops = new double[2];
         double loadBefore = java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
@@ -67,9 +71,12 @@ public final class NfsBenchmark {
                 String libnfsUrl = "nfs://127.0.0.1" + g.export() + "/libnfs.raw?version=3&nfsport=" + g.nfsPort()
                         + "&mountport=" + g.mountPort();
                 for (int round = 0; round < rounds; round++) {
-                    libWrite = Math.min(libWrite, timed(() -> run(nfsCp, src.toString(), libnfsUrl)));
+                    double[] cpu = new double[1];
+                    libWrite = Math.min(libWrite, timed(() -> cpu[0] = runCpu(nfsCp, src.toString(), libnfsUrl)));
+                    libWriteCpu = Math.min(libWriteCpu, cpu[0]);
                     // nfs-cp cannot write to /dev/null; a tmpfs file costs it about one memcpy per byte.
-                    libRead = Math.min(libRead, timed(() -> run(nfsCp, libnfsUrl, sink.toString())));
+                    libRead = Math.min(libRead, timed(() -> cpu[0] = runCpu(nfsCp, libnfsUrl, sink.toString())));
+                    libReadCpu = Math.min(libReadCpu, cpu[0]);
                     Files.deleteIfExists(sink);
                     new NfsDeviceProvider().remove(DeviceUri.parse(g.url("libnfs.raw", ""))); // nfs-cp creates GUARDED
                     for (int i = 0; i < nconnects.length; i++) {
@@ -79,11 +86,15 @@ public final class NfsBenchmark {
                         try (BlockDevice dev = p.create(uri, size)) {
                             ByteBuf data = Buffers.direct(CHUNK).writeBytes(block);
                             try {
+                                long c0 = cpuNanos();
                                 w[i] = Math.min(w[i], timed(() -> sequentialWrite(dev, data, size)));
+                                wCpu[i] = Math.min(wCpu[i], (cpuNanos() - c0) / 1e9);
                             } finally {
                                 data.release();
                             }
+                            long c0 = cpuNanos();
                             r[i] = Math.min(r[i], timed(() -> sequentialRead(dev, size)));
+                            rCpu[i] = Math.min(rCpu[i], (cpuNanos() - c0) / 1e9);
                             rIops[i] = Math.max(rIops[i], randomIops(dev, false, seconds));
                             wIops[i] = Math.max(wIops[i], randomIops(dev, true, seconds));
                         }
@@ -97,10 +108,11 @@ public final class NfsBenchmark {
         }
         double loadAfter = java.lang.management.ManagementFactory.getOperatingSystemMXBean().getSystemLoadAverage();
         List<String[]> rows = new ArrayList<>();
-        rows.add(new String[]{"libnfs nfs-cp", mbps(size, libWrite), mbps(size, libRead), "1.00", "1.00", "-", "-"});
+        rows.add(new String[]{"libnfs nfs-cp", mbps(size, libWrite), mbps(size, libRead), "1.00", "1.00",
+                cpu(libWriteCpu, size), cpu(libReadCpu, size), "-", "-"});
         for (int i = 0; i < nconnects.length; i++) {
             rows.add(new String[]{"tapdisk4j nconnect=" + nconnects[i], mbps(size, w[i]), mbps(size, r[i]),
-                    ratio(libWrite, w[i]), ratio(libRead, r[i]), String.format(Locale.ROOT, "%.0f", rIops[i]),
+                    ratio(libWrite, w[i]), ratio(libRead, r[i]), cpu(wCpu[i], size), cpu(rCpu[i], size), String.format(Locale.ROOT, "%.0f", rIops[i]),
                     String.format(Locale.ROOT, "%.0f", wIops[i])});
         }
         System.out.printf(Locale.ROOT, "%nbest of %d interleaved rounds; load average %.1f before, %.1f after (%d cores)",
@@ -108,11 +120,14 @@ public final class NfsBenchmark {
         System.out.printf(Locale.ROOT, "%nNFSv3 to nfs-ganesha on loopback, %d MiB sequential (1 MiB requests, %d in flight"
                 + " for tapdisk4j), 4 KiB random for %d s at QD 32; memcpy ceiling %.1f GB/s%n", size >> 20, SEQ_DEPTH,
                 seconds, memcpy);
-        System.out.printf(Locale.ROOT, "%-22s %12s %12s %10s %10s %12s %12s%n", "client", "write MB/s", "read MB/s",
-                "write x", "read x", "4k rd IOPS", "4k wr IOPS");
+        System.out.printf(Locale.ROOT, "%-22s %10s %10s %8s %8s %12s %12s %11s %11s%n", "client", "write MB/s",
+                "read MB/s", "write x", "read x", "wr cpu s/GiB", "rd cpu s/GiB", "4k rd IOPS", "4k wr IOPS");
         for (String[] row : rows) {
-            System.out.printf(Locale.ROOT, "%-22s %12s %12s %10s %10s %12s %12s%n", (Object[]) row);
+            System.out.printf(Locale.ROOT, "%-22s %10s %10s %8s %8s %12s %12s %11s %11s%n", (Object[]) row);
         }
+        System.out.println("(x: libnfs time / tapdisk4j time; cpu: client CPU seconds per GiB, user+system, whole process"
+                + " for tapdisk4j; the tapdisk4j write includes COMMITs (background past maxunstable and the final"
+                + " flush), nfs-cp sends none)");
         System.exit(0);
     }
 
@@ -133,6 +148,34 @@ public final class NfsBenchmark {
     /** How many times faster than libnfs (time of libnfs / time of this client). */
     private static String ratio(double lib, double ours) {
         return String.format(Locale.ROOT, "%.2f", lib / ours);
+    }
+
+    private static String cpu(double seconds, long size) {
+        return String.format(Locale.ROOT, "%.2f", seconds / (size / (double) (1L << 30)));
+    }
+
+    private static long cpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) java.lang.management.ManagementFactory
+                .getOperatingSystemMXBean()).getProcessCpuTime();
+    }
+
+    /** Runs a command under /usr/bin/time; returns its user+system CPU seconds. */
+    private static double runCpu(String... cmd) throws Exception {
+        Path times = Files.createTempFile("nfs-bench-time", ".txt");
+        try {
+            String[] full = new String[cmd.length + 5];
+            full[0] = "/usr/bin/time";
+            full[1] = "-f";
+            full[2] = "%U %S";
+            full[3] = "-o";
+            full[4] = times.toString();
+            System.arraycopy(cmd, 0, full, 5, cmd.length);
+            run(full);
+            String[] t = Files.readString(times).trim().split("\\s+");
+            return Double.parseDouble(t[t.length - 2]) + Double.parseDouble(t[t.length - 1]);
+        } finally {
+            Files.deleteIfExists(times);
+        }
     }
 
     private static void run(String... cmd) throws Exception {

@@ -156,6 +156,7 @@ class NfsDeviceTest {
     void portsFoundThroughThePortmapperAndExportByPrefix() throws Exception {
         Path sub = Files.createDirectories(ganesha.export().resolve("sr1/sub"));
         Files.write(sub.resolve("pm.raw"), random(8192, 7));
+        ganesha.ensureRegistered();
         // No nfsport/mountport: GETPORT from rpcbind, where ganesha registered its ports.
         try (BlockDevice dev = BlockDevices.loadDefault().open("nfs://127.0.0.1" + sub + "/pm.raw")) {
             assertEquals(8192, dev.size());

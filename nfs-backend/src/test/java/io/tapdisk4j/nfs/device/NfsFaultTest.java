@@ -76,7 +76,10 @@ class NfsFaultTest {
                 second.add(dev.write((long) i * BLOCK, dom0(random(BLOCK, 1000 + i)), false));
             }
             get(CompletableFuture.allOf(second.toArray(CompletableFuture[]::new)));
-            assertEquals(32, nfs.uncommittedWrites(), "unstable writes are held until COMMIT");
+            // Block 40 written twice, older data first: resending in issue order must leave the newer on disk.
+            get(dev.write(40L * BLOCK, dom0(random(BLOCK, 999)), false));
+            get(dev.write(40L * BLOCK, dom0(random(BLOCK, 1040)), false));
+            assertEquals(34, nfs.uncommittedWrites(), "unstable writes are held until COMMIT");
 
             ganesha.kill();
             List<CompletableFuture<Void>> third = new ArrayList<>();
@@ -87,7 +90,7 @@ class NfsFaultTest {
             get(CompletableFuture.allOf(third.toArray(CompletableFuture[]::new)));
             get(dev.flush());
             assertEquals(0, nfs.uncommittedWrites());
-            assertTrue(nfs.resentWrites() >= 32, "the new write verifier made the device resend its uncommitted writes ("
+            assertTrue(nfs.resentWrites() >= 34, "the new write verifier made the device resend its uncommitted writes ("
                     + nfs.resentWrites() + ")");
             assertOnDisk(ganesha.export().resolve(name), 0, blocks, 1000);
         }

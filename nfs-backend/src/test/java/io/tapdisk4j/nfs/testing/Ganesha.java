@@ -141,6 +141,34 @@ public final class Ganesha implements ExtensionContext.Store.CloseableResource, 
         Ports.awaitListening(mountPort, Duration.ofSeconds(30), ganesha.process());
     }
 
+    /**
+     * Makes sure rpcbind maps NFS and MOUNT to this server. rpcbind is one registry for the machine: a ganesha
+     * started later by a concurrent test run registers over ours, so tests that rely on GETPORT call this
+     * first; it restarts this server (which registers again) when the mapping points elsewhere.
+     */
+    public synchronized void ensureRegistered() throws Exception {
+        for (int attempt = 0; attempt < 3; attempt++) {
+            if (registeredPort(100003) == nfsPort && registeredPort(100005) == mountPort) {
+                return;
+            }
+            kill();
+            start();
+        }
+        throw new AssertionError("rpcbind keeps mapping NFS to another server (a concurrent ganesha?)");
+    }
+
+    private static int registeredPort(int program) throws Exception {
+        try (var rpc = new io.tapdisk4j.nfs.rpc.RpcClient("rpcbind", io.tapdisk4j.nfs.rpc.RpcConnector.tcp(
+                new InetSocketAddress("127.0.0.1", 111), io.tapdisk4j.block.EventLoops.shared()),
+                io.tapdisk4j.nfs.rpc.RpcClientConfig.defaults().withSoft(Duration.ofSeconds(10)),
+                io.tapdisk4j.block.Buffers.allocator(), io.tapdisk4j.block.EventLoops.shared().next())) {
+            return new io.tapdisk4j.nfs.portmap.PortmapClient(rpc, io.tapdisk4j.block.Buffers.allocator())
+                    .getPort(program, 3).get(20, TimeUnit.SECONDS);
+        } catch (java.util.concurrent.ExecutionException e) {
+            return -1;
+        }
+    }
+
     /** SIGKILL: the server loses whatever it had not made durable. */
     public synchronized void kill() {
         if (ganesha != null) {

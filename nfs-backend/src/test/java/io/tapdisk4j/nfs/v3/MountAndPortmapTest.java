@@ -49,6 +49,7 @@ class MountAndPortmapTest {
 
     @Test
     void getportFindsGaneshaAndRefusesUnknownPrograms() throws Exception {
+        ganesha.ensureRegistered();
         try (RpcClient rpc = client(PortmapClient.PORT)) {
             PortmapClient pm = new PortmapClient(rpc, Buffers.allocator());
             assertEquals(ganesha.nfsPort(), get(pm.getPort(Nfs3Client.PROGRAM, 3)));
