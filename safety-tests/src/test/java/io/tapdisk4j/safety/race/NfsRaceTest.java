@@ -1,0 +1,199 @@
+package io.tapdisk4j.safety.race;
+
+import io.netty.buffer.ByteBuf;
+import io.tapdisk4j.block.BlockDevice;
+import io.tapdisk4j.block.BlockDevices;
+import io.tapdisk4j.block.DeviceUri;
+import io.tapdisk4j.ring.backend.DataPath;
+import io.tapdisk4j.ring.frontend.BlkifResponse;
+import io.tapdisk4j.ring.frontend.GuestBuffer;
+import io.tapdisk4j.safety.peers.GaneshaServer;
+import io.tapdisk4j.safety.proxy.Direction;
+import io.tapdisk4j.safety.proxy.FaultAction;
+import io.tapdisk4j.safety.proxy.FaultPolicy;
+import io.tapdisk4j.safety.proxy.FaultProxy;
+import io.tapdisk4j.safety.proxy.Framing;
+import io.tapdisk4j.safety.proxy.HeldFrame;
+import io.tapdisk4j.safety.proxy.ScriptedPolicy;
+import io.tapdisk4j.safety.report.SafetyReport;
+import io.tapdisk4j.safety.report.Tally;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Predicate;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The race through tapdisk4j's nfs:// client and nfs-ganesha, in every data path.
+ * <ul>
+ *   <li>Trials through the fault proxy: some hold the first transmission of write A's NFS WRITE call until
+ *       the client retransmits it (same xid) and completes; after the guest reused its page, the stale
+ *       call is released to the server and its reply caught. Every trial ends with the late replay.</li>
+ *   <li>The natural instance: an UNSTABLE write is acknowledged, the guest reuses its page, ganesha is
+ *       SIGKILLed and restarted before COMMIT, the write verifier changes, and the client sends the data
+ *       again from the buffer it kept (no late consumer involved).</li>
+ * </ul>
+ */
+class NfsRaceTest {
+
+    static final long DISK = 64L << 20;
+    static final int NFS_PROGRAM = 100003;
+    static final int NFSPROC3_WRITE = 7;
+
+    @TempDir
+    static Path serverDir;
+    static GaneshaServer ganesha;
+
+    @TempDir
+    Path dir;
+
+    @BeforeAll
+    static void startGanesha() throws Exception {
+        ganesha = new GaneshaServer(serverDir);
+    }
+
+    @AfterAll
+    static void stopGanesha() {
+        if (ganesha != null) {
+            ganesha.close();
+        }
+    }
+
+    /** NFSv3 WRITE calls: program and procedure from the RPC call header (after the 4-byte record mark). */
+    static Predicate<FaultPolicy.FrameEvent> nfsWrite() {
+        return e -> {
+            if (e.direction() != Direction.TO_SERVER || !e.kind().equals("rpc-call") || e.frame().length() < 28) {
+                return false;
+            }
+            ByteBuf b = e.frame().bytes();
+            int r = b.readerIndex();
+            return b.getInt(r + 16) == NFS_PROGRAM && b.getInt(r + 24) == NFSPROC3_WRITE;
+        };
+    }
+
+    static BlockDevice create(String url) throws Exception {
+        return BlockDevices.loadDefault().create(DeviceUri.parse(url), DISK, "raw");
+    }
+
+    @ParameterizedTest
+    @EnumSource(DataPath.class)
+    void guestReusesItsPageWhileTheClientRetransmits(DataPath path) throws Exception {
+        Tally tally = SafetyReport.tally("nfs", path.cliName());
+        ScriptedPolicy script = new ScriptedPolicy();
+        try (FaultProxy proxy = FaultProxy.to(ganesha.nfsPort()).framing(Framing.rpcRecords()).policy(script).start()) {
+            // timeo=2: a held call is retransmitted after 200 ms.
+            BlockDevice nfs = create(ganesha.url("race-" + path.cliName() + ".raw", proxy.port(), "timeo=2"));
+            SplittableRandom pick = new SplittableRandom(tally.seed() ^ 0x5eed);
+            RaceRig.Faults faults = new RaceRig.Faults() {
+                int trial;
+                boolean armed;
+                HeldFrame stale;
+
+                @Override
+                public void beforeFirstWrite() {
+                    stale = null;
+                    armed = trial++ == 0 || pick.nextInt(10) == 0;
+                    if (armed) {
+                        script.once(nfsWrite(), FaultAction.HOLD);
+                    }
+                }
+
+                @Override
+                public void whileFirstWriteInFlight(CompletableFuture<BlkifResponse> first) throws Exception {
+                    if (armed) {
+                        stale = proxy.awaitHeld(Duration.ofSeconds(30));
+                    }
+                }
+
+                @Override
+                public void afterReuse() throws Exception {
+                    if (stale == null) {
+                        return;
+                    }
+                    HeldFrame s = stale;
+                    script.once(e -> e.direction() == Direction.TO_CLIENT && e.tag() == s.tag(), FaultAction.HOLD);
+                    assertTrue(s.release().get(30, TimeUnit.SECONDS), "the stale call's connection closed");
+                    proxy.awaitHeld(Duration.ofSeconds(30)).discard(); // ganesha answered: the stale WRITE ran
+                }
+            };
+            try (RaceRig rig = new RaceRig(dir, path, nfs, DISK)) {
+                RingRaceTest.runTrials(rig, tally, Math.max(50, SafetyReport.trials() / 2), faults);
+            } finally {
+                tally.faults(proxy.faultsInjected());
+            }
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(DataPath.class)
+    void unstableWriteResentAfterServerRestartCarriesWhatTheGuestIssued(DataPath path) throws Exception {
+        Tally tally = SafetyReport.tally("nfs", path.cliName());
+        SplittableRandom r = new SplittableRandom(tally.seed() ^ 0xfeed);
+        String name = "restart-" + path.cliName() + ".raw";
+        BlockDevice nfs = create(ganesha.url(name, ganesha.nfsPort(), "timeo=5"));
+        try (RaceRig rig = new RaceRig(dir, path, nfs, DISK)) {
+            rig.device.discardKept(); // no late consumer here: the NFS client's own resend is the retransmission
+            int writes = 16;
+            byte[][] a = new byte[writes][];
+            long[] sectors = new long[writes];
+            tally.trial();
+            try (GuestBuffer page = rig.front.allocateBuffer(4)) {
+                for (int i = 0; i < writes; i++) {
+                    a[i] = new byte[16384];
+                    r.nextBytes(a[i]);
+                    sectors[i] = (long) i * 64;
+                    page.put(0, a[i]);
+                    assertTrue(rig.front.write(0, sectors[i], page, 0, a[i].length).get(60, TimeUnit.SECONDS).ok());
+                    // The guest reuses the page at once (here: for the next write, and finally for other data).
+                }
+                byte[] b = new byte[16384];
+                r.nextBytes(b);
+                page.put(0, b);
+                assertTrue(rig.front.write(0, DISK / 512 - 64, page, 0, b.length).get(60, TimeUnit.SECONDS).ok());
+                rig.device.discardKept();
+                var client = (io.tapdisk4j.nfs.device.NfsBlockDevice) rig.device.inner();
+                long held = client.uncommittedWrites();
+                ganesha.kill();   // before COMMIT: the unstable writes are the client's to resend
+                ganesha.start();  // a new write verifier
+                tally.faults(1);
+                BlkifResponse flush = rig.front.flush(0).get(120, TimeUnit.SECONDS);
+                assertTrue(flush.ok(), "flush (COMMIT) after the restart failed: " + flush);
+                System.out.println("[safety] nfs restart " + path.cliName() + ": " + held + " unstable writes held at the"
+                        + " restart, " + client.resentWrites() + " resent after the verifier changed");
+                assertTrue(held > 0 && client.resentWrites() > 0, "the restart case did not happen: " + held
+                        + " unstable writes held, " + client.resentWrites() + " resent");
+            }
+            rig.device.discardKept();
+            byte[] file = Files.readAllBytes(ganesha.export().resolve(name));
+            int bad = 0;
+            for (int i = 0; i < writes; i++) {
+                byte[] stored = Arrays.copyOfRange(file, (int) (sectors[i] * 512), (int) (sectors[i] * 512) + a[i].length);
+                if (!Arrays.equals(a[i], stored)) {
+                    bad++;
+                    tally.corruption();
+                }
+                tally.verified(a[i].length);
+            }
+            System.out.println("[safety] nfs restart " + path.cliName() + ": " + bad + " of " + writes
+                    + " unstable writes resent with other data than the guest issued");
+            if (path == DataPath.UNSAFE_MAP) {
+                assertTrue(bad > 0, "unsafe-map: the resend after the verifier change carried the issued data every"
+                        + " time; the suite cannot see the race here");
+            } else {
+                assertEquals(0, bad, path.cliName() + ": writes resent after the restart differ from what the guest issued");
+            }
+        }
+    }
+}
