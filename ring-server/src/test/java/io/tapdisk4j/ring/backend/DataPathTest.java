@@ -76,4 +76,32 @@ class DataPathTest {
             assertEquals(0, s.errors());
         }
     }
+
+    @org.junit.jupiter.api.Test
+    void persistentGrantsBeyondTheCacheFallBackToTransientMappings() throws Exception {
+        FrontendOptions o = FrontendOptions.defaults().withPersistent(true).withRingOrder(1);
+        try (SimRig rig = new SimRig(dir, new MemoryDevice("m", 64L << 20), o, DataPath.PERSISTENT)) {
+            List<GuestBuffer> bufs = new ArrayList<>();
+            Random rnd = new Random(5);
+            List<byte[]> data = new ArrayList<>();
+            // 5 x 256 persistent grants: more than the 1056 a ring keeps mapped.
+            for (int i = 0; i < 5; i++) {
+                GuestBuffer b = rig.front.allocateBuffer(256);
+                byte[] d = new byte[256 * 4096];
+                rnd.nextBytes(d);
+                b.put(0, d);
+                bufs.add(b);
+                data.add(d);
+                assertEquals(Blkif.RSP_OKAY, rig.front.write(0, i * 2048L, b, 0, d.length).get(10, TimeUnit.SECONDS).status());
+            }
+            for (int i = 4; i >= 0; i--) {
+                GuestBuffer b = bufs.get(i);
+                b.fill((byte) 0);
+                assertEquals(Blkif.RSP_OKAY, rig.front.read(0, i * 2048L, b, 0, 256 * 4096).get(10, TimeUnit.SECONDS).status());
+                assertArrayEquals(data.get(i), b.get(0, 256 * 4096), "buffer " + i);
+            }
+            bufs.forEach(GuestBuffer::close);
+            assertEquals(0, rig.backend.stats().errors());
+        }
+    }
 }
