@@ -372,13 +372,7 @@ final class RingServer {
                         }
                     }
                 }
-                case PERSISTENT -> {
-                    for (int i = 0; i < r.nseg; i++) {
-                        int len = q.segmentBytes(i);
-                        copyPersistent(q.gref[i], q.firstSect(i) << 9, local, pos, len, false);
-                        pos += len;
-                    }
-                }
+                case PERSISTENT -> copyPersistent(r, local, false);
                 default -> throw new IllegalStateException("no gather for " + path);
             }
             buf.writerIndex(r.bytes);
@@ -391,16 +385,43 @@ final class RingServer {
         }
     }
 
-    /** Copies between a persistent grant (or, with the cache full, a transient mapping) and dom0 memory. */
-    private void copyPersistent(int ref, int pageOffset, MemorySegment local, long pos, int len, boolean toGuest)
-            throws GrantException {
-        MemorySegment page = persistent.page(ref);
-        if (page != null) {
-            copy(page, pageOffset, local, pos, len, toGuest);
+    /**
+     * Copies a request's payload between its persistent grants and dom0 memory. Grants that no longer fit
+     * in the ring's cache are mapped together for this request only (one mapping, not one per page).
+     */
+    private void copyPersistent(InFlight r, MemorySegment local, boolean toGuest) throws GrantException {
+        BlkifRequest q = r.req;
+        int[] missing = null;
+        long[] missingPos = null;
+        int nMissing = 0;
+        long pos = 0;
+        for (int i = 0; i < r.nseg; i++) {
+            int len = q.segmentBytes(i);
+            MemorySegment page = persistent.page(q.gref[i]);
+            if (page != null) {
+                copy(page, q.firstSect(i) << 9, local, pos, len, toGuest);
+            } else {
+                if (missing == null) {
+                    missing = new int[r.nseg];
+                    missingPos = new long[r.nseg];
+                }
+                missing[nMissing] = i;
+                missingPos[nMissing++] = pos;
+            }
+            pos += len;
+        }
+        if (nMissing == 0) {
             return;
         }
-        try (GrantMapping m = hv.map(domid, new int[]{ref}, !toGuest)) {
-            copy(m.page(0), pageOffset, local, pos, len, toGuest);
+        int[] refs = new int[nMissing];
+        for (int k = 0; k < nMissing; k++) {
+            refs[k] = q.gref[missing[k]];
+        }
+        try (GrantMapping m = hv.map(domid, refs, !toGuest)) {
+            for (int k = 0; k < nMissing; k++) {
+                int i = missing[k];
+                copy(m.page(k), q.firstSect(i) << 9, local, missingPos[k], q.segmentBytes(i), toGuest);
+            }
         }
     }
 
@@ -494,11 +515,7 @@ final class RingServer {
                 return null;
             }
             case PERSISTENT -> {
-                for (int i = 0; i < r.nseg; i++) {
-                    int len = q.segmentBytes(i);
-                    copyPersistent(q.gref[i], q.firstSect(i) << 9, local, pos, len, true);
-                    pos += len;
-                }
+                copyPersistent(r, local, true);
                 return null;
             }
             default -> throw new IllegalStateException(path.toString());
