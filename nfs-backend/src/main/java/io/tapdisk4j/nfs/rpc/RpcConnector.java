@@ -1,6 +1,7 @@
 package io.tapdisk4j.nfs.rpc;
 
 import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelHandler;
 import io.netty.channel.ChannelOption;
@@ -20,6 +21,8 @@ public interface RpcConnector {
         return initializer -> new Bootstrap().group(group).channel(EventLoops.socketChannel())
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, 5000)
+                // READ replies come in megabytes: let socket reads grow to 1 MiB instead of 64 KiB.
+                .option(ChannelOption.RCVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(4096, 65536, 1 << 20))
                 .handler(initializer)
                 .connect(address);
     }
