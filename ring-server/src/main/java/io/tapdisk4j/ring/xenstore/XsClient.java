@@ -21,6 +21,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -37,7 +38,6 @@ public final class XsClient implements XsOps, AutoCloseable {
 
     public static final Path DOM0_SOCKET = Path.of("/var/run/xenstored/socket");
     public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(30);
-    private static final int TRANSACTION_ATTEMPTS = 64;
     private static final Logger log = LoggerFactory.getLogger(XsClient.class);
 
     private final Path socket;
@@ -246,8 +246,12 @@ public final class XsClient implements XsOps, AutoCloseable {
         }
     }
 
-    /** Runs {@code body} in a transaction and commits, starting over (up to 64 times) on EAGAIN. */
+    /**
+     * Runs {@code body} in a transaction and commits, starting over on EAGAIN (with a short random backoff,
+     * so that writers racing for the same parent node take turns) until the client's timeout has passed.
+     */
     public <T> T transaction(XsTxBody<T> body) throws XsException {
+        long deadline = System.nanoTime() + timeout.toNanos();
         for (int attempt = 1; ; attempt++) {
             XsTransaction tx = begin();
             try {
@@ -255,11 +259,17 @@ public final class XsClient implements XsOps, AutoCloseable {
                 tx.commit();
                 return result;
             } catch (XsConflictException e) {
-                if (attempt >= TRANSACTION_ATTEMPTS) {
+                if (System.nanoTime() > deadline) {
                     throw e;
                 }
             } finally {
                 tx.close();
+            }
+            try {
+                Thread.sleep(ThreadLocalRandom.current().nextLong(1 + Math.min(50, 1L << Math.min(attempt, 6))));
+            } catch (InterruptedException ie) {
+                Thread.currentThread().interrupt();
+                throw new XsConnectionException("interrupted retrying a transaction");
             }
         }
     }
