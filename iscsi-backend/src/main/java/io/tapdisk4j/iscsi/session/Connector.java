@@ -1,6 +1,7 @@
 package io.tapdisk4j.iscsi.session;
 
 import io.netty.bootstrap.Bootstrap;
+import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
@@ -40,6 +41,9 @@ public final class Connector {
         Bootstrap b = new Bootstrap().group(loop).channel(EventLoops.socketChannel())
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.ALLOCATOR, Buffers.allocator())
+                // Reads of up to 1 MiB: a 128 KiB Data-In then usually arrives in one read buffer, which the
+                // decoder slices without first merging several 64 KiB reads into a cumulation buffer.
+                .option(ChannelOption.RCVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(512, 65536, 1 << 20))
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()))
                 .handler(new ChannelInitializer<Channel>() {
                     @Override

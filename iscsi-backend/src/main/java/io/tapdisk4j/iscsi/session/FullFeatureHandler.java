@@ -24,7 +24,7 @@ final class FullFeatureHandler extends ChannelInboundHandlerAdapter {
 
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
-        ctx.flush();
+        session.onReadComplete();
     }
 
     @Override

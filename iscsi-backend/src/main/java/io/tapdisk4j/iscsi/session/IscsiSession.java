@@ -84,6 +84,7 @@ public final class IscsiSession implements AutoCloseable {
     private long reconnectDelayMillis;
     private boolean closing;
     private boolean writePending;
+    private boolean readBatch;
 
     private IscsiSession(SessionConfig config, EventLoop loop) {
         this.config = config;
@@ -145,6 +146,10 @@ public final class IscsiSession implements AutoCloseable {
             f.completeExceptionally(new BlockDeviceException(BlockError.ENOTSUP, "bidirectional commands are not supported"));
             return f;
         }
+        if (loop.inEventLoop()) {
+            submit(t);
+            return f;
+        }
         try {
             loop.execute(() -> submit(t));
         } catch (RejectedExecutionException e) {
@@ -152,6 +157,12 @@ public final class IscsiSession implements AutoCloseable {
             f.completeExceptionally(new BlockDeviceException(BlockError.ESHUTDOWN, "event loop shut down", e));
         }
         return f;
+    }
+
+    /** End of a batch of reads from the socket (channelReadComplete): one flush for everything it caused. */
+    void onReadComplete() {
+        readBatch = false;
+        flush();
     }
 
     private void submit(Task t) {
@@ -179,6 +190,10 @@ public final class IscsiSession implements AutoCloseable {
     }
 
     private void flush() {
+        // While a batch of PDUs is being read, writes are flushed once at the end of the batch.
+        if (readBatch) {
+            return;
+        }
         if (writePending && connection != null) {
             writePending = false;
             connection.channel().flush();
@@ -222,8 +237,7 @@ public final class IscsiSession implements AutoCloseable {
         if (unsolicitedDataOut) {
             sendDataOut(t, RESERVED, immediateLength, unsolicitedEnd - immediateLength);
         }
-        final int itt = t.itt;
-        t.timer = loop.schedule(() -> onTimeout(t, itt), config.commandTimeout().toMillis(), TimeUnit.MILLISECONDS);
+        t.sentNanos = System.nanoTime();
     }
 
     private void sendDataOut(Task t, int ttt, int offset, int length) {
@@ -258,6 +272,7 @@ public final class IscsiSession implements AutoCloseable {
                 return; // a PDU from a connection already given up
             }
             lastReceived = System.nanoTime();
+            readBatch = true;
             updateSequenceNumbers(pdu);
             switch (pdu.opcode()) {
                 case Opcode.DATA_IN -> onDataIn(pdu);
@@ -310,9 +325,17 @@ public final class IscsiSession implements AutoCloseable {
             protocolError("Data-In of " + n + " bytes at offset " + offset + " for a " + length + "-byte read");
             return;
         }
-        if (n > 0) {
-            if (t.readBuffer == null) {
-                t.readBuffer = Buffers.allocator().directBuffer(length, length);
+        if (n == length && offset == 0 && t.readBuffer == null) {
+            // The whole read in one segment: hand over the received bytes themselves, no copy.
+            t.readBuffer = pdu.data().retainedSlice();
+        } else if (n > 0) {
+            if (t.readBuffer == null || t.readBuffer.capacity() < length) {
+                ByteBuf whole = Buffers.allocator().directBuffer(length, length);
+                if (t.readBuffer != null) {
+                    whole.writeBytes(t.readBuffer);
+                    t.readBuffer.release();
+                }
+                t.readBuffer = whole;
             }
             t.readBuffer.setBytes(offset, pdu.data(), pdu.data().readerIndex(), n);
             t.readBuffer.writerIndex(Math.max(t.readBuffer.writerIndex(), offset + n));
@@ -376,13 +399,9 @@ public final class IscsiSession implements AutoCloseable {
         maybeFinishClose();
     }
 
-    /** Takes a task out of the in-flight table and stops its timer. */
+    /** Takes a task out of the in-flight table. */
     private void complete(Task t) {
         inFlight.remove(t.itt);
-        if (t.timer != null) {
-            t.timer.cancel(false);
-            t.timer = null;
-        }
     }
 
     private void retryOrFail(Task t, BlockDeviceException cause) {
@@ -549,11 +568,37 @@ public final class IscsiSession implements AutoCloseable {
         maybeFinishClose();
     }
 
-    private void keepalive() {
+    /**
+     * The session's one periodic timer: command timeouts (checked here rather than with a timer per
+     * command, which would cost a schedule and a cancel on every I/O) and the NOP-Out keepalive.
+     */
+    private void tick() {
         if (state != State.FULL_FEATURE || connection == null) {
             return;
         }
         long now = System.nanoTime();
+        long timeout = config.commandTimeout().toNanos();
+        List<Task> late = null;
+        for (Task t : inFlight.values()) {
+            if (!t.aborting && now - t.sentNanos > timeout) {
+                if (late == null) {
+                    late = new ArrayList<>();
+                }
+                late.add(t);
+            }
+        }
+        if (late != null) {
+            for (Task t : late) {
+                onTimeout(t, t.itt);
+            }
+        }
+        keepalive(now);
+    }
+
+    private void keepalive(long now) {
+        if (state != State.FULL_FEATURE || connection == null) {
+            return;
+        }
         if (pingItt != RESERVED) {
             if (now - pingSent > config.nopTimeout().toNanos()) {
                 protocolError("no NOP-In answer in " + config.nopTimeout().toMillis() + " ms");
@@ -586,8 +631,9 @@ public final class IscsiSession implements AutoCloseable {
         c.channel().pipeline().addLast("session", new FullFeatureHandler(this));
         Channel ch = c.channel();
         ch.closeFuture().addListener(f -> loop.execute(() -> onConnectionLost(ch)));
-        long period = Math.max(10, Math.min(config.nopInterval().toMillis(), config.nopTimeout().toMillis()) / 2);
-        keepalive = loop.scheduleAtFixedRate(this::keepalive, period, period, TimeUnit.MILLISECONDS);
+        long period = Math.max(10, Math.min(config.commandTimeout().toMillis(),
+                Math.min(config.nopInterval().toMillis(), config.nopTimeout().toMillis())) / 4);
+        keepalive = loop.scheduleAtFixedRate(this::tick, period, period, TimeUnit.MILLISECONDS);
         state = State.FULL_FEATURE;
         LOG.debug("{}: logged in ({})", target(), p);
         pump();

@@ -1,11 +1,10 @@
 package io.tapdisk4j.iscsi.session;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.util.concurrent.ScheduledFuture;
 
 import java.util.concurrent.CompletableFuture;
 
-/** A command's life in the session: its current tag and CmdSN, data-in gathered so far, its timer. Loop-confined. */
+/** A command's life in the session: its current tag and CmdSN, data-in gathered so far, when it was sent. Loop-confined. */
 final class Task {
 
     final ScsiCommand command;
@@ -14,7 +13,7 @@ final class Task {
     int cmdSN;
     int attempts;
     ByteBuf readBuffer;
-    ScheduledFuture<?> timer;
+    long sentNanos;
     boolean aborting;
 
     Task(ScsiCommand command, CompletableFuture<ScsiResult> future) {
@@ -24,10 +23,6 @@ final class Task {
 
     /** Back to "not sent": used before a reissue after a reconnect, an abort or a unit attention. */
     void reset() {
-        if (timer != null) {
-            timer.cancel(false);
-            timer = null;
-        }
         if (readBuffer != null) {
             readBuffer.release();
             readBuffer = null;
