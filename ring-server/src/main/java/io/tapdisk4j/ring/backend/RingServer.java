@@ -116,7 +116,7 @@ final class RingServer {
 
     /** Binds the event channel and looks for requests already on the ring. */
     void bind(int port) throws HypervisorException {
-        evtchn = hv.bindInterdomain(domid, port, this::kick);
+        evtchn = hv.bindInterdomain(domid, port, this::kick, loop);
         kick();
     }
 
@@ -126,6 +126,11 @@ final class RingServer {
 
     /** A notification from the guest: run the ring on its loop (coalesced). */
     void kick() {
+        if (loop.inEventLoop()) {
+            // The hypervisor delivered the event on our own loop: no hop.
+            process();
+            return;
+        }
         if (kickScheduled.compareAndSet(false, true)) {
             loop.execute(() -> {
                 kickScheduled.set(false);

@@ -31,6 +31,16 @@ public interface Hypervisor extends AutoCloseable {
      */
     EventChannel bindInterdomain(int domid, int remotePort, Runnable onEvent) throws HypervisorException;
 
+    /**
+     * Like {@link #bindInterdomain(int, int, Runnable)}, with a hint: run {@code onEvent} on {@code loop}
+     * (the ring's own event loop) when the implementation can, which saves a thread hop per notification.
+     * Implementations that cannot ignore the hint; {@code onEvent} must work on any thread either way.
+     */
+    default EventChannel bindInterdomain(int domid, int remotePort, Runnable onEvent, io.netty.channel.EventLoop loop)
+            throws HypervisorException {
+        return bindInterdomain(domid, remotePort, onEvent);
+    }
+
     @Override
     void close();
 }

@@ -62,7 +62,9 @@ final class SimEventChannel implements EventChannel {
         if (!channel.isActive()) {
             throw new HypervisorException("event channel " + port + " is closed");
         }
-        if (pending.compareAndSet(false, true)) {
+        if (channel.eventLoop().inEventLoop()) {
+            channel.writeAndFlush(Unpooled.wrappedBuffer(new byte[]{1}), channel.voidPromise());
+        } else if (pending.compareAndSet(false, true)) {
             channel.eventLoop().execute(() -> {
                 pending.set(false);
                 channel.writeAndFlush(Unpooled.wrappedBuffer(new byte[]{1}), channel.voidPromise());

@@ -58,11 +58,18 @@ public final class SimHypervisor implements Hypervisor {
 
     @Override
     public EventChannel bindInterdomain(int domid, int remotePort, Runnable onEvent) throws HypervisorException {
+        return bindInterdomain(domid, remotePort, onEvent, null);
+    }
+
+    /** The connection is registered on {@code loop} when given, so events arrive on the ring's own thread. */
+    @Override
+    public EventChannel bindInterdomain(int domid, int remotePort, Runnable onEvent, io.netty.channel.EventLoop loop)
+            throws HypervisorException {
         checkOpen();
         // A new connection is the moment a recreated guest (same domid, new files) would be noticed.
         refresh(domid);
-        SimEventChannel ch = SimEventChannel.connect(loops, SimLayout.eventChannel(dir, domid, remotePort),
-                remotePort, onEvent, channels::remove);
+        SimEventChannel ch = SimEventChannel.connect(loop != null ? loop : loops,
+                SimLayout.eventChannel(dir, domid, remotePort), remotePort, onEvent, channels::remove);
         channels.add(ch);
         return ch;
     }
