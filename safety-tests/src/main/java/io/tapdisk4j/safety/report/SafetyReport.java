@@ -51,9 +51,18 @@ public final class SafetyReport {
         return h & Long.MAX_VALUE;
     }
 
-    /** Trials per backend and data path ({@code -Dsafety.trials}, default 400). */
+    /** Trials per backend and data path ({@code -Dsafety.trials}, default 300). */
     public static int trials() {
-        return Integer.getInteger("safety.trials", 400);
+        return Integer.getInteger("safety.trials", 300);
+    }
+
+    /**
+     * Trials for one data path: {@code -Dsafety.trials.<path>} (for example {@code safety.trials.unsafe-map})
+     * when set, else {@link #trials()}; a long run can go deep in {@code copy} and stay short elsewhere.
+     */
+    public static int trials(String dataPath) {
+        String v = System.getProperty("safety.trials." + dataPath, "");
+        return v.isBlank() ? trials() : Integer.parseInt(v.trim());
     }
 
     /** The row for {@code backend} ("file", "nbd", "nfs", "iscsi") and {@code dataPath} ("copy", ...). */

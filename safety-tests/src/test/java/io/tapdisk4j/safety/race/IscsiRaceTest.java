@@ -82,7 +82,7 @@ class IscsiRaceTest {
                 }
             };
             try (RaceRig rig = new RaceRig(dir, path, lun, DISK)) {
-                RingRaceTest.runTrials(rig, tally, Math.max(50, SafetyReport.trials() / 2), faults);
+                RingRaceTest.runTrials(rig, tally, SafetyReport.trials(path.cliName()), faults);
             } finally {
                 tally.faults(proxy.faultsInjected());
             }

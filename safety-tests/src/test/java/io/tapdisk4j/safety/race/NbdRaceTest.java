@@ -76,7 +76,7 @@ class NbdRaceTest {
                             }
                         }
                     };
-                    RingRaceTest.runTrials(rig, tally, SafetyReport.trials(), faults);
+                    RingRaceTest.runTrials(rig, tally, SafetyReport.trials(path.cliName()), faults);
                 } finally {
                     tally.faults(proxy.faultsInjected());
                 }

@@ -129,7 +129,7 @@ class NfsRaceTest {
                 }
             };
             try (RaceRig rig = new RaceRig(dir, path, nfs, DISK)) {
-                RingRaceTest.runTrials(rig, tally, Math.max(50, SafetyReport.trials() / 2), faults);
+                RingRaceTest.runTrials(rig, tally, SafetyReport.trials(path.cliName()), faults);
             } finally {
                 tally.faults(proxy.faultsInjected());
             }

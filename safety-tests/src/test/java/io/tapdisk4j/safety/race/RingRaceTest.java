@@ -34,7 +34,7 @@ class RingRaceTest {
         // A memory device: FileDevice cannot write the composite buffer of mapped pages that unsafe-map
         // hands it (pwrite refuses the heap segment it merges into), and every path must meet one storage.
         try (RaceRig rig = new RaceRig(dir, path, BlockDevices.loadDefault().open("memory:?size=64M"), DISK)) {
-            runTrials(rig, tally, SafetyReport.trials(), RaceRig.Faults.NONE);
+            runTrials(rig, tally, SafetyReport.trials(path.cliName()), RaceRig.Faults.NONE);
         }
     }
 
