@@ -63,6 +63,7 @@ public final class NfsBlockDevice implements BlockDevice {
     private long resends;
     private boolean closed;
     private boolean backgroundCommit;
+    private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
 
     public NfsBlockDevice(NfsSession session, boolean ownsSession, String path, FileHandle handle, long size,
                           boolean readOnly) {
@@ -531,21 +532,47 @@ public final class NfsBlockDevice implements BlockDevice {
             }
             closed = true;
         }
+        CompletableFuture<Void> flushed = readOnly ? CompletableFuture.completedFuture(null) : flush();
+        if (onEventLoop()) {
+            // Blocking here could wait for a reply this very thread has to read: finish asynchronously.
+            flushed.orTimeout(CLOSE_FLUSH_SECONDS, TimeUnit.SECONDS).whenComplete((v, t) -> finishClose(t));
+            return;
+        }
+        Throwable failure = null;
         try {
-            if (!readOnly) {
-                flush().get(CLOSE_FLUSH_SECONDS, TimeUnit.SECONDS);
-            }
+            flushed.get(CLOSE_FLUSH_SECONDS, TimeUnit.SECONDS);
         } catch (Exception e) {
-            LOG.error("{}: flush on close failed: {}", describe(), BlockDeviceException.unwrap(e).toString());
-        } finally {
-            int dropped = uncommitted.releaseAll();
-            if (dropped > 0) {
-                LOG.error("{}: closing with {} write(s) not known to be durable", describe(), dropped);
-            }
-            if (ownsSession) {
-                session.close();
+            failure = e;
+        }
+        finishClose(failure);
+    }
+
+    private static boolean onEventLoop() {
+        for (io.netty.util.concurrent.EventExecutor e : io.tapdisk4j.block.EventLoops.shared()) {
+            if (e.inEventLoop()) {
+                return true;
             }
         }
+        return false;
+    }
+
+    private void finishClose(Throwable flushFailure) {
+        if (flushFailure != null) {
+            LOG.error("{}: flush on close failed: {}", describe(), BlockDeviceException.unwrap(flushFailure).toString());
+        }
+        int dropped = uncommitted.releaseAll();
+        if (dropped > 0) {
+            LOG.error("{}: closing with {} write(s) not known to be durable", describe(), dropped);
+        }
+        if (ownsSession) {
+            session.close();
+        }
+        closeFuture.complete(null);
+    }
+
+    /** Completes when {@link #close} has finished (it finishes asynchronously when called on an event loop). */
+    public CompletableFuture<Void> closeFuture() {
+        return closeFuture;
     }
 
     @Override

@@ -381,6 +381,11 @@ public final class RpcClient implements AutoCloseable {
         return pending.size();
     }
 
+    /** The event loop of the current connection (null while disconnected). */
+    public synchronized io.netty.channel.EventLoop eventLoop() {
+        return channel == null ? null : channel.eventLoop();
+    }
+
     public synchronized boolean connected() {
         return channel != null;
     }
@@ -404,7 +409,10 @@ public final class RpcClient implements AutoCloseable {
             ticker.cancel(false);
         }
         if (ch != null) {
-            ch.close().awaitUninterruptibly(5, TimeUnit.SECONDS);
+            var closing = ch.close();
+            if (!ch.eventLoop().inEventLoop()) {
+                closing.awaitUninterruptibly(5, TimeUnit.SECONDS);
+            }
         }
         for (Pending<?> p : all) {
             p.message.release();

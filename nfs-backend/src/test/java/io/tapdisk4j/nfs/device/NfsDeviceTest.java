@@ -177,4 +177,20 @@ class NfsDeviceTest {
         List<String> names = provider.list(DeviceUri.parse(ganesha.url(sr, "", "")));
         assertEquals(List.of("a.raw", "b.vhd", "subdir"), names.stream().sorted().toList());
     }
+
+    @Test
+    void closedFromAnEventLoopThreadFlushesWithoutBlockingIt() throws Exception {
+        String name = "close-on-loop.raw";
+        BlockDevice dev = provider.create(DeviceUri.parse(ganesha.url(name, "")), 65536);
+        get(dev.write(0, dom0(random(65536, 9)), false));
+        assertEquals(1, ((NfsBlockDevice) dev).uncommittedWrites());
+        // Closing from the thread that reads the device's replies must not wait for those replies.
+        NfsBlockDevice nfs = (NfsBlockDevice) dev;
+        var loop = nfs.session().nfs().connections().getFirst().eventLoop();
+        loop.submit(dev::close).get(30, TimeUnit.SECONDS);
+        nfs.closeFuture().get(30, TimeUnit.SECONDS);
+        assertEquals(0, nfs.uncommittedWrites());
+        Path onDisk = ganesha.export().resolve(name);
+        assertArrayEquals(random(65536, 9), Files.readAllBytes(onDisk));
+    }
 }
