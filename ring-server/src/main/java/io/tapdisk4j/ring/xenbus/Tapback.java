@@ -181,6 +181,16 @@ public final class Tapback implements AutoCloseable {
         return d == null ? Optional.empty() : Optional.of(d.snapshot());
     }
 
+    /**
+     * A handle on the storage of an attached device for a second user, such as an NBD export: the export
+     * sees the guest's writes; closing the handle leaves the device to its VBD.
+     */
+    public Optional<io.tapdisk4j.block.BlockDevice> sharedDevice(VbdId id, boolean readOnly) {
+        VbdDevice d = devices.get(id);
+        io.tapdisk4j.block.BlockDevice dev = d == null ? null : d.openDevice();
+        return dev == null ? Optional.empty() : Optional.of(io.tapdisk4j.block.BlockDeviceView.shared(dev, readOnly));
+    }
+
     /** Drains a connected device and stops serving its rings; requests wait on the ring until resume. */
     public CompletableFuture<String> pause(VbdId id) {
         return command(id, "pause");

@@ -66,7 +66,7 @@ final class VbdDevice {
     private volatile BlkifBackend backend;
     private volatile FrontendRings rings;
     private volatile BackendStats previous = ZERO;
-    private BlockDevice device;
+    private volatile BlockDevice device;
     private boolean readOnly;
     private String fe;
     private XsWatch feWatch;
@@ -74,6 +74,11 @@ final class VbdDevice {
     private BackendSpec pausedSpec;
     private boolean detached;
     private boolean gone;
+
+    /** The storage this device serves while it is open (for an NBD export of an attached VDI), else null. */
+    BlockDevice openDevice() {
+        return device;
+    }
 
     VbdDevice(VbdId id, Tapback tapback, XsClient xs, TapbackOptions options) {
         this.id = id;
