@@ -294,6 +294,12 @@ class IscsiBlockDeviceTest {
     }
 
     @Test
+    void portalUrlListsTargetsThroughSendTargets() throws Exception {
+        DeviceUri portal = DeviceUri.parse("iscsi://" + tgtd.portal() + "/");
+        assertEquals(List.of(Tgtd.IQN), BlockDevices.loadDefault().provider(portal).list(portal));
+    }
+
+    @Test
     void urlWithoutLunIsRefused() {
         BlockDeviceException e = assertThrows(BlockDeviceException.class,
                 () -> BlockDevices.loadDefault().openTransport(DeviceUri.parse("iscsi://" + tgtd.portal() + "/" + Tgtd.IQN), OpenOptions.DEFAULT));
