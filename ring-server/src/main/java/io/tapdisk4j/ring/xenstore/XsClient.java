@@ -173,6 +173,12 @@ public final class XsClient implements XsOps, AutoCloseable {
         }
         int reqId = nextReqId.getAndIncrement();
         pending.put(reqId, new Pending(f, type, describe(type, payload)));
+        // A caller that gave up (timeout) must not leave its entry behind.
+        f.whenComplete((m, e) -> {
+            if (f.isCancelled()) {
+                pending.remove(reqId);
+            }
+        });
         ch.writeAndFlush(XsMessage.of(type, reqId, txId, payload)).addListener(w -> {
             if (!w.isSuccess()) {
                 Pending p = pending.remove(reqId);
