@@ -43,7 +43,7 @@ public final class Connector {
                 .option(ChannelOption.ALLOCATOR, Buffers.allocator())
                 // Reads of up to 1 MiB: a 128 KiB Data-In then usually arrives in one read buffer, which the
                 // decoder slices without first merging several 64 KiB reads into a cumulation buffer.
-                .option(ChannelOption.RCVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(512, 65536, 1 << 20))
+                .option(ChannelOption.RECVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(512, 65536, 1 << 20))
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()))
                 .handler(new ChannelInitializer<Channel>() {
                     @Override
