@@ -14,8 +14,11 @@ import io.tapdisk4j.ring.shared.FrontRing;
 import io.tapdisk4j.ring.shared.RingPages;
 
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.function.Consumer;
 
@@ -90,7 +93,7 @@ public final class BlkfrontEmulator implements AutoCloseable {
     public GuestBuffer allocateBuffer(int pages) {
         if (options.persistent()) {
             synchronized (persistentPool) {
-                java.util.ArrayDeque<GuestBuffer> pool = persistentPool.get(pages);
+                ArrayDeque<GuestBuffer> pool = persistentPool.get(pages);
                 if (pool != null && !pool.isEmpty()) {
                     return pool.pop();
                 }
@@ -98,12 +101,12 @@ public final class BlkfrontEmulator implements AutoCloseable {
         }
         return new GuestBuffer(guest, pages, backendDomid, options.persistent(), b -> {
             synchronized (persistentPool) {
-                persistentPool.computeIfAbsent(b.pages(), k -> new java.util.ArrayDeque<>()).push(b);
+                persistentPool.computeIfAbsent(b.pages(), k -> new ArrayDeque<>()).push(b);
             }
         });
     }
 
-    private final java.util.Map<Integer, java.util.ArrayDeque<GuestBuffer>> persistentPool = new java.util.HashMap<>();
+    private final Map<Integer, ArrayDeque<GuestBuffer>> persistentPool = new HashMap<>();
 
     public CompletableFuture<BlkifResponse> read(int queue, long sector, GuestBuffer buf, int offset, int length) {
         return queues.get(queue).data(Blkif.OP_READ, sector, buf, offset, length);

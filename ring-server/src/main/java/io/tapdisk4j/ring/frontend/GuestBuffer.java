@@ -3,6 +3,7 @@ package io.tapdisk4j.ring.frontend;
 import io.tapdisk4j.ring.hv.sim.SimGuest;
 
 import java.lang.foreign.MemorySegment;
+import java.util.function.Consumer;
 
 /**
  * Guest pages used as an I/O buffer (not necessarily adjacent frames, as in a real guest). With persistent
@@ -11,13 +12,13 @@ import java.lang.foreign.MemorySegment;
 public final class GuestBuffer implements AutoCloseable {
 
     private final SimGuest guest;
-    private final java.util.function.Consumer<GuestBuffer> recycle;
+    private final Consumer<GuestBuffer> recycle;
     final int[] frames;
     /** Persistent grant per page, or null when requests grant pages themselves. */
     final int[] persistentRefs;
 
     GuestBuffer(SimGuest guest, int pages, int backendDomid, boolean persistent,
-                java.util.function.Consumer<GuestBuffer> recycle) {
+                Consumer<GuestBuffer> recycle) {
         this.guest = guest;
         this.recycle = recycle;
         this.frames = new int[pages];

@@ -2,6 +2,7 @@ package io.tapdisk4j.ring.hv.sim;
 
 import io.netty.channel.EventLoopGroup;
 import io.tapdisk4j.block.EventLoops;
+import io.tapdisk4j.ring.hv.GrantStatus;
 import io.tapdisk4j.ring.hv.HypervisorException;
 
 import java.io.IOException;
@@ -118,8 +119,8 @@ public final class SimGuest implements AutoCloseable {
     /** Grants frame {@code frame} to {@code toDomain}; returns the grant reference. */
     public int grant(int frame, int toDomain, boolean readOnly) {
         int ref = allocateRef();
-        writeEntry(ref, frame, toDomain, io.tapdisk4j.ring.hv.GrantStatus.GTF_PERMIT_ACCESS
-                | (readOnly ? io.tapdisk4j.ring.hv.GrantStatus.GTF_READONLY : 0));
+        writeEntry(ref, frame, toDomain, GrantStatus.GTF_PERMIT_ACCESS
+                | (readOnly ? GrantStatus.GTF_READONLY : 0));
         return ref;
     }
 

@@ -6,6 +6,7 @@ import io.tapdisk4j.ring.hv.EventChannel;
 import io.tapdisk4j.ring.hv.GrantCopyBatch;
 import io.tapdisk4j.ring.hv.GrantException;
 import io.tapdisk4j.ring.hv.GrantMapping;
+import io.tapdisk4j.ring.hv.GrantStatus;
 import io.tapdisk4j.ring.hv.Hypervisor;
 import io.tapdisk4j.ring.hv.HypervisorException;
 
@@ -26,6 +27,8 @@ public final class SimHypervisor implements Hypervisor {
     private final EventLoopGroup loops;
     private final ConcurrentHashMap<Integer, SimDomain> domains = new ConcurrentHashMap<>();
     private final Set<SimEventChannel> channels = ConcurrentHashMap.newKeySet();
+    /** Mappings of guests whose files were replaced; kept (like a dead domain's pages) until close. */
+    private final Set<SimDomain> retired = ConcurrentHashMap.newKeySet();
     private volatile boolean closed;
 
     public SimHypervisor(Path dir) {
@@ -103,8 +106,6 @@ public final class SimHypervisor implements Hypervisor {
         }
     }
 
-    private final Set<SimDomain> retired = ConcurrentHashMap.newKeySet();
-
     private void checkOpen() throws HypervisorException {
         if (closed) {
             throw new HypervisorException("simulated hypervisor closed");
@@ -113,7 +114,7 @@ public final class SimHypervisor implements Hypervisor {
 
     private void checkOpenUnchecked() throws GrantException {
         if (closed) {
-            throw new GrantException(io.tapdisk4j.ring.hv.GrantStatus.GENERAL_ERROR, "simulated hypervisor closed");
+            throw new GrantException(GrantStatus.GENERAL_ERROR, "simulated hypervisor closed");
         }
     }
 
