@@ -7,6 +7,10 @@ import picocli.CommandLine.Command;
 @Command(name = "tapdisk4j", mixinStandardHelpOptions = true, versionProvider = VersionProvider.class,
         description = "Userspace blkif storage backend for Xen dom0, with grant copy.",
         subcommands = {
+                DemoCommand.class,
+                ServeCommand.class,
+                CtlCommand.class,
+                ExportCommand.class,
                 VdiCommand.class,
                 SrCommand.class,
                 DevicesCommand.class,
