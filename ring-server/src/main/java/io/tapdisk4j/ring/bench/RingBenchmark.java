@@ -46,12 +46,15 @@ public final class RingBenchmark {
      * @param mode       data path
      * @param write      writes instead of reads
      * @param seconds    measured duration (after a short warm-up)
-     * @param depth      requests kept in flight per queue
+     * @param depth      requests kept in flight per queue; 0 picks about 4 MiB in flight (4..64 requests)
      * @param ringOrder  ring-page-order of every queue
      */
     public record Options(String deviceUri, int guests, int queues, int blockSize, DataPath mode, boolean write,
                           double seconds, int depth, int ringOrder) {
         public Options {
+            if (depth == 0 && blockSize > 0) {
+                depth = Math.clamp((4 << 20) / blockSize, 4, 64);
+            }
             if (guests < 1 || queues < 1 || blockSize < 512 || blockSize % 512 != 0 || seconds <= 0 || depth < 1
                     || blockSize > BlkifBackend.DEFAULT_MAX_INDIRECT_SEGMENTS * 4096) {
                 throw new IllegalArgumentException("bad benchmark options");
@@ -60,7 +63,7 @@ public final class RingBenchmark {
 
         public static Options of(String device, int guests, int queues, int blockSize, DataPath mode, boolean write,
                                  double seconds) {
-            return new Options(device, guests, queues, blockSize, mode, write, seconds, 16, 2);
+            return new Options(device, guests, queues, blockSize, mode, write, seconds, 0, 2);
         }
     }
 
@@ -81,9 +84,9 @@ public final class RingBenchmark {
 
         public String summary() {
             return String.format(Locale.ROOT,
-                    "ring %-10s %-5s bs=%-7s guests=%d queues=%d: %7.3f GB/s %9.0f IOPS | memcpy %7.3f GB/s | ratio %5.1f%%%s",
+                    "ring %-10s %-5s bs=%-4s guests=%d queues=%d depth=%-2d: %7.3f GB/s %9.0f IOPS | memcpy %7.3f GB/s | ratio %5.1f%%%s",
                     options.mode().cliName(), options.write() ? "write" : "read", size(options.blockSize()),
-                    options.guests(), options.queues(), bytesPerSecond() / 1e9, iops(), memcpyBytesPerSecond / 1e9,
+                    options.guests(), options.queues(), options.depth(), bytesPerSecond() / 1e9, iops(), memcpyBytesPerSecond / 1e9,
                     100 * ratio(), errors > 0 ? " (" + errors + " errors)" : "");
         }
     }
