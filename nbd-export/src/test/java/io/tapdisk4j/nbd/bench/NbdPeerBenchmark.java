@@ -86,8 +86,9 @@ public final class NbdPeerBenchmark {
             uris.put("nbd-server", "nbd://127.0.0.1:" + nPort + "/bench");
 
             // Warm-up (not counted): the JIT compiles tapdisk4j's read path. Measured here: the server's CPU per
-            // GiB copied falls from about 0.9 s on the first copies to about 0.3 s from the sixth on.
-            for (int i = 0; i < 6; i++) {
+            // GiB copied falls from about 0.9 s on the first copies to about 0.3 s from the sixth on, and perf
+            // still shows C2 compiling (13% of the server's samples) after ten.
+            for (int i = 0; i < 14; i++) {
                 time(List.of(nbdcopy, "--no-extents", "-C", i % 2 == 0 ? "1" : "4", uris.get("tapdisk4j"), "null:"));
             }
             fioIops(fio, uris.get("tapdisk4j"), 3);
