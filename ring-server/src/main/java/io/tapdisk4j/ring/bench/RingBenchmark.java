@@ -67,9 +67,12 @@ public final class RingBenchmark {
         }
     }
 
-    /** Throughput and the memcpy ceiling of the same run. */
+    /**
+     * Throughput and the memcpy ceiling of the same run. {@code requests} and {@code bytes} count the
+     * measured window; {@code completedTotal} every request answered OK, warm-up and drain included.
+     */
     public record Result(Options options, long requests, long bytes, double seconds, long errors,
-                         double memcpyBytesPerSecond) {
+                         double memcpyBytesPerSecond, long completedTotal) {
         public double bytesPerSecond() {
             return bytes / seconds;
         }
@@ -141,7 +144,7 @@ public final class RingBenchmark {
                 }
                 long workingSet = (long) o.guests() * o.queues() * o.depth() * pagesPerRequest * 4096L;
                 double memcpy = memcpyBandwidth(o.blockSize(), workingSet, Math.min(2.0, Math.max(0.5, o.seconds() / 4)));
-                Result r = new Result(o, n, b, secs, errors.get(), memcpy);
+                Result r = new Result(o, n, b, secs, errors.get(), memcpy, run.completed.get());
                 if (progress != null) {
                     progress.println(r.summary());
                 }
@@ -199,6 +202,7 @@ public final class RingBenchmark {
         final AtomicLong requests;
         final AtomicLong bytes;
         final AtomicLong errors;
+        final AtomicLong completed = new AtomicLong();
         volatile boolean stopped;
 
         Run(AtomicLong requests, AtomicLong bytes, AtomicLong errors) {
@@ -259,6 +263,7 @@ public final class RingBenchmark {
                     run.errors.incrementAndGet();
                 } else {
                     run.requests.incrementAndGet();
+                    run.completed.incrementAndGet();
                     run.bytes.addAndGet(o.blockSize());
                 }
                 if (run.stopped || e != null) {
