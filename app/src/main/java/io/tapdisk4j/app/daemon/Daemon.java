@@ -76,7 +76,7 @@ public final class Daemon implements AutoCloseable {
             hypervisor = XenHypervisor.open();
         }
         xs = XsClient.connect(options.xenstored());
-        TapbackOptions topts = new TapbackOptions(hypervisor, BlockDevices.loadDefault(), options.dataPath(),
+        TapbackOptions topts = new TapbackOptions(new MeteredHypervisor(hypervisor, registry), BlockDevices.loadDefault(), options.dataPath(),
                 options.allowUnsafe(), BlkifBackend.DEFAULT_MAX_INDIRECT_SEGMENTS, options.drainTimeout(),
                 id -> metrics.computeIfAbsent(id, i -> new DeviceMetrics(registry, tapback, i)));
         tapback = Tapback.start(xs, topts);

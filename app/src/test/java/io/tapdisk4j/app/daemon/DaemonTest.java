@@ -98,6 +98,9 @@ class DaemonTest {
                 assertTrue(metrics.contains("tapdisk4j_buffers_used_bytes{kind=\"direct\"}"), metrics);
                 assertTrue(metrics.contains("tapdisk4j_eventloop_pending_tasks{loop=\"0\"}"), metrics);
                 assertTrue(metrics.contains("tapdisk4j_devices 2"), metrics);
+                // The 8 KiB write and read were grant-copied in batches of (at least) one segment each.
+                assertTrue(metrics.lines().anyMatch(l -> l.startsWith("tapdisk4j_grantcopy_batch_segments_count ")
+                        && Double.parseDouble(l.substring(l.indexOf(' ') + 1)) >= 2), metrics);
 
                 daemon.close(); // what SIGTERM does
                 closed = true;
