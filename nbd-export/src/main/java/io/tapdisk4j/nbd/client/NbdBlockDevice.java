@@ -184,8 +184,20 @@ public final class NbdBlockDevice implements BlockDevice, NbdClientConnection.Ow
             next++;
             if (target == null) {
                 waiting.add(r);
-                return;
             }
+        }
+        if (target == null) {
+            // Nothing is up: make sure every dead slot is being reconnected, else the request would wait forever.
+            for (int i = 0; i < slots.length; i++) {
+                NbdClientConnection c;
+                synchronized (this) {
+                    c = slots[i];
+                }
+                if (c == null || !c.isUsable()) {
+                    reconnect(i);
+                }
+            }
+            return;
         }
         target.submit(r);
     }
@@ -255,6 +267,9 @@ public final class NbdBlockDevice implements BlockDevice, NbdClientConnection.Ow
                             config.address(), session.size(), c.session.size());
                     c.close();
                     err = new BlockDeviceException(BlockError.EIO, "export size changed");
+                }
+                if (err == null && !c.isUsable()) {
+                    err = new BlockDeviceException(BlockError.EIO, "connection closed right after the handshake");
                 }
                 if (err == null) {
                     failures[slot] = 0;
