@@ -9,7 +9,6 @@ import io.tapdisk4j.block.BlockDeviceException;
 import io.tapdisk4j.block.BlockError;
 import io.tapdisk4j.block.Buffers;
 import io.tapdisk4j.block.EventLoops;
-import io.tapdisk4j.iscsi.login.LoginException;
 import io.tapdisk4j.iscsi.login.LoginNegotiator;
 import io.tapdisk4j.iscsi.login.SessionParameters;
 import io.tapdisk4j.iscsi.pdu.InitiatorPdus;
@@ -710,9 +709,9 @@ public final class IscsiSession implements AutoCloseable {
                         return;
                     }
                     Throwable cause = BlockDeviceException.unwrap(err);
-                    boolean permanent = cause instanceof LoginException le
-                            && !le.transientFailure() && le.statusClass() == 2;
-                    if (permanent || System.nanoTime() > recoveryDeadline) {
+                    // Every failure is retried until the deadline, refusals included: a restarting target
+                    // listens before its targets and accounts are configured ("target not found").
+                    if (System.nanoTime() > recoveryDeadline) {
                         LOG.error("{}: giving up reconnecting: {}", target(), cause.getMessage());
                         state = State.FAILED;
                         failAll(new BlockDeviceException(BlockError.EIO, "iSCSI session to " + target()
