@@ -29,7 +29,8 @@ final class CtlCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Answer in JSON.")
     boolean json;
 
-    @Parameters(arity = "1..2", paramLabel = "COMMAND [DEVICE]", description = "list | stats | pause | resume | detach")
+    @Parameters(arity = "1..4", paramLabel = "COMMAND [DEVICE] [ARGS]",
+            description = "list | stats | pause | resume | detach | export DOM/DEV PORT [rw] | unexport DOM/DEV")
     List<String> command;
 
     @Override

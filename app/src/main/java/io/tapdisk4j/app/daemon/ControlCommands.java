@@ -21,14 +21,16 @@ import java.util.function.Function;
 final class ControlCommands {
 
     static final String USAGE = "commands: list | stats [DOMID/DEVID] | pause DOMID/DEVID | resume DOMID/DEVID"
-            + " | detach DOMID/DEVID   (add --json for JSON)";
+            + " | detach DOMID/DEVID | export DOMID/DEVID PORT [rw] | unexport DOMID/DEVID   (add --json for JSON)";
 
     private final Tapback tapback;
     private final Function<VbdId, DeviceMetrics> metrics;
+    private final DeviceExports exports;
 
-    ControlCommands(Tapback tapback, Map<VbdId, DeviceMetrics> metrics) {
+    ControlCommands(Tapback tapback, Map<VbdId, DeviceMetrics> metrics, DeviceExports exports) {
         this.tapback = tapback;
         this.metrics = metrics::get;
+        this.exports = exports;
     }
 
     ControlResponse execute(String line) {
@@ -48,11 +50,35 @@ final class ControlCommands {
                 case "pause" -> action(words, tapback::pause, json);
                 case "resume" -> action(words, tapback::resume, json);
                 case "detach" -> action(words, tapback::detach, json);
+                case "export" -> export(words);
+                case "unexport" -> {
+                    if (words.size() != 1) {
+                        throw new IllegalArgumentException("which device? DOMID/DEVID; " + USAGE);
+                    }
+                    yield new ControlResponse(true, exports.unexport(VbdId.parse(words.getFirst())));
+                }
                 case "help" -> new ControlResponse(true, USAGE);
                 default -> new ControlResponse(false, "unknown command '" + cmd + "'; " + USAGE);
             };
         } catch (IllegalArgumentException e) {
             return new ControlResponse(false, e.getMessage());
+        }
+    }
+
+    private ControlResponse export(List<String> args) {
+        if (args.size() < 2 || args.size() > 3 || (args.size() == 3 && !args.get(2).equals("rw"))) {
+            throw new IllegalArgumentException("export DOMID/DEVID PORT [rw]; " + USAGE);
+        }
+        int port;
+        try {
+            port = Integer.parseInt(args.get(1));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException("not a port: " + args.get(1));
+        }
+        try {
+            return new ControlResponse(true, exports.export(VbdId.parse(args.getFirst()), port, args.size() == 3));
+        } catch (java.io.IOException e) {
+            return new ControlResponse(false, "export failed: " + e.getMessage());
         }
     }
 

@@ -45,6 +45,7 @@ public final class Daemon implements AutoCloseable {
     private Tapback tapback;
     private ControlServer control;
     private MetricsServer metricsServer;
+    private DeviceExports exports;
     private volatile boolean closed;
 
     private Daemon(DaemonOptions options) {
@@ -82,7 +83,8 @@ public final class Daemon implements AutoCloseable {
         tapback = Tapback.start(xs, topts);
         tapback.addListener(this::deviceChanged);
         ProcessMetrics.bind(registry, tapback);
-        control = new ControlServer(options.control(), new ControlCommands(tapback, metrics));
+        exports = new DeviceExports(tapback);
+        control = new ControlServer(options.control(), new ControlCommands(tapback, metrics, exports));
         if (options.metrics() != null) {
             if (!options.metrics().getAddress().isLoopbackAddress()) {
                 throw new IOException("metrics are served on loopback only, not " + options.metrics());
@@ -95,6 +97,11 @@ public final class Daemon implements AutoCloseable {
     }
 
     private void deviceChanged(VbdInfo info) {
+        if ("removed".equals(info.phase()) || "released".equals(info.phase())) {
+            if (exports != null) {
+                exports.deviceRemoved(info.id());
+            }
+        }
         if ("removed".equals(info.phase())) {
             DeviceMetrics m = metrics.remove(info.id());
             if (m != null) {
@@ -148,6 +155,9 @@ public final class Daemon implements AutoCloseable {
         log.info("tapdisk4j shutting down: draining devices");
         if (control != null) {
             control.close();
+        }
+        if (exports != null) {
+            exports.close();
         }
         if (tapback != null) {
             tapback.close(options.drainTimeout().plusSeconds(10));
