@@ -21,7 +21,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A raw image in a local file (or a block device node). Positional I/O runs on a small shared pool of
- * platform threads (a blocking native call would pin a virtual thread's carrier). With O_DIRECT, requests
+ * platform threads (a blocking native call would pin a virtual thread's carrier); reads the page cache
+ * already holds are served on the caller's thread (preadv2 RWF_NOWAIT). With O_DIRECT, requests
  * that are not 4 KiB-aligned go through a second, buffered descriptor rather than failing.
  */
 public final class FileDevice implements BlockDevice {
@@ -101,11 +102,27 @@ public final class FileDevice implements BlockDevice {
         if (bad != null) {
             return CompletableFuture.failedFuture(bad);
         }
-        return submit(() -> {
-            ByteBuf buf = Buffers.direct(length);
+        ByteBuf buf = Buffers.direct(length);
+        MemorySegment seg = MemorySegment.ofBuffer(buf.nioBuffer(0, length));
+        long cached = 0;
+        if (direct == null) {
+            // Data in the page cache is read right here: no hand-off to the I/O threads, no wake-up.
             try {
-                MemorySegment seg = MemorySegment.ofBuffer(buf.nioBuffer(0, length));
-                fdFor(offset, length, seg).readFully(seg, offset);
+                cached = file.readCached(seg, offset);
+            } catch (BlockDeviceException e) {
+                buf.release();
+                return CompletableFuture.failedFuture(e);
+            }
+            if (cached == length) {
+                buf.writerIndex(length);
+                return CompletableFuture.completedFuture(buf);
+            }
+        }
+        long done = cached;
+        return submit(() -> {
+            try {
+                MemorySegment rest = seg.asSlice(done);
+                fdFor(offset + done, rest.byteSize(), rest).readFully(rest, offset + done);
                 buf.writerIndex(length);
                 return buf;
             } catch (Throwable t) {

@@ -34,6 +34,9 @@ public final class LinuxFile implements AutoCloseable {
     static final int SEEK_HOLE = 4;
     static final int ENXIO = 6;
     static final int EINTR = 4;
+    static final int EAGAIN = 11;
+    static final int EOPNOTSUPP = 95;
+    static final int RWF_NOWAIT = 0x8;
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
@@ -49,6 +52,9 @@ public final class LinuxFile implements AutoCloseable {
     private static final MethodHandle PWRITE = handle("pwrite",
             FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
                     ValueLayout.JAVA_LONG), CCS);
+    private static final MethodHandle PREADV2 = handle("preadv2",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT,
+                    ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT), CCS);
     private static final MethodHandle FDATASYNC = handle("fdatasync",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT), CCS);
     private static final MethodHandle FALLOCATE = handle("fallocate",
@@ -64,6 +70,10 @@ public final class LinuxFile implements AutoCloseable {
 
     private static final ThreadLocal<MemorySegment> STATE =
             ThreadLocal.withInitial(() -> Arena.global().allocate(CAPTURE));
+    /** One struct iovec {void *base; size_t len} per thread, for preadv2. */
+    private static final ThreadLocal<MemorySegment> IOVEC =
+            ThreadLocal.withInitial(() -> Arena.global().allocate(16, 8));
+    private volatile boolean noWaitUnsupported;
 
     private final String path;
     private final int fd;
@@ -111,6 +121,38 @@ public final class LinuxFile implements AutoCloseable {
             }
             done += n;
         }
+    }
+
+    /**
+     * Reads what the page cache already holds without blocking (preadv2 with RWF_NOWAIT): the number of
+     * bytes read, possibly short, or 0 when the read would block or the kernel cannot tell.
+     */
+    public long readCached(MemorySegment dst, long offset) throws BlockDeviceException {
+        if (noWaitUnsupported) {
+            return 0;
+        }
+        MemorySegment state = STATE.get();
+        MemorySegment iov = IOVEC.get();
+        iov.set(ValueLayout.ADDRESS, 0, dst);
+        iov.set(ValueLayout.JAVA_LONG, 8, dst.byteSize());
+        long n;
+        try {
+            n = (long) PREADV2.invokeExact(state, fd, iov, 1, offset, RWF_NOWAIT);
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+        if (n >= 0) {
+            return n;
+        }
+        int e = errno(state);
+        if (e == EOPNOTSUPP || e == 22) {
+            noWaitUnsupported = true; // file system or kernel without RWF_NOWAIT for buffered reads
+            return 0;
+        }
+        if (e == EAGAIN || e == EINTR) {
+            return 0;
+        }
+        throw error("preadv2", path, e);
     }
 
     public void writeFully(MemorySegment src, long offset) throws BlockDeviceException {
