@@ -52,6 +52,14 @@ public final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
     private boolean flushScheduled;
     private boolean disconnecting;
     private boolean paused;
+    /**
+     * Requests already read from the socket while the connection is over its limits. One socket read can
+     * hold thousands of 28-byte READ requests; serving them all at once would buffer gigabytes of replies
+     * for a client that does not read. They wait here (their own bytes only) until the window reopens.
+     */
+    private final java.util.ArrayDeque<NbdRequest> waiting = new java.util.ArrayDeque<>();
+    /** Set while {@link #updateReading} serves waiting requests, so replies completing inline do not recurse. */
+    private boolean draining;
     private final Runnable flushTask = this::scheduledFlush;
     /**
      * Replies completed off the event loop (a file device completes on its I/O threads). They queue here and
@@ -89,6 +97,14 @@ public final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
             r.release(); // nothing after DISC is served
             return;
         }
+        if (paused || !waiting.isEmpty()) {
+            waiting.add(r);
+            return;
+        }
+        serve(r);
+    }
+
+    private void serve(NbdRequest r) {
         try {
             dispatch(r);
         } catch (RuntimeException e) {
@@ -97,6 +113,15 @@ public final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
             started(r.length());
             finish(errorReply(r, EIO, e.toString()), r.length());
         }
+    }
+
+    @Override
+    public void channelInactive(ChannelHandlerContext ctx) throws Exception {
+        NbdRequest r;
+        while ((r = waiting.poll()) != null) {
+            r.release();
+        }
+        super.channelInactive(ctx);
     }
 
     @Override
@@ -379,8 +404,28 @@ public final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
         }
     }
 
+    private boolean overLimits() {
+        return inFlight >= limits.maxInFlight() || inFlightBytes >= limits.maxInFlightBytes() || !channel.isWritable();
+    }
+
     private void updateReading() {
-        boolean over = inFlight >= limits.maxInFlight() || inFlightBytes >= limits.maxInFlightBytes() || !channel.isWritable();
+        if (draining) {
+            return; // the loop below re-checks the limits after every request
+        }
+        boolean over = overLimits();
+        if (!over && !waiting.isEmpty()) {
+            // Serve what was read while paused before reading more, in order, until the limits bite again.
+            draining = true;
+            try {
+                NbdRequest r;
+                while (!overLimits() && !disconnecting && (r = waiting.poll()) != null) {
+                    serve(r);
+                }
+            } finally {
+                draining = false;
+            }
+            over = overLimits() || !waiting.isEmpty();
+        }
         if (over != paused) {
             paused = over;
             channel.config().setAutoRead(!over);
