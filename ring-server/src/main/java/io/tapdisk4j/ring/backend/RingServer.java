@@ -67,6 +67,9 @@ final class RingServer {
     private int inFlight;
     private boolean processing;
     private boolean needPush;
+    private boolean pushScheduled;
+    /** The last round stopped for want of slots (or behind a barrier) without arming req_event. */
+    private boolean stalled;
     private InFlight barrierWaiting;
     private boolean barrierRunning;
     /** Fatal frontend error: no more requests are taken. */
@@ -144,7 +147,11 @@ final class RingServer {
     }
 
     private void process() {
-        if (blocked() || released) {
+        if (released) {
+            return;
+        }
+        if (blocked()) {
+            stalled = true;
             return;
         }
         processing = true;
@@ -166,6 +173,8 @@ final class RingServer {
                     start(r);
                 }
                 if (blocked() || ring.requestConsOverflow() || free.isEmpty()) {
+                    // No req_event armed: a completion must look at the ring again.
+                    stalled = true;
                     break;
                 }
                 if (!ring.finalCheckForRequests()) {
@@ -580,7 +589,7 @@ final class RingServer {
         inFlight--;
         free.push(r);
         if (!processing) {
-            pushResponses();
+            schedulePush();
             afterCompletion();
         }
     }
@@ -598,8 +607,23 @@ final class RingServer {
             }
             return;
         }
-        if (!barrierRunning && barrierWaiting == null) {
+        if (stalled && !barrierRunning && barrierWaiting == null) {
+            stalled = false;
             process();
+        }
+    }
+
+    /**
+     * Completions arriving one by one from the device (outside a processing round) publish their
+     * responses once per loop iteration: the push task runs after the completions already queued.
+     */
+    private void schedulePush() {
+        if (!pushScheduled) {
+            pushScheduled = true;
+            loop.execute(() -> {
+                pushScheduled = false;
+                pushResponses();
+            });
         }
     }
 
