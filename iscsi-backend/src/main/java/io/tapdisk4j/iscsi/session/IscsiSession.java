@@ -55,7 +55,8 @@ public final class IscsiSession implements AutoCloseable {
 
     private enum State { FULL_FEATURE, RECOVERING, FAILED, CLOSED }
 
-    private record Tmf(int function, Task task, int lun, ScheduledFuture<?> timer) {
+    /** A task management request in flight; {@code referencedItt}: the aborted task's tag when it was sent. */
+    private record Tmf(int function, Task task, int referencedItt, int lun, ScheduledFuture<?> timer) {
     }
 
     private final SessionConfig config;
@@ -499,7 +500,7 @@ public final class IscsiSession implements AutoCloseable {
         int itt = allocateItt();
         ScheduledFuture<?> timer = loop.schedule(() -> onTaskManagementTimeout(itt),
                 config.nopTimeout().toMillis(), TimeUnit.MILLISECONDS);
-        taskManagement.put(itt, new Tmf(function, t, lun, timer));
+        taskManagement.put(itt, new Tmf(function, t, t == null ? RESERVED : t.itt, lun, timer));
         write(InitiatorPdus.taskManagement(function, LunEncoding.encode(lun), itt,
                 t == null ? RESERVED : t.itt, cmdSN, expStatSN, t == null ? cmdSN : t.cmdSN));
     }
@@ -510,6 +511,9 @@ public final class IscsiSession implements AutoCloseable {
             return;
         }
         if (tmf.function == InitiatorPdus.TMF_ABORT_TASK) {
+            if (inFlight.get(tmf.referencedItt) != tmf.task) {
+                return; // the task ended meanwhile (answered, or reissued after a reset): nothing to escalate
+            }
             resetLun(tmf.lun, "ABORT TASK not answered");
         } else {
             protocolError("LOGICAL UNIT RESET not answered");
@@ -556,6 +560,14 @@ public final class IscsiSession implements AutoCloseable {
                     ended.add(t);
                 }
             }
+            // Aborts still waiting for the reset LUN's tasks are moot now.
+            taskManagement.values().removeIf(other -> {
+                boolean moot = other.function == InitiatorPdus.TMF_ABORT_TASK && other.lun == tmf.lun;
+                if (moot) {
+                    other.timer.cancel(false);
+                }
+                return moot;
+            });
         }
         ended.sort(Comparator.comparingInt((Task t) -> t.cmdSN - cmdSN));
         for (int i = ended.size() - 1; i >= 0; i--) {

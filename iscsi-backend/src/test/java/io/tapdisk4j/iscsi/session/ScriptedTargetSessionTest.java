@@ -256,6 +256,61 @@ class ScriptedTargetSessionTest {
         }
     }
 
+    static IscsiSession openWithCommandTimeout(ScriptedTarget t, Duration commandTimeout) throws Exception {
+        SessionConfig c = SessionConfig.of("127.0.0.1", t.port(), LoginConfig.normal("iqn.2026-11.test:scripted", Credentials.NONE))
+                .withTimeouts(commandTimeout, Duration.ofSeconds(30), Duration.ofSeconds(2), Duration.ofSeconds(10));
+        return IscsiSession.open(c).get(10, TimeUnit.SECONDS);
+    }
+
+    /** A command the target sits on is aborted after the command timeout and sent again. */
+    @Test
+    void timedOutCommandIsAbortedAndReissued() throws Exception {
+        AtomicInteger commands = new AtomicInteger();
+        List<Integer> aborted = java.util.Collections.synchronizedList(new ArrayList<>());
+        try (ScriptedTarget t = new ScriptedTarget(r2tOnly(), (s, p) -> {
+            if (p.opcode() == Opcode.SCSI_COMMAND && commands.incrementAndGet() > 1) {
+                s.scsiResponse(p.itt(), ScsiStatus.GOOD, null);
+            } else if (p.opcode() == Opcode.TASK_MGMT_REQUEST) {
+                assertEquals(1, p.header().flags() & 0x7f, "ABORT TASK");
+                assertTrue(p.header().immediate());
+                aborted.add(p.header().targetTransferTag()); // Referenced Task Tag
+                s.taskManagementResponse(p, 0);
+            }
+        }); IscsiSession session = openWithCommandTimeout(t, Duration.ofMillis(300))) {
+            get(session.execute(ScsiCommand.noData(1, Cdb.testUnitReady()))).data().release();
+            assertEquals(2, commands.get());
+            int firstItt = t.received.stream().filter(r -> r.opcode() == Opcode.SCSI_COMMAND).findFirst().orElseThrow().itt();
+            assertEquals(List.of(firstItt), aborted, "the abort named the silent command");
+            assertEquals(0, session.reconnects());
+        }
+    }
+
+    /** Aborts that are never answered lead to one LOGICAL UNIT RESET; once it is answered, everything is reissued. */
+    @Test
+    void unansweredAbortsLeadToOneLunReset() throws Exception {
+        AtomicInteger commands = new AtomicInteger();
+        AtomicInteger resets = new AtomicInteger();
+        try (ScriptedTarget t = new ScriptedTarget(r2tOnly(), (s, p) -> {
+            if (p.opcode() == Opcode.SCSI_COMMAND && commands.incrementAndGet() > 3) {
+                s.scsiResponse(p.itt(), ScsiStatus.GOOD, null);
+            } else if (p.opcode() == Opcode.TASK_MGMT_REQUEST && (p.header().flags() & 0x7f) == 5) {
+                resets.incrementAndGet();
+                s.taskManagementResponse(p, 0);
+            }
+        }); IscsiSession session = openWithCommandTimeout(t, Duration.ofMillis(300))) {
+            List<CompletableFuture<ScsiResult>> all = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                all.add(session.execute(ScsiCommand.noData(1, Cdb.testUnitReady())));
+            }
+            for (CompletableFuture<ScsiResult> f : all) {
+                get(f).data().release();
+            }
+            assertEquals(1, resets.get(), "one reset for the LUN, not one per aborted command");
+            assertEquals(6, commands.get(), "three sent, three reissued after the reset");
+            assertEquals(0, session.reconnects());
+        }
+    }
+
     @Test
     void rejectedCommandFailsClearly() throws Exception {
         try (ScriptedTarget t = new ScriptedTarget(r2tOnly(), (s, p) -> {

@@ -220,6 +220,12 @@ public final class ScriptedTarget implements AutoCloseable {
             send(stamp(p, true));
         }
 
+        public void taskManagementResponse(Received request, int response) {
+            Pdu p = Pdu.of(Opcode.TASK_MGMT_RESPONSE, false, null);
+            p.flags(0x80).byteAt(2, response).intAt(16, request.itt());
+            send(stamp(p, true));
+        }
+
         public void asyncLogoutRequest() {
             Pdu p = Pdu.of(Opcode.ASYNC_MESSAGE, false, null);
             p.flags(0x80).intAt(16, Pdu.RESERVED_TAG).byteAt(36, 1).shortAt(40, 2);
