@@ -33,7 +33,7 @@ final class BenchRingCommand implements Callable<Integer> {
     @Option(names = "--seconds", defaultValue = "5", description = "Measured duration.")
     double seconds;
 
-    @Option(names = "--depth", defaultValue = "16", description = "Requests in flight per queue.")
+    @Option(names = "--depth", defaultValue = "0", description = "Requests in flight per queue (0: about 4 MiB in flight).")
     int depth;
 
     @Option(names = "--ring-order", defaultValue = "2", description = "ring-page-order (0-4).")

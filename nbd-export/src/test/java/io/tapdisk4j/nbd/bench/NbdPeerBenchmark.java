@@ -43,7 +43,12 @@ public final class NbdPeerBenchmark {
     static final int FIO_SECONDS = Integer.getInteger("fio.seconds", 5);
 
     public static void main(String[] args) throws Exception {
-        Path dir = args.length > 0 ? Path.of(args[0]) : Files.createTempDirectory("nbd-bench");
+        run(args.length > 0 ? Path.of(args[0]) : Files.createTempDirectory("nbd-bench"));
+    }
+
+    /** Runs every comparison, prints its tables, and returns the figures for `bench peers`. */
+    public static List<io.tapdisk4j.testsupport.PeerFigure> run(Path dir) throws Exception {
+        List<io.tapdisk4j.testsupport.PeerFigure> figures = new ArrayList<>();
         Files.createDirectories(dir);
         Path image = dir.resolve("bench-1g.raw");
         prepare(image);
@@ -109,7 +114,7 @@ public final class NbdPeerBenchmark {
                     r[2] = Math.max(r[2], fioIops(fio, e.getValue(), FIO_SECONDS));
                 }
             }
-            clientBackend(uris.get("nbdkit"), nbdcopy);
+            figures.add(clientBackend(uris.get("nbdkit"), nbdcopy));
         } finally {
             for (AutoCloseable c : running.reversed()) {
                 c.close();
@@ -137,6 +142,20 @@ public final class NbdPeerBenchmark {
         }
         System.out.println("(CPU ratios > 1: less CPU than nbdkit; nbd-server forks per connection: its children are counted"
                 + " once they exit; the tapdisk4j figure is this whole JVM (JIT and GC threads, the idle harness) without its nbdcopy children)");
+        double[] ours = results.get("tapdisk4j");
+        for (var e : results.entrySet()) {
+            if (e.getKey().equals("tapdisk4j")) {
+                continue;
+            }
+            double[] r = e.getValue();
+            figures.add(new io.tapdisk4j.testsupport.PeerFigure("NBD export", "nbdcopy -C 1, 1 GiB", e.getKey(),
+                    ours[0], r[0], "s", false));
+            figures.add(new io.tapdisk4j.testsupport.PeerFigure("NBD export", "nbdcopy -C 4, 1 GiB", e.getKey(),
+                    ours[1], r[1], "s", false));
+            figures.add(new io.tapdisk4j.testsupport.PeerFigure("NBD export", "fio 4k randread qd64", e.getKey(),
+                    ours[2], r[2], "IOPS", true));
+        }
+        return figures;
     }
 
     static double mb(double seconds) {
@@ -227,7 +246,7 @@ public final class NbdPeerBenchmark {
     }
 
     /** tapdisk4j's nbd:// backend reading the whole export, against nbdcopy doing the same. */
-    static void clientBackend(String uri, String nbdcopy) throws Exception {
+    static io.tapdisk4j.testsupport.PeerFigure clientBackend(String uri, String nbdcopy) throws Exception {
         double best = Double.MAX_VALUE;
         double bestCopy = Double.MAX_VALUE;
         for (int i = 0; i < ROUNDS; i++) {
@@ -256,5 +275,7 @@ public final class NbdPeerBenchmark {
         }
         System.out.printf(Locale.ROOT, "client backend from nbdkit: tapdisk4j %.2f s (%.0f MB/s, 4 conns, 64 x 256 KiB in flight)"
                 + " vs nbdcopy -C 4 %.2f s (%.0f MB/s): ratio %.2f%n", best, mb(best), bestCopy, mb(bestCopy), bestCopy / best);
+        return new io.tapdisk4j.testsupport.PeerFigure("NBD client", "read 1 GiB from nbdkit", "nbdcopy -C 4", best,
+                bestCopy, "s", false);
     }
 }

@@ -38,6 +38,12 @@ public final class NfsBenchmark {
     private static final int SEQ_DEPTH = 16;
 
     public static void main(String[] args) throws Exception {
+        run();
+        System.exit(0);
+    }
+
+    /** Runs the comparison, prints its table, and returns the figures for `bench peers`. */
+    public static List<io.tapdisk4j.testsupport.PeerFigure> run() throws Exception {
         long size = Long.getLong("size", 1L << 30);
         int seconds = Integer.getInteger("seconds", 5);
         String nfsCp = Peers.require("nfs-cp", "libnfs-utils");
@@ -128,7 +134,15 @@ public final class NfsBenchmark {
         System.out.println("(x: libnfs time / tapdisk4j time; cpu: client CPU seconds per GiB, user+system, whole process"
                 + " for tapdisk4j; the tapdisk4j write includes COMMITs (background past maxunstable and the final"
                 + " flush), nfs-cp sends none)");
-        System.exit(0);
+        List<io.tapdisk4j.testsupport.PeerFigure> figures = new ArrayList<>();
+        for (int i = 0; i < nconnects.length; i++) {
+            String who = " (nconnect=" + nconnects[i] + ")";
+            figures.add(new io.tapdisk4j.testsupport.PeerFigure("NFS backend", (size >> 20) + " MiB sequential write" + who,
+                    "libnfs nfs-cp", w[i], libWrite, "s", false));
+            figures.add(new io.tapdisk4j.testsupport.PeerFigure("NFS backend", (size >> 20) + " MiB sequential read" + who,
+                    "libnfs nfs-cp", r[i], libRead, "s", false));
+        }
+        return figures;
     }
 
     interface Body {

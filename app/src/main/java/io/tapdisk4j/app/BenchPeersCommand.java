@@ -1,0 +1,29 @@
+package io.tapdisk4j.app;
+
+import io.tapdisk4j.bench.PeersBenchmark;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+
+@Command(name = "peers", description = "Start each real peer (nbdkit, qemu-nbd, nbd-server, nfs-ganesha + libnfs, "
+        + "tgtd + iscsi-perf), run tapdisk4j and the peer on the same work in one run, print a table of ratios.")
+final class BenchPeersCommand implements Callable<Integer> {
+
+    @Option(names = "--only", split = ",", description = "Comparisons to run: nbd, nfs, iscsi, vhd (default all).")
+    List<String> only = List.of();
+
+    @Option(names = "--dir", description = "Work directory for images (default: a new temporary directory).")
+    Path dir;
+
+    @Override
+    public Integer call() throws Exception {
+        BenchCommand.quietDeviceLogs();
+        Path d = dir != null ? dir : Files.createTempDirectory("tapdisk4j-peers-");
+        PeersBenchmark.run(d, only, System.out);
+        return 0;
+    }
+}
