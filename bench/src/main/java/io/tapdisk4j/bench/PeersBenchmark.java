@@ -1,5 +1,6 @@
 package io.tapdisk4j.bench;
 
+import io.tapdisk4j.iscsi.bench.IscsiPerfComparison;
 import io.tapdisk4j.nbd.bench.NbdPeerBenchmark;
 import io.tapdisk4j.nfs.bench.NfsBenchmark;
 import io.tapdisk4j.testsupport.PeerFigure;
@@ -33,6 +34,7 @@ public final class PeersBenchmark {
         Map<String, Comparison> all = new LinkedHashMap<>();
         all.put("nbd", d -> NbdPeerBenchmark.run(d.resolve("nbd")));
         all.put("nfs", d -> NfsBenchmark.run());
+        all.put("iscsi", d -> IscsiPerfComparison.run(5, 512, 3));
         all.put("vhd", PeersBenchmark::vhdFirstWrite);
         List<PeerFigure> figures = new ArrayList<>();
         List<String> missing = new ArrayList<>();

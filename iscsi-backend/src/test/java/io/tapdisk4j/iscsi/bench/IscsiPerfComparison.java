@@ -40,9 +40,13 @@ public final class IscsiPerfComparison {
     private static final Pattern AVERAGE = Pattern.compile("iops average (\\d+) \\((\\d+) MB/s\\)");
 
     public static void main(String[] args) throws Exception {
-        int seconds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
-        int lunMiB = args.length > 1 ? Integer.parseInt(args[1]) : 512;
-        int rounds = args.length > 2 ? Integer.parseInt(args[2]) : 3;
+        run(args.length > 0 ? Integer.parseInt(args[0]) : 5, args.length > 1 ? Integer.parseInt(args[1]) : 512,
+                args.length > 2 ? Integer.parseInt(args[2]) : 3);
+    }
+
+    /** Runs both workloads against iscsi-perf, prints the table, and returns the figures for `bench peers`. */
+    public static List<io.tapdisk4j.testsupport.PeerFigure> run(int seconds, int lunMiB, int rounds) throws Exception {
+        List<io.tapdisk4j.testsupport.PeerFigure> figures = new ArrayList<>();
         int depth = 32;
         String perf = Peers.require("iscsi-perf", "libiscsi-bin");
         Path dir = Files.createTempDirectory("iscsi-bench");
@@ -76,6 +80,8 @@ public final class IscsiPerfComparison {
                     Result m = median(mine);
                     rows.add(String.format("| %-18s | %9.0f | %8.0f | %9.0f | %8.0f | %5.2f | %s / %s |", w.name,
                             t.iops, t.mbPerSecond, m.iops, m.mbPerSecond, m.iops / t.iops, iopsList(theirs), iopsList(mine)));
+                    figures.add(new io.tapdisk4j.testsupport.PeerFigure("iSCSI backend", w.name + ", " + depth
+                            + " in flight", "libiscsi iscsi-perf", m.iops, t.iops, "IOPS", true));
                 }
             }
         } finally {
@@ -88,6 +94,7 @@ public final class IscsiPerfComparison {
         System.out.println("|--------------------|-----------|----------|-----------|----------|-------|------|");
         rows.forEach(System.out::println);
         System.out.printf("memcpy ceiling in this run: %.1f GB/s (one core, 1 MiB blocks)%n", memcpy);
+        return figures;
     }
 
     static Result median(List<Result> results) {
