@@ -30,11 +30,18 @@ public final class LateConsumerDevice implements BlockDevice {
     private final BlockDevice inner;
     private final List<Kept> kept = new ArrayList<>();
 
-    /** A write as the device first saw it: where it went and the buffer it came in. */
-    private record Kept(long offset, ByteBuf buffer) {
+    /**
+     * A write as the device first saw it: where it went, the buffer it came in (retained), and raw views of
+     * that buffer's memory taken without a reference (what a kernel retransmission queue holds: page
+     * pointers, which a grant unmap does not wait for).
+     */
+    private record Kept(long offset, ByteBuf buffer, java.nio.ByteBuffer[] raw) {
     }
 
-    /** What one late replay found. */
+    /**
+     * What one late replay found. {@code useAfterUnmap}: reading the buffer, or, once every reference was
+     * given up, its raw memory, failed because the memory was unmapped.
+     */
     public record Replay(long offset, int length, boolean useAfterUnmap, String error) {
     }
 
@@ -50,8 +57,9 @@ public final class LateConsumerDevice implements BlockDevice {
     public CompletableFuture<Void> write(long offset, ByteBuf data, boolean fua) {
         // The retransmission queue's reference: taken before the device can release its own.
         ByteBuf mine = data.retainedDuplicate();
+        java.nio.ByteBuffer[] raw = mine.nioBuffers();
         synchronized (kept) {
-            kept.add(new Kept(offset, mine));
+            kept.add(new Kept(offset, mine, raw));
         }
         return inner.write(offset, data, fua);
     }
@@ -93,9 +101,27 @@ public final class LateConsumerDevice implements BlockDevice {
             }
             releaseQuietly(k.buffer);
             inner.write(k.offset, copy, false).get(30, TimeUnit.SECONDS);
-            out.add(new Replay(k.offset, length, false, null));
+            // Our reference is gone: if the memory was a mapping only the buffer kept alive, it is unmapped
+            // now, and the raw views are what a retransmission queue would still point at.
+            String unmapped = probeRaw(k.raw);
+            out.add(new Replay(k.offset, length, unmapped != null, unmapped));
         }
         return out;
+    }
+
+    /** Reads one byte of every raw view: null when all are readable, the failure otherwise. */
+    private static String probeRaw(java.nio.ByteBuffer[] raw) {
+        for (java.nio.ByteBuffer b : raw) {
+            if (!b.hasRemaining()) {
+                continue;
+            }
+            try {
+                b.get(b.position());
+            } catch (IllegalStateException e) {
+                return e.toString();
+            }
+        }
+        return null;
     }
 
     /** Releases kept buffers without replaying them. */

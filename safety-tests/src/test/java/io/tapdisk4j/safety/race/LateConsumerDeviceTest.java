@@ -75,4 +75,26 @@ class LateConsumerDeviceTest {
             assertEquals(0, d.pending());
         }
     }
+
+    @Test
+    void mappingKeptAliveOnlyByTheBufferIsUnmappedUnderTheRawViews() throws Exception {
+        try (LateConsumerDevice d = new LateConsumerDevice(new MemoryDevice("m", 1 << 20))) {
+            Arena mapping = Arena.ofShared();
+            MemorySegment page = mapping.allocate(4096);
+            page.copyFrom(MemorySegment.ofArray(pattern(0xA)));
+            // As the ring server's unsafe-map buffer: the mapping closes when the last reference goes.
+            io.netty.buffer.CompositeByteBuf buf = new io.netty.buffer.CompositeByteBuf(Buffers.allocator(), true, 2) {
+                @Override
+                protected void deallocate() {
+                    super.deallocate();
+                    mapping.close();
+                }
+            };
+            buf.addComponent(true, Unpooled.wrappedBuffer(page.asByteBuffer()));
+            d.write(0, buf, false).get(10, TimeUnit.SECONDS);
+            List<LateConsumerDevice.Replay> r = d.replayLate();
+            assertTrue(r.get(0).useAfterUnmap(), "raw views of an unmapped page must fail: " + r);
+            assertArrayEquals(pattern(0xA), stored(d, 0), "the retained read itself still saw the mapping");
+        }
+    }
 }
