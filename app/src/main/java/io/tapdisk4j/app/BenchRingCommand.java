@@ -39,6 +39,11 @@ final class BenchRingCommand implements Callable<Integer> {
     @Option(names = "--ring-order", defaultValue = "2", description = "ring-page-order (0-4).")
     int ringOrder;
 
+    @Option(names = "--guest-memory", defaultValue = "0", converter = LongSizeConverter.class,
+            description = "Guest memory each guest's requests cycle through, e.g. 256M (0: only the buffers in flight, "
+                    + "which stay in the CPU caches). The memcpy ceiling is measured over the same working set.")
+    long guestMemory;
+
     @Override
     public Integer call() throws Exception {
         BenchCommand.quietDeviceLogs();
@@ -46,7 +51,7 @@ final class BenchRingCommand implements Callable<Integer> {
             throw new IllegalArgumentException("--rw must be read or write, not '" + rw + "'");
         }
         RingBenchmark.Options o = new RingBenchmark.Options(device, guests, queues, blockSize, DataPath.parse(mode),
-                rw.equals("write"), seconds, depth, ringOrder);
+                rw.equals("write"), seconds, depth, ringOrder, guestMemory);
         RingBenchmark.Result r = RingBenchmark.run(o, System.out);
         return r.errors() == 0 ? 0 : 1;
     }

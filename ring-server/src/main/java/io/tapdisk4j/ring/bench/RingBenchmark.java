@@ -48,10 +48,30 @@ public final class RingBenchmark {
      * @param seconds    measured duration (after a short warm-up)
      * @param depth      requests kept in flight per queue; 0 picks about 4 MiB in flight (4..64 requests)
      * @param ringOrder  ring-page-order of every queue
+     * @param guestMemory bytes of guest memory each guest's requests cycle through (0: only the buffers in
+     *                   flight, which stay in the CPU caches; a guest streaming data touches far more). The
+     *                   memcpy ceiling is measured over the same working set.
      */
     public record Options(String deviceUri, int guests, int queues, int blockSize, DataPath mode, boolean write,
-                          double seconds, int depth, int ringOrder) {
+                          double seconds, int depth, int ringOrder, long guestMemory) {
+
+        public Options(String deviceUri, int guests, int queues, int blockSize, DataPath mode, boolean write,
+                       double seconds, int depth, int ringOrder) {
+            this(deviceUri, guests, queues, blockSize, mode, write, seconds, depth, ringOrder, 0);
+        }
+
+        /** Guest buffers per queue: enough to cover {@link #guestMemory}, at least one per request in flight. */
+        public int buffersPerQueue() {
+            long perQueue = guestMemory / queues / ((blockSize + 4095L) / 4096 * 4096);
+            long n = Math.max(depth, Math.min(perQueue, 1 << 16));
+            return (int) ((n + depth - 1) / depth * depth); // a multiple of the depth: in-flight requests never share one
+
+        }
+
         public Options {
+            if (guestMemory < 0) {
+                throw new IllegalArgumentException("bad guest memory " + guestMemory);
+            }
             if (depth == 0 && blockSize > 0) {
                 depth = Math.clamp((4 << 20) / blockSize, 4, 64);
             }
@@ -142,7 +162,7 @@ public final class RingBenchmark {
                 for (Guest g : guests) {
                     g.drain();
                 }
-                long workingSet = (long) o.guests() * o.queues() * o.depth() * pagesPerRequest * 4096L;
+                long workingSet = (long) o.guests() * o.queues() * o.buffersPerQueue() * pagesPerRequest * 4096L;
                 double memcpy = memcpyBandwidth(o.blockSize(), workingSet, Math.min(2.0, Math.max(0.5, o.seconds() / 4)));
                 Result r = new Result(o, n, b, secs, errors.get(), memcpy, run.completed.get());
                 if (progress != null) {
@@ -228,7 +248,7 @@ public final class RingBenchmark {
 
         Guest(SimHypervisor hv, Path dir, int domid, String uri, Options o, int pagesPerRequest) throws Exception {
             int indirectPages = o.queues() * (1 << o.ringOrder()) * 64;
-            int frames = o.queues() * (o.depth() * pagesPerRequest + (1 << o.ringOrder())) + indirectPages + 64;
+            int frames = o.queues() * (o.buffersPerQueue() * pagesPerRequest + (1 << o.ringOrder())) + indirectPages + 64;
             sim = SimGuest.create(dir, domid, frames, frames + 1024);
             boolean persistent = o.mode() == DataPath.PERSISTENT;
             front = BlkfrontEmulator.create(sim, new FrontendOptions(o.queues(), o.ringOrder(), Abi.X86_64, persistent,
@@ -244,17 +264,24 @@ public final class RingBenchmark {
         void start(Run run, Options o) {
             int pages = (o.blockSize() + 4095) / 4096;
             long span = Math.max(1, sectors / (o.blockSize() / 512) - 1);
+            int perQueue = o.buffersPerQueue();
             for (int q = 0; q < o.queues(); q++) {
-                for (int d = 0; d < o.depth(); d++) {
+                List<GuestBuffer> pool = new ArrayList<>();
+                for (int i = 0; i < perQueue; i++) {
                     GuestBuffer b = front.allocateBuffer(pages);
                     buffers.add(b);
+                    pool.add(b);
+                }
+                for (int d = 0; d < o.depth(); d++) {
                     long slot = (long) (q * o.depth() + d) * 997 % span;
-                    issue(run, o, q, b, slot, span);
+                    issue(run, o, q, pool, d, slot, span);
                 }
             }
         }
 
-        private void issue(Run run, Options o, int q, GuestBuffer b, long slot, long span) {
+        /** Request number {@code n} of an in-flight slot uses buffer {@code n}, stepping by the depth. */
+        private void issue(Run run, Options o, int q, List<GuestBuffer> pool, int n, long slot, long span) {
+            GuestBuffer b = pool.get(n % pool.size());
             long sector = slot * (o.blockSize() / 512);
             CompletableFuture<BlkifResponse> f = o.write() ? front.write(q, sector, b, 0, o.blockSize())
                     : front.read(q, sector, b, 0, o.blockSize());
@@ -269,7 +296,7 @@ public final class RingBenchmark {
                 if (run.stopped || e != null) {
                     drained.countDown();
                 } else {
-                    issue(run, o, q, b, (slot + 1) % span, span);
+                    issue(run, o, q, pool, (n + o.depth()) % pool.size(), (slot + 1) % span, span);
                 }
             });
         }
