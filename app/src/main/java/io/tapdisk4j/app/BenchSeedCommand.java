@@ -23,7 +23,7 @@ final class BenchSeedCommand implements Callable<Integer> {
     @Option(names = "--seconds", description = "Duration of each point (default 10; 1 with --quick).")
     Double seconds;
 
-    @Option(names = "--quick", description = "A short run: VM counts 1, 4, N; four block sizes; 1 s points.")
+    @Option(names = "--quick", description = "A short run: VM counts 1, 2, 4; four block sizes; 1 s points.")
     boolean quick;
 
     @Option(names = "--paths", split = ",", description = "Data paths (default all four).")
@@ -43,13 +43,12 @@ final class BenchSeedCommand implements Callable<Integer> {
         if (vms != null) {
             List<Integer> counts = new ArrayList<>();
             if (quick) {
-                counts.add(1);
-                if (vms >= 4) {
-                    counts.add(Math.min(4, vms));
+                for (int v : base.vmCounts()) {
+                    if (v < vms) {
+                        counts.add(v);
+                    }
                 }
-                if (vms > 4) {
-                    counts.add(vms);
-                }
+                counts.add(vms);
             } else {
                 for (int v = 1; v <= vms; v++) {
                     counts.add(v);

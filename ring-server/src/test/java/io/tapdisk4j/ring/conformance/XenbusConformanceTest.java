@@ -82,6 +82,16 @@ class XenbusConformanceTest {
             guest.getOutputStream().close();
             collect(guest, lines);
             assertTrue(guest.waitFor(30, TimeUnit.SECONDS), "the C guest did not exit");
+            // Removal: the toolstack deletes the device's directories and the backend lets the device go.
+            java.util.concurrent.CountDownLatch removed = new java.util.concurrent.CountDownLatch(1);
+            tapback.addListener(info -> {
+                if (info.id().equals(id) && "removed".equals(info.phase())) {
+                    removed.countDown();
+                }
+            });
+            Toolstack.removeVbd(xs, id);
+            assertTrue(removed.await(30, TimeUnit.SECONDS), "removing the VBD releases the device");
+            assertTrue(tapback.device(DOMID, DEVID).isEmpty(), "no device left after removal");
         } finally {
             if (guest != null) {
                 guest.destroyForcibly();
@@ -140,6 +150,16 @@ class XenbusConformanceTest {
             guest.getOutputStream().close();
             collect(guest, lines);
             assertTrue(guest.waitFor(30, TimeUnit.SECONDS), "the C guest did not exit");
+            // Removal: the toolstack deletes the device's directories and the backend lets the device go.
+            java.util.concurrent.CountDownLatch removed = new java.util.concurrent.CountDownLatch(1);
+            tapback.addListener(info -> {
+                if (info.id().equals(id) && "removed".equals(info.phase())) {
+                    removed.countDown();
+                }
+            });
+            Toolstack.removeVbd(xs, id);
+            assertTrue(removed.await(30, TimeUnit.SECONDS), "removing the VBD releases the device");
+            assertTrue(tapback.device(DOMID, DEVID).isEmpty(), "no device left after removal");
         } finally {
             if (guest != null) {
                 guest.destroyForcibly();
