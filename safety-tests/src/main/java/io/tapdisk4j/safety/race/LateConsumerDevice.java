@@ -2,13 +2,11 @@ package io.tapdisk4j.safety.race;
 
 import io.netty.buffer.ByteBuf;
 import io.tapdisk4j.block.BlockDevice;
+import io.tapdisk4j.block.ForwardingBlockDevice;
 import io.tapdisk4j.block.Buffers;
-import io.tapdisk4j.block.Capability;
-import io.tapdisk4j.block.Extent;
 
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
@@ -25,9 +23,8 @@ import java.util.concurrent.TimeoutException;
  * handed to the device (unsafe-map) the replay carries whatever the guest wrote into the page since, or
  * fails because the page was unmapped (IllegalStateException from the closed arena): the race.
  */
-public final class LateConsumerDevice implements BlockDevice {
+public final class LateConsumerDevice extends ForwardingBlockDevice {
 
-    private final BlockDevice inner;
     private final List<Kept> kept = new ArrayList<>();
 
     /**
@@ -46,11 +43,11 @@ public final class LateConsumerDevice implements BlockDevice {
     }
 
     public LateConsumerDevice(BlockDevice inner) {
-        this.inner = inner;
+        super(inner);
     }
 
     public BlockDevice inner() {
-        return inner;
+        return delegate;
     }
 
     @Override
@@ -61,7 +58,7 @@ public final class LateConsumerDevice implements BlockDevice {
         synchronized (kept) {
             kept.add(new Kept(offset, mine, raw));
         }
-        return inner.write(offset, data, fua);
+        return delegate.write(offset, data, fua);
     }
 
     /** Writes kept but not yet replayed. */
@@ -100,7 +97,7 @@ public final class LateConsumerDevice implements BlockDevice {
                 continue;
             }
             releaseQuietly(k.buffer);
-            inner.write(k.offset, copy, false).get(30, TimeUnit.SECONDS);
+            delegate.write(k.offset, copy, false).get(30, TimeUnit.SECONDS);
             // Our reference is gone: if the memory was a mapping only the buffer kept alive, it is unmapped
             // now, and the raw views are what a retransmission queue would still point at.
             String unmapped = probeRaw(k.raw);
@@ -143,58 +140,13 @@ public final class LateConsumerDevice implements BlockDevice {
     }
 
     @Override
-    public long size() {
-        return inner.size();
-    }
-
-    @Override
-    public int logicalBlockSize() {
-        return inner.logicalBlockSize();
-    }
-
-    @Override
-    public int physicalBlockSize() {
-        return inner.physicalBlockSize();
-    }
-
-    @Override
-    public Set<Capability> capabilities() {
-        return inner.capabilities();
-    }
-
-    @Override
-    public CompletableFuture<ByteBuf> read(long offset, int length) {
-        return inner.read(offset, length);
-    }
-
-    @Override
-    public CompletableFuture<Void> flush() {
-        return inner.flush();
-    }
-
-    @Override
-    public CompletableFuture<Void> discard(long offset, long length, boolean secure) {
-        return inner.discard(offset, length, secure);
-    }
-
-    @Override
-    public CompletableFuture<Void> writeZeroes(long offset, long length, boolean mayUnmap) {
-        return inner.writeZeroes(offset, length, mayUnmap);
-    }
-
-    @Override
-    public CompletableFuture<List<Extent>> allocation(long offset, long length) {
-        return inner.allocation(offset, length);
-    }
-
-    @Override
     public void close() {
         discardKept();
-        inner.close();
+        delegate.close();
     }
 
     @Override
     public String describe() {
-        return "late-consumer(" + inner.describe() + ")";
+        return "late-consumer(" + delegate.describe() + ")";
     }
 }

@@ -2,14 +2,11 @@ package io.tapdisk4j.safety.hostile;
 
 import io.netty.buffer.ByteBuf;
 import io.tapdisk4j.block.BlockDevice;
+import io.tapdisk4j.block.ForwardingBlockDevice;
 import io.tapdisk4j.block.BlockDeviceException;
 import io.tapdisk4j.block.BlockError;
 import io.tapdisk4j.block.Buffers;
-import io.tapdisk4j.block.Capability;
-import io.tapdisk4j.block.Extent;
 
-import java.util.List;
-import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.concurrent.CompletableFuture;
 
@@ -18,16 +15,15 @@ import java.util.concurrent.CompletableFuture;
  * after filling (and releasing) a pooled buffer with the canary, some return short buffers whose unread
  * capacity holds the canary. The ring server must never let those bytes reach a guest page.
  */
-final class CanaryDevice implements BlockDevice {
+final class CanaryDevice extends ForwardingBlockDevice {
 
     static final long CANARY = 0x5AFEC0DEDEADBEEFL;
 
-    private final BlockDevice inner;
     private final SplittableRandom random;
     private volatile boolean misbehave = true;
 
     CanaryDevice(BlockDevice inner, long seed) {
-        this.inner = inner;
+        super(inner);
         this.random = new SplittableRandom(seed);
     }
 
@@ -60,53 +56,13 @@ final class CanaryDevice implements BlockDevice {
                 return CompletableFuture.completedFuture(b);
             }
             default -> {
-                return inner.read(offset, length);
+                return delegate.read(offset, length);
             }
         }
     }
 
     @Override
-    public long size() {
-        return inner.size();
-    }
-
-    @Override
-    public Set<Capability> capabilities() {
-        return inner.capabilities();
-    }
-
-    @Override
-    public CompletableFuture<Void> write(long offset, ByteBuf data, boolean fua) {
-        return inner.write(offset, data, fua);
-    }
-
-    @Override
-    public CompletableFuture<Void> flush() {
-        return inner.flush();
-    }
-
-    @Override
-    public CompletableFuture<Void> discard(long offset, long length, boolean secure) {
-        return inner.discard(offset, length, secure);
-    }
-
-    @Override
-    public CompletableFuture<Void> writeZeroes(long offset, long length, boolean mayUnmap) {
-        return inner.writeZeroes(offset, length, mayUnmap);
-    }
-
-    @Override
-    public CompletableFuture<List<Extent>> allocation(long offset, long length) {
-        return inner.allocation(offset, length);
-    }
-
-    @Override
-    public void close() {
-        inner.close();
-    }
-
-    @Override
     public String describe() {
-        return "canary(" + inner.describe() + ")";
+        return "canary(" + delegate.describe() + ")";
     }
 }
