@@ -25,6 +25,16 @@ public interface BlockDeviceProvider {
         throw new BlockDeviceException(BlockError.ENOTSUP, uri.scheme() + ": cannot remove " + uri);
     }
 
+    /**
+     * Gives the storage {@code from} names the name {@code to}, atomically where the storage can (a POSIX
+     * rename, an NFS RENAME): {@code to} must be of the same scheme and place (file system, NFS export) and
+     * must not exist. What {@code vdi snapshot} needs to put a new image in place of an old one. Storage
+     * without renameable names (a LUN, an NBD export, memory) refuses with {@link BlockError#ENOTSUP}.
+     */
+    default void rename(DeviceUri from, DeviceUri to) throws IOException {
+        throw new BlockDeviceException(BlockError.ENOTSUP, "storage '" + from.scheme() + ":' cannot rename (" + from + ")");
+    }
+
     /** Lists the entries of a directory-like URI (for {@code sr ls}); transports without directories refuse. */
     default List<String> list(DeviceUri directory) throws IOException {
         throw new BlockDeviceException(BlockError.ENOTSUP, uri(directory) + ": not a directory-like URI");

@@ -110,6 +110,15 @@ public final class BlockDevices {
         return open(uri, OpenOptions.DEFAULT.withFormat(format.name()));
     }
 
+    /** Renames storage through its transport: see {@link BlockDeviceProvider#rename}. */
+    public void rename(DeviceUri from, DeviceUri to) throws IOException {
+        if (!from.scheme().equals(to.scheme())) {
+            throw new BlockDeviceException(BlockError.EINVAL, "cannot rename " + from + " to " + to
+                    + ": a rename stays within one storage (scheme)");
+        }
+        provider(from).rename(from, to);
+    }
+
     public FormatProvider formatNamed(String name) throws BlockDeviceException {
         if (name == null || name.equals("raw")) {
             return null;

@@ -8,9 +8,12 @@ import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.block.OpenOptions;
 
 import java.io.IOException;
+import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
@@ -56,6 +59,24 @@ public final class LocalDeviceProviders {
                 Files.delete(Path.of(path(uri)));
             } catch (NoSuchFileException e) {
                 throw new BlockDeviceException(BlockError.EINVAL, "no such file: " + uri, e);
+            }
+        }
+
+        /** rename(2); refuses an existing target, and a move across file systems (which would be a copy). */
+        @Override
+        public void rename(DeviceUri from, DeviceUri to) throws IOException {
+            Path source = Path.of(path(from));
+            Path target = Path.of(path(to));
+            if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
+                throw new BlockDeviceException(BlockError.EINVAL, "cannot rename " + from + " to " + to + ": it exists");
+            }
+            try {
+                Files.move(source, target, StandardCopyOption.ATOMIC_MOVE);
+            } catch (NoSuchFileException e) {
+                throw new BlockDeviceException(BlockError.EINVAL, "no such file: " + from, e);
+            } catch (AtomicMoveNotSupportedException e) {
+                throw new BlockDeviceException(BlockError.ENOTSUP, "cannot rename " + from + " to " + to
+                        + " atomically (another file system?)", e);
             }
         }
 
