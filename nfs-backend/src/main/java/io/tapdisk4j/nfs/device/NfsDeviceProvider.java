@@ -9,14 +9,17 @@ import io.tapdisk4j.block.OpenOptions;
 import io.tapdisk4j.nfs.v3.CreateMode;
 import io.tapdisk4j.nfs.v3.DirEntry;
 import io.tapdisk4j.nfs.v3.Fattr3;
+import io.tapdisk4j.nfs.v3.FileHandle;
 import io.tapdisk4j.nfs.v3.LookupResult;
+import io.tapdisk4j.nfs.v3.Nfs3Exception;
+import io.tapdisk4j.nfs.v3.Nfs3Status;
 
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 
-/** {@code nfs://} device URIs: files on NFSv3 exports (open, create, remove, list, resolve). */
+/** {@code nfs://} device URIs: files on NFSv3 exports (open, create, remove, rename, list, resolve). */
 public final class NfsDeviceProvider implements BlockDeviceProvider {
 
     /** Permission bits of created images: read-write for the owner and group, as XAPI's NFS SR does. */
@@ -71,6 +74,63 @@ public final class NfsDeviceProvider implements BlockDeviceProvider {
             LookupResult dir = NfsSession.await(session.lookup(url.parentPath()), "LOOKUP " + url.parentPath());
             NfsSession.await(session.nfs().remove(dir.handle(), url.fileName()), "REMOVE " + url.path());
         }
+    }
+
+    /**
+     * NFSv3 RENAME within one export. An existing target is refused (RENAME itself would replace it). RENAME is
+     * not idempotent: should a retransmission, after a reply was lost, be answered NOENT, the rename counts as
+     * done when the source is gone and the target is there.
+     */
+    @Override
+    public void rename(DeviceUri from, DeviceUri to) throws IOException {
+        NfsUrl src = NfsUrl.parse(from);
+        NfsUrl dst = NfsUrl.parse(to);
+        if (!src.host().equals(dst.host()) || src.nfsPort() != dst.nfsPort() || src.mountPort() != dst.mountPort()) {
+            throw new BlockDeviceException(BlockError.EINVAL, "cannot rename " + from + " to " + to
+                    + ": a rename stays on one NFS server");
+        }
+        try (NfsSession session = NfsSession.open(src, src.parentPath())) {
+            if (!NfsSession.isPrefix(session.exportPath(), dst.parentPath())) {
+                throw new BlockDeviceException(BlockError.EINVAL, "cannot rename " + from + " to " + to
+                        + ": a rename stays within the export " + session.exportPath());
+            }
+            FileHandle fromDir = NfsSession.await(session.lookup(src.parentPath()), "LOOKUP " + src.parentPath()).handle();
+            FileHandle toDir = NfsSession.await(session.lookup(dst.parentPath()), "LOOKUP " + dst.parentPath()).handle();
+            if (exists(session, toDir, dst.fileName())) {
+                throw new BlockDeviceException(BlockError.EINVAL, "cannot rename " + from + " to " + to + ": it exists");
+            }
+            String what = "RENAME " + src.path() + " to " + dst.path();
+            try {
+                NfsSession.await(session.nfs().rename(fromDir, src.fileName(), toDir, dst.fileName()), what);
+            } catch (BlockDeviceException e) {
+                if (status(e) != Nfs3Status.NOENT || exists(session, fromDir, src.fileName())
+                        || !exists(session, toDir, dst.fileName())) {
+                    throw e;
+                }
+            }
+        }
+    }
+
+    private static boolean exists(NfsSession session, FileHandle dir, String name) throws BlockDeviceException {
+        try {
+            NfsSession.await(session.nfs().lookup(dir, name), "LOOKUP " + name);
+            return true;
+        } catch (BlockDeviceException e) {
+            if (status(e) == Nfs3Status.NOENT) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    /** The NFS status behind a failure, or -1 when it was not an NFS error status. */
+    private static int status(Throwable t) {
+        for (Throwable c = t; c != null; c = c.getCause()) {
+            if (c instanceof Nfs3Exception n) {
+                return n.status();
+            }
+        }
+        return -1;
     }
 
     @Override

@@ -21,7 +21,7 @@ public final class Nfs3Client implements AutoCloseable {
     public static final int PROGRAM = 100003;
     public static final int VERSION = 3;
     public static final int NULL = 0, GETATTR = 1, SETATTR = 2, LOOKUP = 3, ACCESS = 4, READ = 6, WRITE = 7,
-            CREATE = 8, REMOVE = 12, READDIRPLUS = 17, FSSTAT = 18, FSINFO = 19, COMMIT = 21;
+            CREATE = 8, REMOVE = 12, RENAME = 14, READDIRPLUS = 17, FSSTAT = 18, FSINFO = 19, COMMIT = 21;
     private static final int MAX_DIR_ENTRIES = 1 << 20;
 
     private final List<RpcClient> connections;
@@ -112,6 +112,15 @@ public final class Nfs3Client implements AutoCloseable {
         ByteBuf b = handleArgs(dir, name.length() + 8);
         XdrEncoder.writeString(b, name);
         return call(REMOVE, b, x -> Nfs3Replies.remove(x, name));
+    }
+
+    /** Renames {@code fromName} in {@code fromDir} to {@code toName} in {@code toDir}, replacing a file there. */
+    public CompletableFuture<Void> rename(FileHandle fromDir, String fromName, FileHandle toDir, String toName) {
+        ByteBuf b = handleArgs(fromDir, fromName.length() + toName.length() + 88);
+        XdrEncoder.writeString(b, fromName);
+        toDir.encode(b);
+        XdrEncoder.writeString(b, toName);
+        return call(RENAME, b, x -> Nfs3Replies.rename(x, fromName, toName));
     }
 
     public CompletableFuture<ReadResult> read(FileHandle fh, long offset, int count) {

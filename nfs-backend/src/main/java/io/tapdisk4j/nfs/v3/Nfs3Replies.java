@@ -93,6 +93,15 @@ public final class Nfs3Replies {
         return null;
     }
 
+    /** RENAME3res: the status, then the wcc_data of both directories (success or not). */
+    public static Void rename(XdrDecoder x, String from, String to) throws Nfs3Exception {
+        int status = x.readInt();
+        Fattr3.decodeWcc(x);
+        Fattr3.decodeWcc(x);
+        Nfs3Exception.check(status, "RENAME " + from + " to " + to);
+        return null;
+    }
+
     public static long commit(XdrDecoder x) throws Nfs3Exception {
         int status = x.readInt();
         Fattr3.decodeWcc(x);

@@ -12,6 +12,7 @@ public final class Nfs3Status {
     public static final int NXIO = 6;
     public static final int ACCES = 13;
     public static final int EXIST = 17;
+    public static final int XDEV = 18;
     public static final int NOTDIR = 20;
     public static final int ISDIR = 21;
     public static final int INVAL = 22;
@@ -38,6 +39,7 @@ public final class Nfs3Status {
             case NXIO -> "NFS3ERR_NXIO";
             case ACCES -> "NFS3ERR_ACCES";
             case EXIST -> "NFS3ERR_EXIST";
+            case XDEV -> "NFS3ERR_XDEV";
             case NOTDIR -> "NFS3ERR_NOTDIR";
             case ISDIR -> "NFS3ERR_ISDIR";
             case INVAL -> "NFS3ERR_INVAL";
@@ -65,7 +67,7 @@ public final class Nfs3Status {
             case STALE, BADHANDLE -> BlockError.ESTALE;
             case FBIG -> BlockError.EFBIG;
             case INVAL, NOENT, NOTDIR, ISDIR, NAMETOOLONG, EXIST -> BlockError.EINVAL;
-            case NOTSUPP -> BlockError.ENOTSUP;
+            case NOTSUPP, XDEV -> BlockError.ENOTSUP;
             default -> BlockError.EIO;
         };
     }

@@ -109,6 +109,32 @@ class NfsDeviceTest {
     }
 
     @Test
+    void renameKeepsTheFileAndNeverOverwrites() throws Exception {
+        Files.write(ganesha.export().resolve("before.vhd"), new byte[]{4, 5, 6});
+        Files.write(ganesha.export().resolve("occupied.vhd"), new byte[]{7});
+        DeviceUri before = DeviceUri.parse(ganesha.url("before.vhd", ""));
+        DeviceUri after = DeviceUri.parse(ganesha.url("after.vhd", ""));
+        provider.rename(before, after);
+        assertFalse(Files.exists(ganesha.export().resolve("before.vhd")));
+        assertArrayEquals(new byte[]{4, 5, 6}, Files.readAllBytes(ganesha.export().resolve("after.vhd")));
+        try (BlockDevice d = provider.open(after, io.tapdisk4j.block.OpenOptions.readOnlyOptions())) {
+            assertArrayEquals(new byte[]{4, 5, 6}, readAll(d, 0, 3));
+        }
+
+        BlockDeviceException exists = assertThrows(BlockDeviceException.class,
+                () -> provider.rename(after, DeviceUri.parse(ganesha.url("occupied.vhd", ""))));
+        assertTrue(exists.getMessage().contains("exists"), exists.getMessage());
+        assertArrayEquals(new byte[]{7}, Files.readAllBytes(ganesha.export().resolve("occupied.vhd")));
+        BlockDeviceException missing = assertThrows(BlockDeviceException.class,
+                () -> provider.rename(before, DeviceUri.parse(ganesha.url("x.vhd", ""))));
+        assertTrue(missing.getMessage().contains("NFS3ERR_NOENT"), missing.getMessage());
+        BlockDeviceException otherServer = assertThrows(BlockDeviceException.class,
+                () -> provider.rename(after, DeviceUri.parse("nfs://127.0.0.2" + ganesha.export() + "/y.vhd")));
+        assertEquals(BlockError.EINVAL, otherServer.error());
+        assertTrue(Files.exists(ganesha.export().resolve("after.vhd")));
+    }
+
+    @Test
     void createRefusesExistingFile() throws Exception {
         Files.write(ganesha.export().resolve("exists.raw"), new byte[512]);
         DeviceUri uri = DeviceUri.parse(ganesha.url("exists.raw", ""));

@@ -69,6 +69,25 @@ class Nfs3ProceduresTest {
     }
 
     @Test
+    void renameMovesAFileBetweenDirectoriesOfTheExport() throws Exception {
+        var sub = Files.createDirectories(ganesha.export().resolve("rename-to"));
+        Files.write(ganesha.export().resolve("rename-me.raw"), new byte[]{1, 2, 3});
+        NfsUrl url = NfsUrl.parse(DeviceUri.parse(ganesha.url("", "")));
+        try (NfsSession s = NfsSession.open(url, url.path())) {
+            Nfs3Client nfs = s.nfs();
+            FileHandle to = get(nfs.lookup(s.root(), "rename-to")).handle();
+            get(nfs.rename(s.root(), "rename-me.raw", to, "renamed.raw"));
+            assertTrue(!Files.exists(ganesha.export().resolve("rename-me.raw")));
+            assertEquals(3, Files.size(sub.resolve("renamed.raw")));
+            ExecutionException gone = assertThrows(ExecutionException.class,
+                    () -> get(nfs.rename(s.root(), "rename-me.raw", to, "again.raw")));
+            Nfs3Exception e = assertInstanceOf(Nfs3Exception.class, gone.getCause());
+            assertEquals(Nfs3Status.NOENT, e.status());
+            assertTrue(e.getMessage().contains("RENAME rename-me.raw to again.raw"), e.getMessage());
+        }
+    }
+
+    @Test
     void readdirplusFollowsCookiesAcrossPages() throws Exception {
         var dir = Files.createDirectories(ganesha.export().resolve("many"));
         for (int i = 0; i < 600; i++) {

@@ -85,6 +85,7 @@ class ReplyFuzzTest {
         m.put("commit", build(b -> { b.writeInt(0); wcc(b); b.writeLong(0xabcdL); }));
         m.put("setattr", build(b -> { b.writeInt(0); wcc(b); }));
         m.put("remove", build(b -> { b.writeInt(0); wcc(b); }));
+        m.put("rename", build(b -> { b.writeInt(0); wcc(b); wcc(b); }));
         m.put("access", build(b -> { b.writeInt(0); postOp(b); b.writeInt(0x3f); }));
         m.put("fsinfo", build(b -> { b.writeInt(0); postOp(b); for (int i = 0; i < 7; i++) { b.writeInt(1 << 20); }
             b.writeLong(Long.MAX_VALUE); b.writeLong(1); b.writeInt(0x1b); }));
@@ -115,6 +116,7 @@ class ReplyFuzzTest {
             case "commit" -> Nfs3Replies::commit;
             case "setattr" -> Nfs3Replies::setattr;
             case "remove" -> x -> Nfs3Replies.remove(x, "f");
+            case "rename" -> x -> Nfs3Replies.rename(x, "f", "g");
             case "access" -> Nfs3Replies::access;
             case "fsinfo" -> Nfs3Replies::fsinfo;
             case "fsstat" -> Nfs3Replies::fsstat;
