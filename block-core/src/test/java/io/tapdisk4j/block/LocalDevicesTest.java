@@ -233,4 +233,25 @@ class LocalDevicesTest {
             assertInstanceOf(io.tapdisk4j.block.local.NullDevice.class, dev);
         }
     }
+
+    @Test
+    void nullDeviceReadsAreSharedReadOnlyZeroesThatNoCallerCanDirty() throws Exception {
+        try (BlockDevice dev = BlockDevices.loadDefault().open("null:?size=1G")) {
+            ByteBuf first = await(dev.read(0, 65536));
+            assertTrue(first.isDirect(), "dom0 buffers are direct");
+            assertThrows(java.nio.ReadOnlyBufferException.class, () -> first.setByte(0, 1));
+            first.release();
+            first.release(); // releasing a view of the shared zeroes twice harms no later reader
+            ByteBuf again = await(dev.read(4096, 65536));
+            ByteBuf huge = await(dev.read(0, 8 << 20)); // beyond the shared buffer: a buffer of its own
+            try {
+                assertArrayEquals(new byte[65536], ByteBufUtil.getBytes(again));
+                assertEquals(8 << 20, huge.readableBytes());
+                assertArrayEquals(new byte[8 << 20], ByteBufUtil.getBytes(huge));
+            } finally {
+                again.release();
+                huge.release();
+            }
+        }
+    }
 }
