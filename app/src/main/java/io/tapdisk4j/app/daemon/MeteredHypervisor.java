@@ -39,13 +39,13 @@ final class MeteredHypervisor implements Hypervisor {
         GrantCopyBatch b = delegate.newCopyBatch(capacity);
         return new GrantCopyBatch() {
             @Override
-            public void fromGuest(int domid, int ref, int pageOffset, MemorySegment local, int length) {
-                b.fromGuest(domid, ref, pageOffset, local, length);
+            public void fromGuest(int domid, int ref, int pageOffset, MemorySegment local, long localOffset, int length) {
+                b.fromGuest(domid, ref, pageOffset, local, localOffset, length);
             }
 
             @Override
-            public void toGuest(MemorySegment local, int domid, int ref, int pageOffset, int length) {
-                b.toGuest(local, domid, ref, pageOffset, length);
+            public void toGuest(MemorySegment local, long localOffset, int domid, int ref, int pageOffset, int length) {
+                b.toGuest(local, localOffset, domid, ref, pageOffset, length);
             }
 
             @Override

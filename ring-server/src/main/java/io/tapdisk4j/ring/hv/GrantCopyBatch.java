@@ -10,10 +10,23 @@ import java.lang.foreign.MemorySegment;
 public interface GrantCopyBatch {
 
     /** Queues a copy of {@code length} bytes from guest grant {@code ref} at {@code pageOffset} into {@code local}. */
-    void fromGuest(int domid, int ref, int pageOffset, MemorySegment local, int length);
+    default void fromGuest(int domid, int ref, int pageOffset, MemorySegment local, int length) {
+        fromGuest(domid, ref, pageOffset, local, 0, length);
+    }
 
     /** Queues a copy of {@code length} bytes from {@code local} into guest grant {@code ref} at {@code pageOffset}. */
-    void toGuest(MemorySegment local, int domid, int ref, int pageOffset, int length);
+    default void toGuest(MemorySegment local, int domid, int ref, int pageOffset, int length) {
+        toGuest(local, 0, domid, ref, pageOffset, length);
+    }
+
+    /**
+     * As {@link #fromGuest(int, int, int, MemorySegment, int)} into {@code local} at {@code localOffset}: a
+     * request's segments land in one buffer without a slice per segment on the hot path.
+     */
+    void fromGuest(int domid, int ref, int pageOffset, MemorySegment local, long localOffset, int length);
+
+    /** As {@link #toGuest(MemorySegment, int, int, int, int)} from {@code local} at {@code localOffset}. */
+    void toGuest(MemorySegment local, long localOffset, int domid, int ref, int pageOffset, int length);
 
     int size();
 

@@ -54,25 +54,25 @@ public final class GntdevCopyBatch implements GrantCopyBatch {
     }
 
     @Override
-    public void fromGuest(int domid, int ref, int pageOffset, MemorySegment local, int length) {
-        MemorySegment seg = next(domid, pageOffset, local, length);
+    public void fromGuest(int domid, int ref, int pageOffset, MemorySegment local, long localOffset, int length) {
+        MemorySegment seg = next(domid, pageOffset, local, localOffset, length);
         foreign(seg, SEG_SOURCE, domid, ref, pageOffset);
-        seg.set(ValueLayout.ADDRESS, SEG_DEST + SIDE_VIRT, local);
+        seg.set(ValueLayout.JAVA_LONG, SEG_DEST + SIDE_VIRT, local.address() + localOffset);
         seg.set(ValueLayout.JAVA_SHORT, SEG_FLAGS, (short) GntdevAbi.GNTCOPY_SOURCE_GREF);
         locals[size++] = local;
     }
 
     @Override
-    public void toGuest(MemorySegment local, int domid, int ref, int pageOffset, int length) {
-        MemorySegment seg = next(domid, pageOffset, local, length);
-        seg.set(ValueLayout.ADDRESS, SEG_SOURCE + SIDE_VIRT, local);
+    public void toGuest(MemorySegment local, long localOffset, int domid, int ref, int pageOffset, int length) {
+        MemorySegment seg = next(domid, pageOffset, local, localOffset, length);
+        seg.set(ValueLayout.JAVA_LONG, SEG_SOURCE + SIDE_VIRT, local.address() + localOffset);
         foreign(seg, SEG_DEST, domid, ref, pageOffset);
         seg.set(ValueLayout.JAVA_SHORT, SEG_FLAGS, (short) GntdevAbi.GNTCOPY_DEST_GREF);
         locals[size++] = local;
     }
 
     /** Validates one segment as the kernel would (it fails the whole ioctl with EINVAL otherwise). */
-    private MemorySegment next(int domid, int pageOffset, MemorySegment local, int length) {
+    private MemorySegment next(int domid, int pageOffset, MemorySegment local, long localOffset, int length) {
         if (executed) {
             throw new IllegalStateException("batch already executed; clear() it first");
         }
@@ -86,8 +86,9 @@ public final class GntdevCopyBatch implements GrantCopyBatch {
             throw new IllegalArgumentException("segment offset " + pageOffset + " length " + length
                     + " crosses the guest page");
         }
-        if (!local.isNative() || local.byteSize() < length) {
-            throw new IllegalArgumentException("local side must be native memory of at least " + length + " bytes");
+        if (!local.isNative() || localOffset < 0 || local.byteSize() - localOffset < length) {
+            throw new IllegalArgumentException("local side must be native memory of at least " + length
+                    + " bytes from offset " + localOffset);
         }
         MemorySegment seg = segments.asSlice(size * SEG_BYTES, SEG_BYTES);
         seg.set(ValueLayout.JAVA_SHORT, SEG_LEN, (short) length);
