@@ -5,12 +5,17 @@ import io.tapdisk4j.ring.hv.GrantMapping;
 import io.tapdisk4j.ring.hv.Hypervisor;
 
 import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
+import java.util.List;
 
 /**
  * Persistent grants of one ring (blkback's per-ring tree): a grant the frontend uses stays mapped (writable,
  * as blkfront grants persistent pages read-write) until the ring closes, up to {@link #MAX} grants; beyond
- * that a request falls back to a transient map. Used only on the ring's thread.
+ * that a request falls back to a transient map. The new grants of one request are mapped together, so a
+ * ring holds a mapping per request that brought new grants rather than one per page. Used only on the
+ * ring's thread.
  */
 final class PersistentGrants implements AutoCloseable {
 
@@ -19,33 +24,46 @@ final class PersistentGrants implements AutoCloseable {
 
     private final Hypervisor hv;
     private final int domid;
-    private final HashMap<Integer, GrantMapping> mapped = new HashMap<>();
+    private final HashMap<Integer, MemorySegment> pages = new HashMap<>();
+    private final List<GrantMapping> mappings = new ArrayList<>();
 
     PersistentGrants(Hypervisor hv, int domid) {
         this.hv = hv;
         this.domid = domid;
     }
 
-    /** The page of persistent grant {@code ref}, mapping it on first use; null when the cache is full. */
-    MemorySegment page(int ref) throws GrantException {
-        GrantMapping m = mapped.get(ref);
-        if (m == null) {
-            if (mapped.size() >= MAX) {
-                return null;
-            }
-            m = hv.map(domid, new int[]{ref}, false);
-            mapped.put(ref, m);
+    /** The page of persistent grant {@code ref}, or null when it is not (yet) mapped. */
+    MemorySegment page(int ref) {
+        return pages.get(ref);
+    }
+
+    /** How many more grants the cache takes. */
+    int room() {
+        return MAX - pages.size();
+    }
+
+    /** Maps the first {@code n} of {@code refs} (distinct, none cached yet) together and keeps them. */
+    void add(int[] refs, int n) throws GrantException {
+        GrantMapping m = hv.map(domid, Arrays.copyOf(refs, n), false);
+        mappings.add(m);
+        for (int i = 0; i < n; i++) {
+            pages.put(refs[i], m.page(i));
         }
-        return m.page(0);
     }
 
     int size() {
-        return mapped.size();
+        return pages.size();
+    }
+
+    /** Mappings held, for tests that check grants are mapped per request and not per page. */
+    int mappingCount() {
+        return mappings.size();
     }
 
     @Override
     public void close() {
-        mapped.values().forEach(GrantMapping::close);
-        mapped.clear();
+        mappings.forEach(GrantMapping::close);
+        mappings.clear();
+        pages.clear();
     }
 }

@@ -26,6 +26,7 @@ import io.tapdisk4j.ring.shared.RingPages;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayDeque;
+import java.util.Arrays;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -67,6 +68,10 @@ final class RingServer {
     private int inFlight;
     private boolean processing;
     private boolean needPush;
+    /** Responses put on the ring in this processing round and not yet pushed. */
+    private int unpushed;
+    /** Pushed during a round every this many responses, so the frontend refills while we keep working. */
+    private final int pushBatch;
     private boolean pushScheduled;
     /** The last round stopped for want of slots (or behind a barrier) without arming req_event. */
     private boolean stalled;
@@ -107,6 +112,7 @@ final class RingServer {
             free.add(all[i]);
         }
         this.persistent = path == DataPath.PERSISTENT ? new PersistentGrants(hv, domid) : null;
+        this.pushBatch = Math.max(1, ring.size() / 8);
     }
 
     private static MemorySegment[] pages(GrantMapping m) {
@@ -281,7 +287,7 @@ final class RingServer {
         for (int p = 0; p < pages; p++) {
             int segs = Math.min(BlkifLayout.SEGMENTS_PER_INDIRECT_FRAME, n - p * BlkifLayout.SEGMENTS_PER_INDIRECT_FRAME);
             int len = segs * BlkifLayout.SEGMENT_SIZE;
-            batch.fromGuest(domid, q.indirectGrefs[p], 0, indirectPages.asSlice((long) p * BlkifLayout.PAGE_SIZE, len), len);
+            batch.fromGuest(domid, q.indirectGrefs[p], 0, indirectPages, (long) p * BlkifLayout.PAGE_SIZE, len);
         }
         String failed = executeBatch("indirect page");
         if (failed != null) {
@@ -339,7 +345,13 @@ final class RingServer {
         r.nseg = nseg;
         r.offset = q.sectorNumber << 9;
         if (op == Blkif.OP_READ) {
-            device.read(r.offset, bytes).whenComplete((data, e) -> onLoop(() -> readDone(r, data, e)));
+            CompletableFuture<ByteBuf> read = device.read(r.offset, bytes);
+            if (read.isDone() && !read.isCompletedExceptionally()) {
+                // Served on this thread (null device, page-cache hit): no callback, no hop.
+                readDone(r, read.join(), null);
+            } else {
+                read.whenComplete((data, e) -> onLoop(() -> readDone(r, data, e)));
+            }
             return;
         }
         ByteBuf data;
@@ -352,7 +364,12 @@ final class RingServer {
         if (data == null) {
             return;
         }
-        device.write(r.offset, data, fua && device.has(Capability.FUA)).whenComplete((v, e) -> onLoop(() -> finish(r, e)));
+        CompletableFuture<Void> written = device.write(r.offset, data, fua && device.has(Capability.FUA));
+        if (written.isDone() && !written.isCompletedExceptionally()) {
+            finish(r, null);
+        } else {
+            written.whenComplete((v, e) -> onLoop(() -> finish(r, e)));
+        }
     }
 
     /** Copies a write's payload from the guest into a new dom0 buffer; null after refusing the request. */
@@ -368,7 +385,7 @@ final class RingServer {
                     batch.clear();
                     for (int i = 0; i < r.nseg; i++) {
                         int len = q.segmentBytes(i);
-                        batch.fromGuest(domid, q.gref[i], q.firstSect(i) << 9, local.asSlice(pos, len), len);
+                        batch.fromGuest(domid, q.gref[i], q.firstSect(i) << 9, local, pos, len);
                         pos += len;
                     }
                     String failed = executeBatch("write segment");
@@ -400,43 +417,63 @@ final class RingServer {
     }
 
     /**
-     * Copies a request's payload between its persistent grants and dom0 memory. Grants that no longer fit
-     * in the ring's cache are mapped together for this request only (one mapping, not one per page).
+     * Copies a request's payload between its persistent grants and dom0 memory. New grants are mapped
+     * together into the ring's cache while it has room; those that no longer fit are mapped together for
+     * this request only.
      */
     private void copyPersistent(InFlight r, MemorySegment local, boolean toGuest) throws GrantException {
         BlkifRequest q = r.req;
         int[] missing = null;
-        long[] missingPos = null;
         int nMissing = 0;
-        long pos = 0;
         for (int i = 0; i < r.nseg; i++) {
-            int len = q.segmentBytes(i);
-            MemorySegment page = persistent.page(q.gref[i]);
-            if (page != null) {
-                copy(page, q.firstSect(i) << 9, local, pos, len, toGuest);
-            } else {
+            int ref = q.gref[i];
+            if (persistent.page(ref) == null && !contains(missing, nMissing, ref)) {
                 if (missing == null) {
                     missing = new int[r.nseg];
-                    missingPos = new long[r.nseg];
                 }
-                missing[nMissing] = i;
-                missingPos[nMissing++] = pos;
-            }
-            pos += len;
-        }
-        if (nMissing == 0) {
-            return;
-        }
-        int[] refs = new int[nMissing];
-        for (int k = 0; k < nMissing; k++) {
-            refs[k] = q.gref[missing[k]];
-        }
-        try (GrantMapping m = hv.map(domid, refs, !toGuest)) {
-            for (int k = 0; k < nMissing; k++) {
-                int i = missing[k];
-                copy(m.page(k), q.firstSect(i) << 9, local, missingPos[k], q.segmentBytes(i), toGuest);
+                missing[nMissing++] = ref;
             }
         }
+        int kept = Math.min(nMissing, persistent.room());
+        if (kept > 0) {
+            persistent.add(missing, kept);
+        }
+        GrantMapping transientMap = kept < nMissing
+                ? hv.map(domid, Arrays.copyOfRange(missing, kept, nMissing), !toGuest) : null;
+        try {
+            long pos = 0;
+            for (int i = 0; i < r.nseg; i++) {
+                int len = q.segmentBytes(i);
+                MemorySegment page = persistent.page(q.gref[i]);
+                if (page == null) {
+                    page = transientMap.page(indexOf(missing, kept, nMissing, q.gref[i]));
+                }
+                copy(page, q.firstSect(i) << 9, local, pos, len, toGuest);
+                pos += len;
+            }
+        } finally {
+            if (transientMap != null) {
+                transientMap.close();
+            }
+        }
+    }
+
+    private static boolean contains(int[] refs, int n, int ref) {
+        for (int k = 0; k < n; k++) {
+            if (refs[k] == ref) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static int indexOf(int[] refs, int from, int to, int ref) {
+        for (int k = from; k < to; k++) {
+            if (refs[k] == ref) {
+                return k - from;
+            }
+        }
+        throw new IllegalStateException("grant " + ref + " neither persistent nor mapped for the request");
     }
 
     private static void copy(MemorySegment page, int pageOffset, MemorySegment local, long pos, int len, boolean toGuest) {
@@ -513,7 +550,7 @@ final class RingServer {
                 batch.clear();
                 for (int i = 0; i < r.nseg; i++) {
                     int len = q.segmentBytes(i);
-                    batch.toGuest(local.asSlice(pos, len), domid, q.gref[i], q.firstSect(i) << 9, len);
+                    batch.toGuest(local, pos, domid, q.gref[i], q.firstSect(i) << 9, len);
                     pos += len;
                 }
                 return executeBatch("read segment");
@@ -576,12 +613,19 @@ final class RingServer {
         if (!released) {
             ring.putResponse(responseScratch, responseSize);
             needPush = true;
+            if (processing && ++unpushed >= pushBatch) {
+                // A long round answering synchronously would otherwise hold every response until its end,
+                // and the frontend would idle while we copy (blkback pushes per response for the same reason).
+                pushResponses();
+            }
         }
         long latency = System.nanoTime() - r.startNanos;
         int dataOp = r.req.dataOperation();
         dev.counters.answered(dataOp, r.bytes, latency, status);
         dev.counters.inFlight.decrement();
-        dev.listenerSafe(l -> l.onRequest(queue, dataOp, r.bytes, latency, status));
+        if (dev.spec().listener() != BackendListener.NONE) {
+            dev.listenerSafe(l -> l.onRequest(queue, dataOp, r.bytes, latency, status));
+        }
         if (r.req.operation == Blkif.OP_WRITE_BARRIER) {
             barrierRunning = false;
         }
@@ -630,6 +674,7 @@ final class RingServer {
     private void pushResponses() {
         if (needPush && !released) {
             needPush = false;
+            unpushed = 0;
             if (ring.pushResponsesAndCheckNotify()) {
                 try {
                     evtchn.notifyRemote();

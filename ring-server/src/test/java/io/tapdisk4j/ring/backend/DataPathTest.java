@@ -104,4 +104,40 @@ class DataPathTest {
             assertEquals(0, rig.backend.stats().errors());
         }
     }
+
+    /**
+     * A request's new persistent grants share one mapping (one VMA for contiguous frames), so a few hundred
+     * busy rings stay far below the process's vm.max_map_count; a page per mmap spent 1,056 per ring.
+     */
+    @org.junit.jupiter.api.Test
+    void persistentGrantsOfOneRequestShareOneMapping() throws Exception {
+        FrontendOptions o = FrontendOptions.defaults().withPersistent(true);
+        try (SimRig rig = new SimRig(dir, new MemoryDevice("m", 64L << 20), o, DataPath.PERSISTENT)) {
+            Path memoryFile = io.tapdisk4j.ring.hv.sim.SimLayout.memory(dir, 1).toRealPath();
+            long before = mappingsOf(memoryFile);
+            List<GuestBuffer> bufs = new ArrayList<>();
+            for (int i = 0; i < 8; i++) {
+                GuestBuffer b = rig.front.allocateBuffer(16);
+                byte[] d = new byte[16 * 4096];
+                new Random(i).nextBytes(d);
+                b.put(0, d);
+                bufs.add(b);
+                for (int round = 0; round < 2; round++) {
+                    assertEquals(Blkif.RSP_OKAY, rig.front.write(0, i * 128L, b, 0, d.length).get(10, TimeUnit.SECONDS).status());
+                }
+                b.fill((byte) 0);
+                assertEquals(Blkif.RSP_OKAY, rig.front.read(0, i * 128L, b, 0, d.length).get(10, TimeUnit.SECONDS).status());
+                assertArrayEquals(d, b.get(0, d.length), "buffer " + i);
+            }
+            long added = mappingsOf(memoryFile) - before;
+            assertTrue(added >= 1 && added <= 8, "8 requests brought 128 new grants in " + added + " mappings");
+            bufs.forEach(GuestBuffer::close);
+        }
+    }
+
+    private static long mappingsOf(Path file) throws java.io.IOException {
+        try (Stream<String> lines = java.nio.file.Files.lines(Path.of("/proc/self/maps"))) {
+            return lines.filter(l -> l.endsWith(" " + file)).count();
+        }
+    }
 }

@@ -11,8 +11,9 @@ import java.nio.channels.FileChannel;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * GNTTABOP_map_grant_ref: every page a real mmap of the guest's frame in an arena owned by this mapping,
- * checked once at map time; closing unmaps, after which any access to a page throws.
+ * GNTTABOP_map_grant_ref: every page a real mmap of the guest's frame in an arena owned by this mapping
+ * (consecutive frames share one mmap), checked once at map time; closing unmaps, after which any access to
+ * a page throws.
  */
 final class SimGrantMapping implements GrantMapping {
 
@@ -32,13 +33,29 @@ final class SimGrantMapping implements GrantMapping {
         Arena arena = Arena.ofShared();
         MemorySegment[] pages = new MemorySegment[refs.length];
         try {
+            long[] frames = new long[refs.length];
             for (int i = 0; i < refs.length; i++) {
                 long frame = d.check(refs[i], SimLayout.BACKEND_DOMID, !readOnly);
                 if (frame < 0) {
                     throw new GrantException((int) frame, "cannot map grant " + refs[i] + " of domain " + d.domid);
                 }
-                pages[i] = d.memoryChannel().map(readOnly ? FileChannel.MapMode.READ_ONLY : FileChannel.MapMode.READ_WRITE,
-                        frame * SimLayout.PAGE_SIZE, SimLayout.PAGE_SIZE, arena);
+                frames[i] = frame;
+            }
+            // One mmap per run of consecutive frames, as gntdev maps a whole batch into one VMA: a page per
+            // mmap would spend the process's vm.max_map_count on a few busy rings.
+            FileChannel.MapMode mode = readOnly ? FileChannel.MapMode.READ_ONLY : FileChannel.MapMode.READ_WRITE;
+            int i = 0;
+            while (i < refs.length) {
+                int run = 1;
+                while (i + run < refs.length && frames[i + run] == frames[i] + run) {
+                    run++;
+                }
+                MemorySegment m = d.memoryChannel().map(mode, frames[i] * SimLayout.PAGE_SIZE,
+                        (long) run * SimLayout.PAGE_SIZE, arena);
+                for (int k = 0; k < run; k++) {
+                    pages[i + k] = m.asSlice((long) k * SimLayout.PAGE_SIZE, SimLayout.PAGE_SIZE);
+                }
+                i += run;
             }
             return new SimGrantMapping(arena, pages);
         } catch (GrantException e) {
