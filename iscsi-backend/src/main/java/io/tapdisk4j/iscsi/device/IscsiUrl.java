@@ -1,21 +1,26 @@
 package io.tapdisk4j.iscsi.device;
 
 import io.tapdisk4j.block.DeviceUri;
+import io.tapdisk4j.iscsi.login.Chap;
 import io.tapdisk4j.iscsi.login.Credentials;
 import io.tapdisk4j.iscsi.login.LoginConfig;
 import io.tapdisk4j.iscsi.session.SessionConfig;
 
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 
 /**
  * libiscsi's URL form: {@code iscsi://[user[%password]@]host[:port]/target-iqn/lun}. Query parameters
  * (ours, in libiscsi's spirit): {@code target_user}/{@code target_password} for mutual CHAP,
- * {@code header_digest}/{@code data_digest} ({@code crc32c} or {@code none}), {@code initiator_name}.
+ * {@code header_digest}/{@code data_digest} ({@code crc32c} or {@code none}), {@code initiator_name},
+ * {@code chap_algorithms} (the CHAP_A offer in order of preference, e.g. {@code sha256,md5}; default
+ * {@code sha3-256,sha256,sha1,md5}).
  * A URL without the LUN (or without the target) names a portal, for discovery.
  */
 public record IscsiUrl(String host, int port, String target, int lun, Credentials credentials,
-                       boolean headerDigest, boolean dataDigest, String initiatorName) {
+                       boolean headerDigest, boolean dataDigest, String initiatorName,
+                       List<Chap.Algorithm> chapAlgorithms) {
 
     public static IscsiUrl parse(DeviceUri uri) {
         if (!uri.scheme().equals("iscsi")) {
@@ -74,7 +79,7 @@ public record IscsiUrl(String host, int port, String target, int lun, Credential
         }
         return new IscsiUrl(uri.host(), uri.port(SessionConfig.DEFAULT_PORT), target, lun, credentials,
                 digest(uri, "header_digest"), digest(uri, "data_digest"),
-                uri.param("initiator_name").orElse(LoginConfig.DEFAULT_INITIATOR));
+                uri.param("initiator_name").orElse(LoginConfig.DEFAULT_INITIATOR), chapAlgorithms(uri));
     }
 
     private static boolean digest(DeviceUri uri, String key) {
@@ -84,6 +89,18 @@ public record IscsiUrl(String host, int port, String target, int lun, Credential
             case "none" -> false;
             default -> throw new IllegalArgumentException(key + "=" + v + " (crc32c or none) in " + uri);
         };
+    }
+
+    private static List<Chap.Algorithm> chapAlgorithms(DeviceUri uri) {
+        String v = uri.param("chap_algorithms").orElse(null);
+        if (v == null) {
+            return Chap.DEFAULT_OFFER;
+        }
+        try {
+            return Chap.parseList(v);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("chap_algorithms=" + v + ": " + e.getMessage() + " in " + uri);
+        }
     }
 
     private static String decode(String s) {
@@ -96,7 +113,7 @@ public record IscsiUrl(String host, int port, String target, int lun, Credential
 
     public SessionConfig sessionConfig() {
         LoginConfig login = LoginConfig.normal(target, credentials).withDigests(headerDigest, dataDigest)
-                .withInitiatorName(initiatorName);
+                .withInitiatorName(initiatorName).withChapAlgorithms(chapAlgorithms);
         return SessionConfig.of(host, port, login);
     }
 

@@ -10,15 +10,29 @@ public final class LoginException extends IOException {
 
     private final int statusClass;
     private final int statusDetail;
+    private final Chap.Algorithm refusedChapAlgorithm;
 
     public LoginException(String message) {
         this(message, -1, -1);
     }
 
     public LoginException(String message, int statusClass, int statusDetail) {
+        this(message, statusClass, statusDetail, null);
+    }
+
+    public LoginException(String message, int statusClass, int statusDetail, Chap.Algorithm refusedChapAlgorithm) {
         super(message);
         this.statusClass = statusClass;
         this.statusDetail = statusDetail;
+        this.refusedChapAlgorithm = refusedChapAlgorithm;
+    }
+
+    /**
+     * The CHAP algorithm the target chose and then refused our response for (null when the login failed
+     * otherwise): a wrong secret, or a target that computes that algorithm differently (tgt's "7").
+     */
+    public Chap.Algorithm refusedChapAlgorithm() {
+        return refusedChapAlgorithm;
     }
 
     public int statusClass() {

@@ -100,8 +100,12 @@ public final class LoginNegotiator {
         int statusClass = response.byteAt(36);
         int statusDetail = response.byteAt(37);
         if (statusClass != 0) {
+            // A refusal right after our CHAP response names the algorithm, so that a caller can retry with another.
+            Chap.Algorithm refused = chap == ChapStep.RESPONSE_SENT ? chapAlgorithm : null;
             throw new LoginException("login to " + target() + " refused: "
-                    + LoginException.describe(statusClass, statusDetail), statusClass, statusDetail);
+                    + LoginException.describe(statusClass, statusDetail)
+                    + (refused == null ? "" : " (after a CHAP response with " + refused.urlName() + ")"),
+                    statusClass, statusDetail, refused);
         }
         expStatSN = response.statSN() + 1;
         statSnKnown = true;
@@ -143,7 +147,7 @@ public final class LoginNegotiator {
             throw new LoginException("target " + target() + " requires CHAP but no credentials were given", 2, 1);
         }
         if ("CHAP".equals(method) && chap == ChapStep.NONE) {
-            TextParameters t = new TextParameters().add("CHAP_A", Chap.offeredList());
+            TextParameters t = new TextParameters().add("CHAP_A", Chap.offerList(config.chapAlgorithms()));
             chap = ChapStep.ALGORITHM_SENT;
             return new Next(request(t, false, OPERATIONAL));
         }
@@ -172,6 +176,10 @@ public final class LoginNegotiator {
         String a = text.get("CHAP_A");
         String i = text.get("CHAP_I");
         String challengeText = text.get("CHAP_C");
+        if (a != null && (a.equals("Reject") || a.equals("Irrelevant") || a.equals("NotUnderstood"))) {
+            throw new LoginException("target " + target() + " accepts none of the CHAP algorithms offered ("
+                    + Chap.offerList(config.chapAlgorithms()) + "): CHAP_A=" + a, 2, 1);
+        }
         if (a == null || i == null || challengeText == null) {
             throw new LoginException("target " + target() + " sent an incomplete CHAP challenge: " + text);
         }
@@ -183,7 +191,7 @@ public final class LoginNegotiator {
         } catch (NumberFormatException e) {
             throw new LoginException("target " + target() + " sent a malformed CHAP_A/CHAP_I: " + a + "/" + i);
         }
-        if (algorithm == null || !Chap.OFFERED.contains(algorithm)) {
+        if (algorithm == null || !config.chapAlgorithms().contains(algorithm)) {
             throw new LoginException("target " + target() + " chose CHAP algorithm " + a + ", which was not offered");
         }
         if (id < 0 || id > 255) {
@@ -303,7 +311,7 @@ public final class LoginNegotiator {
         }
         return new SessionParameters(hd, dd, xmit, config.maxRecvDataSegmentLength(), maxBurst, firstBurst,
                 immediate, initialR2T, maxR2T, true, true, erl, response.shortAt(14),
-                response.expCmdSN(), response.maxCmdSN(), expStatSN, targetAlias);
+                response.expCmdSN(), response.maxCmdSN(), expStatSN, targetAlias, chapAlgorithm);
     }
 
     private boolean digest(String answer, boolean offered, String key) throws LoginException {

@@ -6,10 +6,12 @@ package io.tapdisk4j.iscsi.login;
  *
  * @param maxXmitDataSegmentLength the target's MaxRecvDataSegmentLength: the largest data segment we send
  * @param maxRecvDataSegmentLength ours: the largest the target sends
+ * @param chapAlgorithm            the CHAP algorithm the target chose, null without CHAP
  */
 public record SessionParameters(boolean headerDigest, boolean dataDigest, int maxXmitDataSegmentLength,
                                 int maxRecvDataSegmentLength, int maxBurstLength, int firstBurstLength,
                                 boolean immediateData, boolean initialR2T, int maxOutstandingR2T,
                                 boolean dataPduInOrder, boolean dataSequenceInOrder, int errorRecoveryLevel,
-                                int tsih, int cmdSN, int maxCmdSN, int expStatSN, String targetAlias) {
+                                int tsih, int cmdSN, int maxCmdSN, int expStatSN, String targetAlias,
+                                Chap.Algorithm chapAlgorithm) {
 }

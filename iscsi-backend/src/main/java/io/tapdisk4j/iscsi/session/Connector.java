@@ -9,6 +9,7 @@ import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoop;
 import io.tapdisk4j.block.Buffers;
 import io.tapdisk4j.block.EventLoops;
+import io.tapdisk4j.iscsi.login.Chap;
 import io.tapdisk4j.iscsi.login.LoginConfig;
 import io.tapdisk4j.iscsi.login.LoginException;
 import io.tapdisk4j.iscsi.login.LoginHandler;
@@ -16,14 +17,20 @@ import io.tapdisk4j.iscsi.login.LoginNegotiator;
 import io.tapdisk4j.iscsi.pdu.DigestSettings;
 import io.tapdisk4j.iscsi.pdu.PduDecoder;
 import io.tapdisk4j.iscsi.pdu.PduEncoder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.net.ConnectException;
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.TimeUnit;
 
 /** Opens a TCP connection to a portal and logs in on it; the channel lives on the given event loop. */
 public final class Connector {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Connector.class);
 
     static final String DECODER = "pdu-decoder";
     static final String ENCODER = "pdu-encoder";
@@ -32,8 +39,32 @@ public final class Connector {
     private Connector() {
     }
 
+    /**
+     * Connects and logs in. A target that chose a CHAP algorithm stronger than MD5 and then refused our
+     * response (tgt computes SHA-1 for CHAP_A=7) gets a second login offering MD5 alone, when the
+     * configuration allows MD5; the {@link Connection} says which configuration succeeded.
+     */
     public static CompletableFuture<Connection> connect(EventLoop loop, String host, int port, LoginConfig config,
                                                         byte[] isid, int cmdSN, Duration timeout) {
+        return attempt(loop, host, port, config, isid, cmdSN, timeout).exceptionallyCompose(err -> {
+            Throwable cause = err instanceof CompletionException && err.getCause() != null ? err.getCause() : err;
+            if (cause instanceof LoginException le && md5Fallback(config, le)) {
+                LOG.info("iSCSI target {}:{} refused CHAP with {} ({}); logging in again offering MD5 only", host, port,
+                        le.refusedChapAlgorithm().urlName(), le.getMessage());
+                return attempt(loop, host, port, config.withChapAlgorithms(List.of(Chap.Algorithm.MD5)), isid, cmdSN,
+                        timeout);
+            }
+            return CompletableFuture.failedFuture(cause);
+        });
+    }
+
+    static boolean md5Fallback(LoginConfig config, LoginException e) {
+        Chap.Algorithm refused = e.refusedChapAlgorithm();
+        return refused != null && refused != Chap.Algorithm.MD5 && config.chapAlgorithms().contains(Chap.Algorithm.MD5);
+    }
+
+    private static CompletableFuture<Connection> attempt(EventLoop loop, String host, int port, LoginConfig config,
+                                                         byte[] isid, int cmdSN, Duration timeout) {
         DigestSettings digests = new DigestSettings();
         digests.maxRecvDataSegmentLength(Math.max(8192, config.maxRecvDataSegmentLength()));
         LoginNegotiator negotiator = new LoginNegotiator(config, isid, 0, 1, cmdSN, Buffers.allocator());
@@ -78,7 +109,7 @@ public final class Connector {
             if (err != null) {
                 result.completeExceptionally(err);
                 cf.channel().close();
-            } else if (!result.complete(new Connection(cf.channel(), digests, params))) {
+            } else if (!result.complete(new Connection(cf.channel(), digests, params, config))) {
                 cf.channel().close();
             }
         });

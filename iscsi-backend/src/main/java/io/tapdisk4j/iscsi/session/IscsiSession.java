@@ -9,6 +9,7 @@ import io.tapdisk4j.block.BlockDeviceException;
 import io.tapdisk4j.block.BlockError;
 import io.tapdisk4j.block.Buffers;
 import io.tapdisk4j.block.EventLoops;
+import io.tapdisk4j.iscsi.login.LoginConfig;
 import io.tapdisk4j.iscsi.login.LoginNegotiator;
 import io.tapdisk4j.iscsi.login.SessionParameters;
 import io.tapdisk4j.iscsi.pdu.InitiatorPdus;
@@ -68,6 +69,8 @@ public final class IscsiSession implements AutoCloseable {
     // Event-loop confined.
     private State state = State.RECOVERING;
     private Connection connection;
+    /** What the last successful login used: reconnects start from it (no second CHAP fallback each time). */
+    private LoginConfig login;
     private volatile SessionParameters parameters;
     private int cmdSN;
     private int maxCmdSN;
@@ -89,6 +92,7 @@ public final class IscsiSession implements AutoCloseable {
     private IscsiSession(SessionConfig config, EventLoop loop) {
         this.config = config;
         this.loop = loop;
+        this.login = config.login();
     }
 
     /** Connects, logs in and returns the session in the full feature phase (or the login's failure). */
@@ -632,6 +636,7 @@ public final class IscsiSession implements AutoCloseable {
             return;
         }
         connection = c;
+        login = c.login();
         SessionParameters p = c.parameters();
         parameters = p;
         cmdSN = p.cmdSN();
@@ -706,7 +711,7 @@ public final class IscsiSession implements AutoCloseable {
             return;
         }
         // TSIH 0 with the same ISID: the target reinstates the session, ending whatever the old one held.
-        Connector.connect(loop, config.host(), config.port(), config.login(), isid, 1, config.loginTimeout())
+        Connector.connect(loop, config.host(), config.port(), login, isid, 1, config.loginTimeout())
                 .whenComplete((c, err) -> loop.execute(() -> {
                     if (state != State.RECOVERING) {
                         if (c != null) {

@@ -1,7 +1,10 @@
 package io.tapdisk4j.iscsi.device;
 
 import io.tapdisk4j.block.DeviceUri;
+import io.tapdisk4j.iscsi.login.Chap;
 import org.junit.jupiter.api.Test;
+
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -38,6 +41,15 @@ class IscsiUrlTest {
         IscsiUrl portal = parse("iscsi://host:3262/");
         assertNull(portal.target());
         assertFalse(portal.namesLun());
+    }
+
+    @Test
+    void chapAlgorithmsOffered() {
+        assertEquals(Chap.DEFAULT_OFFER, parse("iscsi://a%b@host/iqn.x/0").sessionConfig().login().chapAlgorithms());
+        IscsiUrl u = parse("iscsi://a%b@host/iqn.x/0?chap_algorithms=sha256,md5");
+        assertEquals(List.of(Chap.Algorithm.SHA_256, Chap.Algorithm.MD5), u.chapAlgorithms());
+        assertEquals(u.chapAlgorithms(), u.sessionConfig().login().chapAlgorithms());
+        assertThrows(IllegalArgumentException.class, () -> parse("iscsi://a%b@host/iqn.x/0?chap_algorithms=md4"));
     }
 
     @Test

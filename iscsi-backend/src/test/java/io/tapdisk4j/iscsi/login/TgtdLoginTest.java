@@ -62,10 +62,18 @@ class TgtdLoginTest {
     }
 
     private static long capacity(Tgtd t, Credentials c, boolean digests) throws Exception {
-        LoginConfig login = LoginConfig.normal(Tgtd.IQN, c).withDigests(digests, digests);
+        return capacity(t, LoginConfig.normal(Tgtd.IQN, c).withDigests(digests, digests), null);
+    }
+
+    /** Logs in, checks the digests (and the CHAP algorithm, when given) and returns the LUN's size. */
+    private static long capacity(Tgtd t, LoginConfig login, Chap.Algorithm expectedChap) throws Exception {
+        boolean digests = login.headerDigest();
         try (IscsiSession s = IscsiSession.open(SessionConfig.of("127.0.0.1", t.port(), login)).get(20, TimeUnit.SECONDS)) {
             assertEquals(digests, s.parameters().headerDigest());
             assertEquals(digests, s.parameters().dataDigest());
+            if (expectedChap != null) {
+                assertEquals(expectedChap, s.parameters().chapAlgorithm());
+            }
             ScsiResult r = s.execute(ScsiCommand.read(1, Cdb.readCapacity16(32), 32)).get(20, TimeUnit.SECONDS);
             try {
                 return ReadCapacity.parse16(r.data()).bytes();
@@ -106,6 +114,33 @@ class TgtdLoginTest {
     @Test
     void mutualChap() throws Exception {
         assertEquals(SIZE, capacity(chap, Credentials.mutual("alice", "alicesecret1", "target", "targetsecret"), true));
+    }
+
+    /**
+     * tgt takes the first of "5" and "7" in the initiator's list but computes SHA-1 for 7 (IANA's 7 is
+     * SHA-256), so the default offer (8,7,6,5) is refused once and the login is repeated with MD5.
+     */
+    @Test
+    void chapWithTheDefaultOfferEndsWithMd5OnTgt() throws Exception {
+        LoginConfig login = LoginConfig.normal(Tgtd.IQN, Credentials.mutual("alice", "alicesecret1", "target", "targetsecret"));
+        assertEquals(SIZE, capacity(chap, login, Chap.Algorithm.MD5));
+    }
+
+    @Test
+    void tgtRefusesACorrectSha256Response() {
+        LoginConfig login = LoginConfig.normal(Tgtd.IQN, Credentials.oneWay("alice", "alicesecret1"))
+                .withChapAlgorithms(List.of(Chap.Algorithm.SHA_256));
+        ExecutionException e = assertThrows(ExecutionException.class, () -> capacity(chap, login, null));
+        LoginException le = assertInstanceOf(LoginException.class, e.getCause());
+        assertEquals(Chap.Algorithm.SHA_256, le.refusedChapAlgorithm(), le.getMessage());
+        assertEquals(2, le.statusClass(), le.getMessage());
+    }
+
+    @Test
+    void tgtSkipsSha1AndTakesMd5FromTheList() throws Exception {
+        LoginConfig login = LoginConfig.normal(Tgtd.IQN, Credentials.oneWay("alice", "alicesecret1"))
+                .withChapAlgorithms(List.of(Chap.Algorithm.SHA_1, Chap.Algorithm.MD5));
+        assertEquals(SIZE, capacity(chap, login, Chap.Algorithm.MD5));
     }
 
     @Test
