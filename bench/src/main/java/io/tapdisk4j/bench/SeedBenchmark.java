@@ -42,11 +42,7 @@ public final class SeedBenchmark {
                     DataPath.PERSISTENT, DataPath.UNSAFE_MAP), List.of(false, true), 10, "null:", outDir);
         }
 
-        /**
-         * A run of a few minutes: fewer VM counts and block sizes, short points. At most 4 VMs (36 rings): the
-         * simulated persistent path maps each cached grant page separately (up to 1056 per ring, as blkback),
-         * and about 60 rings of that exhaust Linux's default vm.max_map_count of 65530 mappings.
-         */
+        /** A run of a few minutes: fewer VM counts and block sizes, 1 s points. */
         public static Options quick(Path outDir) {
             return new Options(List.of(1, 2, 4), 9, List.of(4096, 65536, 1 << 20, 4 << 20),
                     List.of(DataPath.MAP_COPY, DataPath.COPY, DataPath.PERSISTENT, DataPath.UNSAFE_MAP),

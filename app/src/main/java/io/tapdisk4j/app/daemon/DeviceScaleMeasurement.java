@@ -1,5 +1,6 @@
 package io.tapdisk4j.app.daemon;
 
+import io.tapdisk4j.ring.hv.sim.SimLayout;
 import io.tapdisk4j.ring.frontend.FrontendOptions;
 import io.tapdisk4j.ring.frontend.GuestBuffer;
 import io.tapdisk4j.ring.hv.sim.SimGuest;
@@ -44,7 +45,7 @@ public final class DeviceScaleMeasurement {
         }
         int n = args.length > 0 ? Integer.parseInt(args[0]) : 1000;
         String uri = args.length > 1 ? args[1] : "null:?size=1G";
-        Path sim = Files.createTempDirectory("tapdisk4j-scale");
+        Path sim = SimLayout.newDirectory("tapdisk4j-scale");
         List<SimGuest> guests = new ArrayList<>();
         List<BlkfrontXenbus> fronts = new ArrayList<>();
         Process daemon = startDaemon(sim);

@@ -1,5 +1,6 @@
 package io.tapdisk4j.bench.jmh;
 
+import io.tapdisk4j.ring.hv.sim.SimLayout;
 import io.netty.buffer.ByteBuf;
 import io.tapdisk4j.block.Buffers;
 import io.tapdisk4j.ring.hv.GrantCopyBatch;
@@ -37,7 +38,7 @@ public class GrantCopyBatchBench {
 
     @Setup(Level.Trial)
     public void setup() throws IOException {
-        dir = Files.createTempDirectory("tapdisk4j-jmh");
+        dir = SimLayout.newDirectory("tapdisk4j-jmh");
         guest = SimGuest.create(dir, 1, 64, 64);
         hv = new SimHypervisor(dir);
         refs = new int[segments];

@@ -1,5 +1,6 @@
 package io.tapdisk4j.ring.bench;
 
+import io.tapdisk4j.ring.hv.sim.SimLayout;
 import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDevices;
 import io.tapdisk4j.ring.backend.BackendSpec;
@@ -122,7 +123,7 @@ public final class RingBenchmark {
     }
 
     public static Result run(Options o, PrintStream progress) throws Exception {
-        Path dir = Files.createTempDirectory("tapdisk4j-bench-");
+        Path dir = SimLayout.newDirectory("tapdisk4j-bench-");
         String uri = o.deviceUri().equals("null:") ? "null:?size=1T" : o.deviceUri();
         int pagesPerRequest = (o.blockSize() + 4095) / 4096;
         List<Guest> guests = new ArrayList<>();

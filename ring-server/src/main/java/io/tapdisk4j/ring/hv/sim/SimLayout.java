@@ -1,5 +1,7 @@
 package io.tapdisk4j.ring.hv.sim;
 
+import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 
 /** The file and socket names of ../shared/sim-xen-abi.md, and the grant entry layout (grant_entry_v1). */
@@ -17,6 +19,18 @@ public final class SimLayout {
     public static final int BACKEND_DOMID = 0;
 
     private SimLayout() {
+    }
+
+    /**
+     * A new directory for a simulation, on /dev/shm when the machine has it: guest memory stands for RAM,
+     * and on a disk-backed /tmp the kernel would spend the run writing dirty guest pages back to disk.
+     */
+    public static Path newDirectory(String prefix) throws IOException {
+        Path shm = Path.of("/dev/shm");
+        if (Files.isDirectory(shm) && Files.isWritable(shm)) {
+            return Files.createTempDirectory(shm, prefix);
+        }
+        return Files.createTempDirectory(prefix);
     }
 
     public static Path domainDir(Path dir, int domid) {
