@@ -23,8 +23,7 @@ import static io.tapdisk4j.ring.hv.sim.SimLayout.*;
  */
 final class SimDomain implements AutoCloseable {
 
-    private static final VarHandle SHORT = ValueLayout.JAVA_SHORT.varHandle();
-    private static final VarHandle INT = ValueLayout.JAVA_INT.varHandle();
+    private static final VarHandle LONG = ValueLayout.JAVA_LONG.varHandle();
 
     final int domid;
     final Object fileKey;
@@ -90,10 +89,12 @@ final class SimDomain implements AutoCloseable {
         if (ref < 0 || ref >= grantEntries) {
             return GrantStatus.BAD_GNTREF;
         }
-        long e = (long) ref * GRANT_ENTRY_SIZE;
-        int flags = (short) SHORT.getAcquire(grants, e + GRANT_FLAGS) & 0xffff;
-        int dom = (short) SHORT.get(grants, e + GRANT_DOMID) & 0xffff;
-        long frame = Integer.toUnsignedLong((int) INT.get(grants, e + GRANT_FRAME));
+        // The whole grant_entry_v1 in one aligned 8-byte read: a consistent snapshot of flags, domid and
+        // frame (little-endian: flags in the low 16 bits, frame in the high 32), read with acquire ordering.
+        long entry = (long) LONG.getAcquire(grants, (long) ref * GRANT_ENTRY_SIZE);
+        int flags = (int) (entry >>> (8 * GRANT_FLAGS)) & 0xffff;
+        int dom = (int) (entry >>> (8 * GRANT_DOMID)) & 0xffff;
+        long frame = entry >>> (8 * GRANT_FRAME);
         if ((flags & GrantStatus.GTF_TYPE_MASK) != GrantStatus.GTF_PERMIT_ACCESS || dom != user) {
             return GrantStatus.PERMISSION_DENIED;
         }
