@@ -11,6 +11,7 @@ import io.tapdisk4j.block.Extent;
 import io.tapdisk4j.block.Requests;
 import io.tapdisk4j.iscsi.scsi.Cdb;
 import io.tapdisk4j.iscsi.scsi.InquiryData;
+import io.tapdisk4j.iscsi.scsi.LbaStatus;
 import io.tapdisk4j.iscsi.scsi.ReadCapacity;
 import io.tapdisk4j.iscsi.scsi.VpdPages;
 import io.tapdisk4j.iscsi.session.IscsiSession;
@@ -36,7 +37,8 @@ import java.util.function.Function;
  * A LUN as a {@link BlockDevice}. What the unit can do is read from it at open: READ CAPACITY(16)
  * (READ CAPACITY(10) and READ/WRITE(10) for units without the 16-byte commands), the supported VPD pages,
  * Block Limits (0xB0: largest transfer, UNMAP and WRITE SAME limits) and Logical Block Provisioning
- * (0xB2: UNMAP, WRITE SAME with UNMAP, unmapped blocks reading as zero). Requests larger than the
+ * (0xB2: UNMAP, WRITE SAME with UNMAP, unmapped blocks reading as zero); the allocation map comes from
+ * GET LBA STATUS when READ CAPACITY(16) reports a thin-provisioned unit (LBPME). Requests larger than the
  * unit's transfer limit become several commands; I/O must be aligned to the logical block size.
  */
 public final class IscsiBlockDevice implements BlockDevice {
@@ -44,6 +46,8 @@ public final class IscsiBlockDevice implements BlockDevice {
     private static final Logger LOG = LoggerFactory.getLogger(IscsiBlockDevice.class);
     /** Upper bound for one READ/WRITE command when the unit reports no limit. */
     static final int DEFAULT_MAX_TRANSFER = 8 << 20;
+    /** Descriptors asked for per GET LBA STATUS: a few KiB of answer, and a prefix of the range is enough. */
+    static final int LBA_STATUS_DESCRIPTORS = 256;
 
     private final IscsiSession session;
     private final IscsiUrl url;
@@ -58,6 +62,10 @@ public final class IscsiBlockDevice implements BlockDevice {
     private final VpdPages.Provisioning provisioning;
     private final InquiryData inquiry;
     private final String serial;
+    /** Unmapped blocks read as zeroes (LBPRZ in READ CAPACITY(16) or VPD page 0xB2). */
+    private final boolean unmappedReadZero;
+    /** LBPME: the unit is thin provisioned and answers GET LBA STATUS; cleared if it refuses the command. */
+    private volatile boolean lbaStatus;
 
     private IscsiBlockDevice(IscsiSession session, IscsiUrl url, boolean readOnly, ReadCapacity capacity, boolean sixteen,
                              VpdPages.BlockLimits limits, VpdPages.Provisioning provisioning, InquiryData inquiry,
@@ -74,6 +82,8 @@ public final class IscsiBlockDevice implements BlockDevice {
         this.provisioning = provisioning;
         this.inquiry = inquiry;
         this.serial = serial;
+        this.unmappedReadZero = capacity.lbprz() || provisioning.readsZeroes();
+        this.lbaStatus = sixteen && capacity.lbpme();
         long max = limits.maxTransferLength() > 0 ? limits.maxTransferLength() * blockSize : DEFAULT_MAX_TRANSFER;
         long cap = sixteen ? DEFAULT_MAX_TRANSFER : Math.min(DEFAULT_MAX_TRANSFER, 0xffffL * blockSize);
         this.maxTransferBytes = (int) Math.max(blockSize, Math.min(max, cap) / blockSize * blockSize);
@@ -119,9 +129,9 @@ public final class IscsiBlockDevice implements BlockDevice {
                     : "";
             IscsiBlockDevice d = new IscsiBlockDevice(session, url, readOnly, capacity, sixteen, limits, provisioning,
                     inquiry, serial);
-            LOG.info("{}: {} blocks of {} bytes, {} (serial {}), max transfer {} bytes, unmap {}, write-same-unmap {}",
-                    url.display(), capacity.blocks(), capacity.blockLength(), inquiry, serial, d.maxTransferBytes,
-                    provisioning.unmap(), provisioning.writeSame16Unmap());
+            LOG.info("{}: {} blocks of {} bytes, {} (serial {}), max transfer {} bytes, unmap {}, write-same-unmap {}, "
+                    + "thin provisioned (LBPME) {}", url.display(), capacity.blocks(), capacity.blockLength(), inquiry,
+                    serial, d.maxTransferBytes, provisioning.unmap(), provisioning.writeSame16Unmap(), d.lbaStatus);
             return d;
         } catch (IOException | RuntimeException e) {
             session.close();
@@ -408,6 +418,16 @@ public final class IscsiBlockDevice implements BlockDevice {
         return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new));
     }
 
+    /** True when {@link #allocation} asks the unit (GET LBA STATUS) rather than reporting everything as data. */
+    public boolean reportsAllocation() {
+        return lbaStatus;
+    }
+
+    /**
+     * GET LBA STATUS when the unit is thin provisioned (LBPME): mapped blocks are data, deallocated ones
+     * holes, anchored ones not holes (their storage is reserved); both read as zeroes when LBPRZ says
+     * so. Otherwise, or once the unit refuses the command, the whole range is data.
+     */
     @Override
     public CompletableFuture<List<Extent>> allocation(long offset, long length) {
         BlockDeviceException bad = Requests.checkRange(offset, length, size());
@@ -417,7 +437,54 @@ public final class IscsiBlockDevice implements BlockDevice {
         if (length == 0) {
             return Requests.failed(BlockError.EINVAL, "empty allocation query");
         }
-        return CompletableFuture.completedFuture(List.of(Extent.data(offset, length)));
+        if (!lbaStatus) {
+            return CompletableFuture.completedFuture(List.of(Extent.data(offset, length)));
+        }
+        long lba = offset / blockSize;
+        int allocationLength = LbaStatus.allocationLength(LBA_STATUS_DESCRIPTORS);
+        return session.execute(ScsiCommand.read(lun, Cdb.getLbaStatus(lba, allocationLength), allocationLength))
+                .handle((r, err) -> {
+                    if (err != null) {
+                        Throwable c = BlockDeviceException.unwrap(err);
+                        if (c instanceof ScsiCommandException sce && sce.sense().unsupportedCommand()) {
+                            LOG.info("{}: GET LBA STATUS refused ({}); reporting every block as data", describe(),
+                                    sce.getMessage());
+                            lbaStatus = false;
+                            return List.of(Extent.data(offset, length));
+                        }
+                        throw new java.util.concurrent.CompletionException(c);
+                    }
+                    try {
+                        return extents(LbaStatus.parse(r.data(), lba, blocks), offset, offset + length);
+                    } catch (IllegalArgumentException e) {
+                        throw new java.util.concurrent.CompletionException(new BlockDeviceException(BlockError.EIO,
+                                describe() + ": unusable GET LBA STATUS answer: " + e.getMessage()));
+                    } finally {
+                        r.data().release();
+                    }
+                });
+    }
+
+    /** Descriptors as byte extents, cut to {@code [from, to)}. */
+    private List<Extent> extents(List<LbaStatus.Descriptor> descriptors, long from, long to) {
+        List<Extent> out = new ArrayList<>();
+        for (LbaStatus.Descriptor d : descriptors) {
+            long start = Math.max(from, d.lba() * blockSize);
+            long end = Math.min(to, d.end() * blockSize);
+            if (end <= start) {
+                continue;
+            }
+            out.add(switch (d.status()) {
+                case LbaStatus.MAPPED -> Extent.data(start, end - start);
+                case LbaStatus.DEALLOCATED -> new Extent(start, end - start, true, unmappedReadZero);
+                case LbaStatus.ANCHORED -> new Extent(start, end - start, false, unmappedReadZero);
+                default -> Extent.data(start, end - start); // reserved values: nothing is promised
+            });
+            if (end == to) {
+                break;
+            }
+        }
+        return out;
     }
 
     @Override

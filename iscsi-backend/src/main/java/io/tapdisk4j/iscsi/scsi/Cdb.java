@@ -56,6 +56,16 @@ public final class Cdb {
         return c;
     }
 
+    /** GET LBA STATUS (SBC-4 5.8): the provisioning status of the blocks from {@code lba} on. */
+    public static byte[] getLbaStatus(long lba, int allocationLength) {
+        byte[] c = new byte[16];
+        c[0] = (byte) SERVICE_ACTION_IN_16;
+        c[1] = 0x12; // GET LBA STATUS
+        put64(c, 2, lba);
+        put32(c, 10, allocationLength);
+        return c;
+    }
+
     public static byte[] readCapacity10() {
         byte[] c = new byte[10];
         c[0] = READ_CAPACITY_10;

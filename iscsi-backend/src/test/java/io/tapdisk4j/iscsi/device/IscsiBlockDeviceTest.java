@@ -8,6 +8,7 @@ import io.tapdisk4j.block.BlockError;
 import io.tapdisk4j.block.Buffers;
 import io.tapdisk4j.block.Capability;
 import io.tapdisk4j.block.DeviceUri;
+import io.tapdisk4j.block.Extent;
 import io.tapdisk4j.block.OpenOptions;
 import io.tapdisk4j.iscsi.login.SessionParameters;
 import io.tapdisk4j.iscsi.scsi.Cdb;
@@ -265,6 +266,36 @@ class IscsiBlockDeviceTest {
             assertArrayEquals(data, fileBytes(thinDisk, at, len));
             get(d.discard(at, len, false));
             assertArrayEquals(new byte[len], fileBytes(thinDisk, at, len), "discarded range reads as zeroes in the file");
+        }
+    }
+
+    /** GET LBA STATUS on tgt's thin LUN (LBPME) follows the holes of its sparse backing file (SEEK_HOLE). */
+    @Test
+    void allocationFollowsTheSparseBackingFile() throws Exception {
+        try (IscsiBlockDevice d = (IscsiBlockDevice) BlockDevices.loadDefault().openTransport(
+                DeviceUri.parse("iscsi://" + thin.portal() + "/" + Tgtd.IQN + "/1"), OpenOptions.DEFAULT)) {
+            assertTrue(d.reportsAllocation(), "tgt sets LBPME on a thin_provisioning LUN");
+            long base = 16L << 20;
+            long a = base + (4L << 20);
+            long b = base + (12L << 20);
+            byte[] data = new byte[1 << 20];
+            new Random(11).nextBytes(data);
+            get(d.write(a, buffer(data), false));
+            get(d.write(b, buffer(java.util.Arrays.copyOf(data, 65536)), false));
+            get(d.flush());
+            long end = base + (16L << 20);
+            assertEquals(List.of(Extent.hole(base, a - base), Extent.data(a, 1 << 20),
+                    Extent.hole(a + (1 << 20), b - a - (1 << 20)), Extent.data(b, 65536), Extent.hole(b + 65536, end - b - 65536)),
+                    get(d.allocation(base, end - base)));
+            // A query starting inside a run, not on a block boundary, starts exactly where asked.
+            assertEquals(List.of(Extent.data(a + 1000, (1 << 20) - 1000), Extent.hole(a + (1 << 20), 4096)),
+                    get(d.allocation(a + 1000, (1 << 20) - 1000 + 4096)));
+            get(d.discard(a, 1 << 20, false));
+            assertEquals(List.of(Extent.hole(base, b - base), Extent.data(b, 65536)), get(d.allocation(base, b + 65536 - base)));
+        }
+        try (BlockDevice d = BlockDevices.loadDefault().openTransport(DeviceUri.parse(tgtd.lunUrl(null, 1)), OpenOptions.DEFAULT)) {
+            assertFalse(((IscsiBlockDevice) d).reportsAllocation(), "no LBPME without thin_provisioning");
+            assertEquals(List.of(Extent.data(0, SIZE)), get(d.allocation(0, SIZE)));
         }
     }
 
