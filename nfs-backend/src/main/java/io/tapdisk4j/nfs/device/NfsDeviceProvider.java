@@ -142,7 +142,10 @@ public final class NfsDeviceProvider implements BlockDeviceProvider {
         return names;
     }
 
-    /** {@code name} next to the file {@code base} names (or below it, for an absolute-path-free sibling). */
+    /**
+     * {@code name} relative to the directory of the file {@code base} names, with "." and ".." segments
+     * resolved (a parent locator's "./parent.vhd" names the same URI as the parent's own).
+     */
     @Override
     public DeviceUri resolve(DeviceUri base, String name) {
         if (name.startsWith("/")) {
@@ -152,6 +155,11 @@ public final class NfsDeviceProvider implements BlockDeviceProvider {
         int q = text.indexOf('?');
         String query = q < 0 ? "" : text.substring(q);
         String head = q < 0 ? text : text.substring(0, q);
-        return DeviceUri.parse(head.substring(0, head.lastIndexOf('/') + 1) + name + query);
+        int pathStart = head.indexOf('/', head.indexOf("//") + 2);
+        if (pathStart < 0) {
+            return null;
+        }
+        String path = head.substring(pathStart, head.lastIndexOf('/') + 1) + name;
+        return DeviceUri.parse(head.substring(0, pathStart) + java.nio.file.Path.of(path).normalize() + query);
     }
 }

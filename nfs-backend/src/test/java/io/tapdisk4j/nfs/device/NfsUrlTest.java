@@ -77,5 +77,7 @@ class NfsUrlTest {
         DeviceUri child = DeviceUri.parse("nfs://filer/srv/sr/child.vhd?nfsport=2049");
         assertEquals("nfs://filer/srv/sr/parent.vhd?nfsport=2049", p.resolve(child, "parent.vhd").text());
         assertNull(p.resolve(child, "/abs/parent.vhd"));
+        assertEquals("nfs://filer/srv/sr/parent.vhd?nfsport=2049", p.resolve(child, "./parent.vhd").text());
+        assertEquals("nfs://filer/srv/other/parent.vhd?nfsport=2049", p.resolve(child, "../other/./parent.vhd").text());
     }
 }
