@@ -111,10 +111,12 @@ public final class BlockAllocationTable {
         return entries.clone();
     }
 
-    /** A copy with {@code count} entries (new ones unused), for growing the disk. */
-    synchronized BlockAllocationTable grown(int count) {
+    /** A copy with {@code count} entries: new ones unused when growing, the last ones cut off when shrinking. */
+    synchronized BlockAllocationTable resized(int count) {
         int[] e = java.util.Arrays.copyOf(entries, count);
-        java.util.Arrays.fill(e, entries.length, count, UNUSED);
+        if (count > entries.length) {
+            java.util.Arrays.fill(e, entries.length, count, UNUSED);
+        }
         return new BlockAllocationTable(e);
     }
 }

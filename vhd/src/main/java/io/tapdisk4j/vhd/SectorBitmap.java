@@ -19,6 +19,14 @@ public final class SectorBitmap {
         return new SectorBitmap(new byte[bytesFor(blockSize)], blockSize / 512);
     }
 
+    /** A bitmap with every sector set: what a block of a dynamic disk starts with. */
+    static SectorBitmap full(int blockSize) {
+        SectorBitmap b = empty(blockSize);
+        b.set(0, b.sectors);
+        b.dirty = false;
+        return b;
+    }
+
     /** Bytes a block of {@code blockSize} needs for its bitmap, rounded up to whole sectors. */
     public static int bytesFor(int blockSize) {
         int raw = (blockSize / 512 + 7) / 8;
@@ -77,6 +85,10 @@ public final class SectorBitmap {
             }
         }
         return false;
+    }
+
+    public synchronized boolean allSet() {
+        return run(0, sectors) == sectors && isSet(0);
     }
 
     public int sectors() {

@@ -10,10 +10,7 @@ import io.tapdisk4j.block.Extent;
 import io.tapdisk4j.block.OpenOptions;
 
 import java.io.IOException;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
@@ -99,31 +96,45 @@ public final class VdiOperations {
 
     /**
      * The image at {@code uri} becomes a read-only parent under a new name beside it, and a new, empty
-     * differencing child takes its place at {@code uri}. Needs a rename, so local files only ({@code file:}).
-     * Returns the parent's URI.
+     * differencing child takes its place at {@code uri}. Needs storage that can rename (file:, nfs:); elsewhere
+     * (a LUN, an NBD export, memory) the error names {@code vdi clone}, which leaves the parent in place.
+     * Should the process die between the rename and the child's creation, the image is intact under the
+     * parent's name. Returns the parent's URI.
      */
     public String snapshot(String uri) throws IOException {
         DeviceUri u = DeviceUri.parse(uri);
-        if (!u.scheme().equals("file")) {
-            throw new BlockDeviceException(BlockError.ENOTSUP, "snapshot in place renames the image, which the storage "
-                    + "interface offers for file: URIs only; for " + u.scheme() + ": use 'vdi clone PARENT NEWURI'");
-        }
         int blockSize = requireVhd(u);
-        Path path = Path.of(u.path());
-        String name = path.getFileName().toString();
+        String name = u.path().substring(u.path().lastIndexOf('/') + 1);
         String base = name.endsWith(".vhd") ? name.substring(0, name.length() - 4) : name;
-        Path parentPath = path.resolveSibling(base + ".snap-" + UUID.randomUUID().toString().substring(0, 8) + ".vhd");
+        String parentName = base + ".snap-" + UUID.randomUUID().toString().substring(0, 8) + ".vhd";
+        DeviceUri parentUri = name.isEmpty() ? null : devices.provider(u).resolve(u, parentName);
         try {
-            Files.move(path, parentPath, StandardCopyOption.ATOMIC_MOVE);
-        } catch (AtomicMoveNotSupportedException e) {
-            throw new BlockDeviceException(BlockError.ENOTSUP, "cannot rename " + path + " atomically", e);
+            if (parentUri == null) {
+                throw new BlockDeviceException(BlockError.ENOTSUP, "storage '" + u.scheme() + ":' has no names beside " + u);
+            }
+            devices.rename(u, parentUri);
+        } catch (BlockDeviceException e) {
+            if (e.error() != BlockError.ENOTSUP) {
+                throw e;
+            }
+            throw new BlockDeviceException(BlockError.ENOTSUP, "cannot snapshot " + uri + " in place: " + e.getMessage()
+                    + "; the snapshot renames the image, which this storage cannot do. Use 'vdi clone " + uri
+                    + " NEWURI': the image stays where it is as the read-only parent of a new child", e);
         }
-        DeviceUri parentUri = DeviceUri.parse("file://" + parentPath);
         try {
             createChild(parentUri, u, blockSize);
         } catch (IOException | RuntimeException e) {
-            Files.deleteIfExists(path);
-            Files.move(parentPath, path, StandardCopyOption.ATOMIC_MOVE);
+            try {
+                devices.provider(u).remove(u); // a partly written child
+            } catch (IOException | RuntimeException ignored) {
+                // there was none
+            }
+            try {
+                devices.rename(parentUri, u);
+            } catch (IOException | RuntimeException back) {
+                e.addSuppressed(new BlockDeviceException(BlockError.EIO, "the image is now at " + parentUri
+                        + ": renaming it back failed: " + back.getMessage(), back));
+            }
             throw e;
         }
         markReadOnly(parentUri);
@@ -275,11 +286,24 @@ public final class VdiOperations {
         return got.isEmpty() ? List.of(Extent.data(offset, length)) : got;
     }
 
-    /** Grows the image at {@code uri} to {@code size} bytes (VHD: its virtual size; raw: the storage). */
+    /** Grows the image at {@code uri} to {@code size} bytes; shrinking is refused. */
     public void resize(String uri, long size) throws IOException {
+        resize(uri, size, false);
+    }
+
+    /**
+     * Resizes the image at {@code uri} to {@code size} bytes (VHD: its virtual size; raw: the storage). Making
+     * it smaller cuts off the data beyond the new end, so, as with {@code qemu-img resize --shrink}, only when
+     * {@code shrink} says so.
+     */
+    public void resize(String uri, long size, boolean shrink) throws IOException {
         try (BlockDevice d = devices.open(DeviceUri.parse(uri), OpenOptions.DEFAULT)) {
+            if (size < d.size() && !shrink) {
+                throw new BlockDeviceException(BlockError.EINVAL, "resizing " + uri + " from " + d.size() + " to "
+                        + size + " bytes cuts off the data beyond the new end; pass --shrink to do that");
+            }
             if (d instanceof VhdDevice v) {
-                v.resizeSync(size);
+                v.resizeSync(size, shrink);
             } else {
                 Io.join(d.resize(size));
             }

@@ -36,8 +36,13 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * <h2>Concurrency</h2>
  * Requests run on virtual threads. Allocation of a block is serialised per block (a second writer waits for
  * the first allocation and then writes into the block); reservation of file space is serialised per image.
- * Dynamic disks mark every sector of a new block as present (its unwritten parts are zeroes, as QEMU does),
- * so only differencing disks keep sector bitmaps in memory (512 bytes per touched block).
+ *
+ * <h2>Sector bitmaps</h2>
+ * Reads and the allocation map follow each block's bitmap: a clear bit reads the parent (differencing) or
+ * zeroes (dynamic). Dynamic disks mark every sector of a new block as present (its unwritten parts are zeroes,
+ * as QEMU does); only a partial discard clears bits there, and it zeroes those sectors' data too, because QEMU
+ * reads a dynamic block without looking at its bitmap. Bitmaps are loaded on first use and kept; an all-set
+ * one is kept as one shared object, so a touched block costs memory only when some of its bits are clear.
  */
 public final class VhdDevice implements BlockDevice {
 
@@ -55,6 +60,8 @@ public final class VhdDevice implements BlockDevice {
     private final DeviceUri parentUri;
     private final int blockSize;
     private final int bitmapBytes;
+    /** The shared all-set bitmap (never written to: blocks whose bits get cleared get one of their own). */
+    private final SectorBitmap fullBitmap;
     private final long metadataEnd;
 
     private final Object spaceLock = new Object();
@@ -83,6 +90,7 @@ public final class VhdDevice implements BlockDevice {
         this.parentUri = parentUri;
         this.blockSize = header == null ? 0 : header.blockSize();
         this.bitmapBytes = header == null ? 0 : header.bitmapBytes();
+        this.fullBitmap = header == null ? null : SectorBitmap.full(blockSize);
         this.nextFree = nextFree;
         this.metadataEnd = metadataEnd;
         this.freshFrom = transport.size();
@@ -199,35 +207,8 @@ public final class VhdDevice implements BlockDevice {
 
     private void readInto(long offset, int length, ByteBuf out) throws BlockDeviceException {
         List<CompletableFuture<ByteBuf>> pieces = new ArrayList<>();
-        List<long[]> zeroes = new ArrayList<>();
-        long pos = offset;
-        long end = offset + length;
-        while (pos < end) {
-            int block = (int) (pos / blockSize);
-            int in = (int) (pos % blockSize);
-            int n = (int) Math.min(blockSize - in, end - pos);
-            long boff = bat.offset(block);
-            if (boff < 0) {
-                pieces.add(readBelow(pos, n));
-            } else if (diskType() == DiskType.DYNAMIC) {
-                pieces.add(transport.read(boff + bitmapBytes + in, n));
-            } else {
-                SectorBitmap bm = bitmap(block, boff);
-                int p = in;
-                int stop = in + n;
-                while (p < stop) {
-                    int sector = p / 512;
-                    int maxSectors = (stop + 511) / 512 - sector;
-                    boolean here = bm.isSet(sector);
-                    int run = bm.run(sector, maxSectors);
-                    int bytes = Math.min(stop - p, (sector + run) * 512 - p);
-                    pieces.add(here ? transport.read(boff + bitmapBytes + p, bytes)
-                            : readBelow((long) block * blockSize + p, bytes));
-                    p += bytes;
-                }
-            }
-            pos += n;
-        }
+        walk(offset, length, (at, bytes, fileAt) -> pieces.add(fileAt >= 0 ? transport.read(fileAt, bytes)
+                : readBelow(at, bytes)));
         BlockDeviceException failure = null;
         for (CompletableFuture<ByteBuf> f : pieces) {
             try {
@@ -274,8 +255,25 @@ public final class VhdDevice implements BlockDevice {
         }
         byte[] bits = Io.read(transport, boff, bitmapBytes);
         SectorBitmap loaded = new SectorBitmap(bits, blockSize / 512);
+        if (loaded.allSet()) {
+            loaded = fullBitmap;
+        }
         SectorBitmap raced = bitmaps.putIfAbsent(block, loaded);
         return raced != null ? raced : loaded;
+    }
+
+    /** The block's bitmap as an object of its own (never the shared all-set one), for clearing bits. */
+    private SectorBitmap ownBitmap(int block, long boff) throws BlockDeviceException {
+        while (true) {
+            SectorBitmap bm = bitmap(block, boff);
+            if (bm != fullBitmap) {
+                return bm;
+            }
+            SectorBitmap own = SectorBitmap.full(blockSize);
+            if (bitmaps.replace(block, fullBitmap, own)) {
+                return own;
+            }
+        }
     }
 
     // ---------------------------------------------------------------- writes
@@ -349,14 +347,10 @@ public final class VhdDevice implements BlockDevice {
     private void writeAligned(long offset, ByteBuf data) throws BlockDeviceException {
         List<CompletableFuture<Void>> parts = new ArrayList<>();
         List<BlockDeviceException> errors = new ArrayList<>();
-        long pos = offset;
-        long end = offset + data.readableBytes();
-        while (pos < end) {
-            int block = (int) (pos / blockSize);
-            int in = (int) (pos % blockSize);
-            int n = (int) Math.min(blockSize - in, end - pos);
+        int length = data.readableBytes();
+        eachBlock(offset, length, (block, in, n, pos) -> {
             ByteBuf slice = data.retainedSlice(data.readerIndex() + (int) (pos - offset), n);
-            if (pos == offset && n == end - pos) {
+            if (n == length) {
                 writeInBlock(block, in, slice); // one block: no extra thread
             } else {
                 parts.add(Io.async(describe(), () -> {
@@ -364,8 +358,7 @@ public final class VhdDevice implements BlockDevice {
                     return null;
                 }));
             }
-            pos += n;
-        }
+        });
         for (CompletableFuture<Void> p : parts) {
             try {
                 Io.join(p);
@@ -386,8 +379,9 @@ public final class VhdDevice implements BlockDevice {
                 if (boff >= 0) {
                     int sectors = slice.readableBytes() / 512;
                     Io.join(transport.write(boff + bitmapBytes + in, slice.retain(), false));
-                    if (diskType() == DiskType.DIFFERENCING) {
-                        bitmap(block, boff).set(in / 512, sectors);
+                    SectorBitmap bm = bitmap(block, boff);
+                    if (bm != fullBitmap) {
+                        bm.set(in / 512, sectors); // readers see the data once its bits are set
                     }
                     return;
                 }
@@ -529,9 +523,7 @@ public final class VhdDevice implements BlockDevice {
         if (failure != null) {
             throw failure; // the reserved space stays unreferenced: harmless
         }
-        if (diskType() == DiskType.DIFFERENCING) {
-            bitmaps.put(block, bm);
-        }
+        bitmaps.put(block, diskType() == DiskType.DIFFERENCING ? bm : fullBitmap);
         bat.set(block, p);
         unsyncedAllocations.incrementAndGet();
     }
@@ -654,12 +646,12 @@ public final class VhdDevice implements BlockDevice {
         return switch (diskType()) {
             case FIXED -> transport.has(Capability.DISCARD) ? transport.discard(offset, length, false)
                     : CompletableFuture.completedFuture(null);
-            // Only whole blocks of a dynamic disk can be given back; a differencing disk cannot forget a
-            // sector without exposing its parent's, so there (and for partial blocks) discard does nothing.
             case DYNAMIC -> Io.async(describe(), () -> {
-                dropWholeBlocks(offset, length);
+                discardDynamic(offset, length);
                 return null;
             });
+            // A clear bit in a differencing disk means "read the parent": clearing bits would bring back the
+            // parent's older data, not zeroes, so discard leaves a differencing disk as it is.
             case DIFFERENCING -> CompletableFuture.completedFuture(null);
         };
     }
@@ -674,42 +666,100 @@ public final class VhdDevice implements BlockDevice {
             return Io.zero(transport, offset, length);
         }
         return Io.async(describe(), () -> {
-            long pos = offset;
-            long end = offset + length;
-            while (pos < end) {
-                int block = (int) (pos / blockSize);
-                int in = (int) (pos % blockSize);
-                int n = (int) Math.min(blockSize - in, end - pos);
-                long boff = bat.offset(block);
-                if (diskType() == DiskType.DYNAMIC && boff < 0) {
-                    // already zeroes
-                } else if (diskType() == DiskType.DYNAMIC && mayUnmap && n == blockSize) {
-                    dropWholeBlocks(pos, n);
-                } else {
-                    int chunk = Math.min(n, 1 << 20);
-                    for (int done = 0; done < n; done += chunk) {
-                        int k = Math.min(chunk, n - done);
-                        ByteBuf z = Buffers.zeroes(k);
-                        try {
-                            structureLock.readLock().lock();
-                            try {
-                                if (((pos + done) % 512) != 0 || k % 512 != 0) {
-                                    writeUnaligned(pos + done, z);
-                                } else {
-                                    writeAligned(pos + done, z);
-                                }
-                            } finally {
-                                structureLock.readLock().unlock();
-                            }
-                        } finally {
-                            z.release();
-                        }
-                    }
+            boolean dynamic = diskType() == DiskType.DYNAMIC;
+            eachBlock(offset, length, (block, in, n, pos) -> {
+                if (dynamic && bat.offset(block) < 0) {
+                    return; // already zeroes
                 }
-                pos += n;
-            }
+                if (dynamic && mayUnmap && n == blockSize) {
+                    dropWholeBlocks(pos, n);
+                } else if (dynamic && mayUnmap && pos % 512 == 0 && n % 512 == 0) {
+                    discardInBlock(block, in, n);
+                } else {
+                    zeroByWriting(pos, n);
+                }
+            });
             return null;
         });
+    }
+
+    /** Writes zero buffers over a range through the normal write path (allocating where needed). */
+    private void zeroByWriting(long pos, long n) throws BlockDeviceException {
+        int chunk = 1 << 20;
+        for (long done = 0; done < n; done += chunk) {
+            int k = (int) Math.min(chunk, n - done);
+            ByteBuf z = Buffers.zeroes(k);
+            try {
+                structureLock.readLock().lock();
+                try {
+                    if (((pos + done) % 512) != 0 || k % 512 != 0) {
+                        writeUnaligned(pos + done, z);
+                    } else {
+                        writeAligned(pos + done, z);
+                    }
+                } finally {
+                    structureLock.readLock().unlock();
+                }
+            } finally {
+                z.release();
+            }
+        }
+    }
+
+    /**
+     * Discard on a dynamic disk. Whole blocks are unreferenced and their space given back. Within a block the
+     * whole sectors of the range are zeroed (punched where the transport can) and their bits cleared, so they
+     * read as zeroes whoever reads: QEMU ignores the bitmap of a dynamic disk, and sets all of a block's bits
+     * when it writes into it. The cleared bitmap goes out at the next write-back, after a flush of the zeroes.
+     * A block left with no bit set is unreferenced like a whole one.
+     */
+    private void discardDynamic(long offset, long length) throws BlockDeviceException {
+        eachBlock(offset, length, (block, in, n, pos) -> {
+            if (n == blockSize) {
+                dropWholeBlocks(pos, n);
+            } else {
+                discardInBlock(block, in, n);
+            }
+        });
+    }
+
+    /** The whole sectors of {@code [in, in + n)} in a dynamic block: zeroed and cleared (see discardDynamic). */
+    private void discardInBlock(int block, int in, int n) throws BlockDeviceException {
+        int first = (in + 511) / 512;
+        int last = (in + n) / 512;
+        if (last <= first) {
+            return;
+        }
+        long boff;
+        SectorBitmap bm;
+        structureLock.readLock().lock();
+        try {
+            boff = bat.offset(block);
+            if (boff < 0) {
+                return; // reads as zeroes already
+            }
+            long at = boff + bitmapBytes + (long) first * 512;
+            long len = (long) (last - first) * 512;
+            Io.join(transport.has(Capability.WRITE_ZEROES) ? transport.writeZeroes(at, len, true)
+                    : Io.zero(transport, at, len));
+            bm = ownBitmap(block, boff);
+            bm.clear(first, last - first);
+            if (bm.anySet()) {
+                return;
+            }
+        } finally {
+            structureLock.readLock().unlock();
+        }
+        // Empty: give the block back. Writes hold the structure lock shared from data to bits, so with it held
+        // exclusively a write elsewhere in this block cannot slip in between the test and the unreferencing.
+        structureLock.writeLock().lock();
+        try {
+            if (bat.offset(block) == boff && bitmaps.get(block) == bm && !bm.anySet()) {
+                dropWholeBlocks((long) block * blockSize, blockSize);
+            }
+        } finally {
+            structureLock.writeLock().unlock();
+        }
     }
 
     /** Unreferences the blocks wholly inside a range (dynamic disks), then lets the transport free them. */
@@ -733,6 +783,7 @@ public final class VhdDevice implements BlockDevice {
                         continue;
                     }
                     bat.set(block, -1);
+                    bitmaps.remove(block);
                     // the unreferencing BAT sector goes out (and is durable) before the space is punched
                     writeBack();
                     Io.join(transport.flush());
@@ -804,37 +855,61 @@ public final class VhdDevice implements BlockDevice {
 
     private void chainAllocation(long offset, long length, List<Extent> out, boolean withParent)
             throws BlockDeviceException {
+        walk(offset, length, (at, bytes, fileAt) -> {
+            if (fileAt >= 0) {
+                add(out, Extent.data(at, bytes));
+            } else {
+                below(at, bytes, out, withParent);
+            }
+        });
+    }
+
+    /** A block's part of a range: the block, the offset in it, the bytes, and the offset on the disk. */
+    private interface BlockPart {
+        void accept(int block, int in, int n, long pos) throws BlockDeviceException;
+    }
+
+    /** Calls {@code part} for each block's part of {@code [offset, offset + length)}, in order. */
+    private void eachBlock(long offset, long length, BlockPart part) throws BlockDeviceException {
         long pos = offset;
         long end = offset + length;
         while (pos < end) {
-            int block = (int) (pos / blockSize);
             int in = (int) (pos % blockSize);
             int n = (int) Math.min(blockSize - in, end - pos);
+            part.accept((int) (pos / blockSize), in, n, pos);
+            pos += n;
+        }
+    }
+
+    /** A run of bytes at disk offset {@code at}: in the file at {@code fileAt}, or -1 when this image lacks it. */
+    private interface Run {
+        void accept(long at, int bytes, long fileAt) throws BlockDeviceException;
+    }
+
+    /**
+     * Walks a range through the BAT and the sector bitmaps, in order: runs this image holds (with their place
+     * in the file) and runs it does not (the parent's, or zeroes).
+     */
+    private void walk(long offset, long length, Run run) throws BlockDeviceException {
+        eachBlock(offset, length, (block, in, n, pos) -> {
             long boff = bat.offset(block);
+            SectorBitmap bm = boff < 0 ? null : bitmap(block, boff);
             if (boff < 0) {
-                below(pos, n, out, withParent);
-            } else if (diskType() == DiskType.DYNAMIC) {
-                add(out, Extent.data(pos, n));
+                run.accept(pos, n, -1);
+            } else if (bm == fullBitmap) {
+                run.accept(pos, n, boff + bitmapBytes + in);
             } else {
-                SectorBitmap bm = bitmap(block, boff);
                 int p = in;
                 int stop = in + n;
                 while (p < stop) {
                     int sector = p / 512;
                     boolean here = bm.isSet(sector);
-                    int run = bm.run(sector, (stop + 511) / 512 - sector);
-                    int bytes = Math.min(stop - p, (sector + run) * 512 - p);
-                    long at = (long) block * blockSize + p;
-                    if (here) {
-                        add(out, Extent.data(at, bytes));
-                    } else {
-                        below(at, bytes, out, withParent);
-                    }
+                    int bytes = Math.min(stop - p, (sector + bm.run(sector, (stop + 511) / 512 - sector)) * 512 - p);
+                    run.accept((long) block * blockSize + p, bytes, here ? boff + bitmapBytes + p : -1);
                     p += bytes;
                 }
             }
-            pos += n;
-        }
+        });
     }
 
     private void below(long pos, long n, List<Extent> out, boolean withParent) throws BlockDeviceException {
@@ -884,22 +959,30 @@ public final class VhdDevice implements BlockDevice {
         });
     }
 
-    /**
-     * Grows the virtual disk. A sparse disk whose BAT is too small for the new size gets a larger BAT: the
-     * data blocks in the way are first copied to the end of the file (copy, flush, repoint, flush), then the
-     * table grows into the freed space. Shrinking is refused: it would silently cut off guest data.
-     */
+    /** Grows the virtual disk; shrinking is refused (see {@link #resizeSync(long, boolean)}). */
     void resizeSync(long newSize) throws BlockDeviceException {
+        resizeSync(newSize, false);
+    }
+
+    /**
+     * Changes the virtual size. Growing: a sparse disk whose BAT is too small for the new size gets a larger
+     * BAT (the data blocks in the way are first copied to the end of the file: copy, flush, repoint, flush,
+     * then the table grows into the freed space); a differencing disk that was once shrunk below its parent's
+     * size is zero-filled up to that size again, so the parent's older data does not reappear. Shrinking cuts
+     * off data, so only when {@code allowShrink} says so ({@code vdi resize --shrink}, like
+     * {@code qemu-img resize --shrink}); see {@link #shrink}.
+     */
+    void resizeSync(long newSize, boolean allowShrink) throws BlockDeviceException {
         long old = size();
         if (newSize == old) {
             return;
         }
-        if (newSize < old) {
+        if (newSize < old && !allowShrink) {
             throw new BlockDeviceException(BlockError.EINVAL, describe() + ": shrinking a VHD (" + old + " to "
-                    + newSize + " bytes) is not supported; it would cut off data");
+                    + newSize + " bytes) cuts off the data beyond the new end; refused unless asked for (--shrink)");
         }
-        if (newSize % 512 != 0) {
-            throw new BlockDeviceException(BlockError.EINVAL, describe() + ": size must be a multiple of 512");
+        if (newSize <= 0 || newSize % 512 != 0) {
+            throw new BlockDeviceException(BlockError.EINVAL, describe() + ": size must be a positive multiple of 512");
         }
         if (diskType() != DiskType.FIXED && newSize > VhdFooter.MAX_SIZE) {
             throw new BlockDeviceException(BlockError.EFBIG, describe() + ": " + newSize
@@ -907,6 +990,10 @@ public final class VhdDevice implements BlockDevice {
         }
         structureLock.writeLock().lock();
         try {
+            if (newSize < old) {
+                shrink(newSize);
+                return;
+            }
             if (diskType() == DiskType.FIXED) {
                 Io.join(transport.resize(newSize + VhdFooter.SIZE));
                 VhdFooter f = footer.withCurrentSize(newSize);
@@ -921,16 +1008,97 @@ public final class VhdDevice implements BlockDevice {
             if (needed > header.maxTableEntries()) {
                 growTable((int) needed);
             }
-            VhdFooter f = footer.withCurrentSize(newSize);
-            Io.join(transport.flush());
-            long end = transport.size() - VhdFooter.SIZE;
-            Io.write(transport, end, f.encode());
-            Io.write(transport, 0, f.encode());
-            footer = f;
-            Io.join(transport.flush());
+            writeFooter(footer.withCurrentSize(newSize));
         } finally {
             structureLock.writeLock().unlock();
         }
+        if (parent != null && parent.size() > old) {
+            // A crash before this is done leaves the parent's data visible there: older data of the same disk.
+            zeroByWriting(old, Math.min(newSize, parent.size()) - old);
+            flushSync();
+        }
+    }
+
+    /** The footer at the end of the file, then its copy at 0 (which readers use), each behind a flush. */
+    private void writeFooter(VhdFooter f) throws BlockDeviceException {
+        Io.join(transport.flush());
+        Io.write(transport, transport.size() - VhdFooter.SIZE, f.encode());
+        Io.join(transport.flush());
+        Io.write(transport, 0, f.encode());
+        Io.join(transport.flush());
+        footer = f;
+    }
+
+    /**
+     * Cuts the disk to {@code newSize} bytes, in an order that leaves a valid image after a crash at any point
+     * (with the old size or the new, and the data below the new end intact):
+     * <ol>
+     *   <li>the kept part of the last block is zeroed beyond the new end, so the disk reads zeroes there should
+     *       it grow again;</li>
+     *   <li>the blocks beyond the new end leave the BAT (a valid image of the old size with those blocks
+     *       unallocated);</li>
+     *   <li>the footer takes the new size (the BAT is now larger than needed: still valid);</li>
+     *   <li>the dynamic header takes the new number of BAT entries;</li>
+     *   <li>the file gives back the space at its end (footer moved first); dropped blocks below that are
+     *       punched.</li>
+     * </ol>
+     * A fixed disk writes its new footer into the space being cut off, then truncates.
+     */
+    private void shrink(long newSize) throws BlockDeviceException {
+        if (diskType() == DiskType.FIXED) {
+            VhdFooter f = footer.withCurrentSize(newSize);
+            Io.write(transport, newSize, f.encode());
+            Io.join(transport.flush());
+            Io.join(transport.resize(newSize + VhdFooter.SIZE));
+            footer = f;
+            Io.join(transport.flush());
+            return;
+        }
+        writeBack();
+        int keep = (int) ((newSize + blockSize - 1) / blockSize);
+        long keptEnd = Math.min((long) keep * blockSize, size());
+        if (newSize < keptEnd && bat.allocated(keep - 1)) {
+            zeroByWriting(newSize, keptEnd - newSize);
+        }
+        List<Long> dropped = new ArrayList<>();
+        for (int i = keep; i < bat.size(); i++) {
+            long boff = bat.offset(i);
+            if (boff >= 0) {
+                dropped.add(boff);
+                bat.set(i, -1);
+            }
+            bitmaps.remove(i);
+        }
+        writeBack();
+        writeFooter(footer.withCurrentSize(newSize));
+        VhdDynamicHeader h = header.withTable(header.tableOffset(), keep);
+        Io.write(transport, footer.dataOffset(), h.encode());
+        Io.join(transport.flush());
+        header = h;
+        bat = bat.resized(keep);
+        long end = (metadataEnd + 511) / 512 * 512;
+        for (int i = 0; i < keep; i++) {
+            long boff = bat.offset(i);
+            if (boff >= 0) {
+                end = Math.max(end, boff + blockTotal());
+            }
+        }
+        synchronized (spaceLock) {
+            nextFree = end;
+        }
+        if (transport.has(Capability.DISCARD)) {
+            for (long boff : dropped) {
+                if (boff < end) {
+                    try {
+                        Io.join(transport.discard(boff, blockTotal(), false));
+                    } catch (BlockDeviceException ignored) {
+                        // the space stays allocated in the file: harmless
+                    }
+                }
+            }
+        }
+        trim();
+        Io.join(transport.flush());
     }
 
     private void growTable(int entries) throws BlockDeviceException {
@@ -943,7 +1111,7 @@ public final class VhdDevice implements BlockDevice {
         // locators after the BAT would be overwritten: move the table itself to the end instead
         boolean locatorsAfter = header.locators().stream()
                 .anyMatch(l -> !l.isEmpty() && l.dataOffset() >= oldEnd && l.dataOffset() < newEnd);
-        BlockAllocationTable grown = bat.grown(entries);
+        BlockAllocationTable grown = bat.resized(entries);
         if (locatorsAfter) {
             long at;
             synchronized (spaceLock) {

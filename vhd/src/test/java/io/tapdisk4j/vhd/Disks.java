@@ -46,6 +46,17 @@ final class Disks {
         }
     }
 
+    /** The image at {@code uri} (opened read-only) holds the model and passes {@code vdi check}. */
+    static void assertImage(VdiOperations vdi, String uri, byte[] model) throws java.io.IOException {
+        try (BlockDevice d = io.tapdisk4j.block.BlockDevices.loadDefault().open(uri,
+                io.tapdisk4j.block.OpenOptions.readOnlyOptions())) {
+            org.junit.jupiter.api.Assertions.assertEquals(model.length, d.size(), uri + ": size");
+            assertSame(model, d, uri);
+        }
+        VhdChecker.Result r = vdi.check(uri);
+        org.junit.jupiter.api.Assertions.assertTrue(r.ok(), "check " + uri + ": " + r);
+    }
+
     /** Compares the whole device with the model, naming the first differing offset. */
     static void assertSame(byte[] model, BlockDevice d, String what) {
         int chunk = 1 << 20;

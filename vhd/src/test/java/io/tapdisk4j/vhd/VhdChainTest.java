@@ -42,12 +42,7 @@ class VhdChainTest {
     }
 
     void assertContents(String uri, byte[] model) throws Exception {
-        try (BlockDevice d = devices.open(uri, OpenOptions.readOnlyOptions())) {
-            assertEquals(model.length, d.size());
-            Disks.assertSame(model, d, uri);
-        }
-        VhdChecker.Result r = vdi.check(uri);
-        assertTrue(r.ok(), "check " + uri + ": " + r);
+        Disks.assertImage(vdi, uri, model);
     }
 
     @Test
@@ -190,6 +185,20 @@ class VhdChainTest {
             assertEquals(List.of("MacX"), h.locators().stream().filter(l -> !l.isEmpty())
                     .map(ParentLocator::platformName).toList(), "a device URI, no paths, for non-file storage");
         }
+    }
+
+    @Test
+    void snapshotWhereStorageCannotRenameNamesCloneAndChangesNothing() throws Exception {
+        String base = "memory:snap-refused-" + System.nanoTime();
+        vdi.create(base, SIZE, "vhd", false);
+        byte[] m = new byte[(int) SIZE];
+        scribbleInto(base, m, 51);
+        io.tapdisk4j.block.BlockDeviceException e = org.junit.jupiter.api.Assertions.assertThrows(
+                io.tapdisk4j.block.BlockDeviceException.class, () -> vdi.snapshot(base));
+        assertEquals(io.tapdisk4j.block.BlockError.ENOTSUP, e.error());
+        assertTrue(e.getMessage().contains("'vdi clone " + base + " NEWURI'"), e.getMessage());
+        assertContents(base, m);
+        assertEquals("dynamic", vdi.info(base).type());
     }
 
     @Test
