@@ -82,7 +82,8 @@ public final class VdiCommand implements Runnable {
         }
     }
 
-    @Command(name = "snapshot", description = "Freeze the image as a read-only parent beside it; a new empty child takes its place at URI (file: URIs).")
+    @Command(name = "snapshot", description = "Freeze the image as a read-only parent beside it; a new empty child takes its place at URI "
+            + "(storage that can rename: file:, nfs:; elsewhere use clone).")
     static final class Snapshot implements Callable<Integer> {
         @Parameters(paramLabel = "URI") String uri;
 
@@ -130,14 +131,15 @@ public final class VdiCommand implements Runnable {
         }
     }
 
-    @Command(name = "resize", description = "Grow an image to a new virtual size.")
+    @Command(name = "resize", description = "Change an image's virtual size; making it smaller needs --shrink.")
     static final class Resize implements Callable<Integer> {
         @Parameters(paramLabel = "URI") String uri;
         @Option(names = "--size", required = true) String size;
+        @Option(names = "--shrink", description = "Allow a smaller size: the data beyond it is cut off.") boolean shrink;
 
         @Override
         public Integer call() throws Exception {
-            new VdiOperations().resize(uri, size(size));
+            new VdiOperations().resize(uri, size(size), shrink);
             System.out.println("resized " + uri + " to " + Sizes.format(size(size)));
             return 0;
         }
