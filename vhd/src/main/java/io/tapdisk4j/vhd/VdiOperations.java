@@ -110,7 +110,7 @@ public final class VdiOperations {
         DeviceUri parentUri = name.isEmpty() ? null : devices.provider(u).resolve(u, parentName);
         try {
             if (parentUri == null) {
-                throw new BlockDeviceException(BlockError.ENOTSUP, "storage '" + u.scheme() + ":' has no names beside " + u);
+                throw new BlockDeviceException(BlockError.ENOTSUP, "storage '" + u.scheme() + ":' cannot rename (" + u + ")");
             }
             devices.rename(u, parentUri);
         } catch (BlockDeviceException e) {
@@ -118,8 +118,8 @@ public final class VdiOperations {
                 throw e;
             }
             throw new BlockDeviceException(BlockError.ENOTSUP, "cannot snapshot " + uri + " in place: " + e.getMessage()
-                    + "; the snapshot renames the image, which this storage cannot do. Use 'vdi clone " + uri
-                    + " NEWURI': the image stays where it is as the read-only parent of a new child", e);
+                    + ", which a snapshot needs; use 'vdi clone " + uri + " NEWURI' instead: the image stays where"
+                    + " it is, as the read-only parent of a new child at NEWURI", e);
         }
         try {
             createChild(parentUri, u, blockSize);
