@@ -46,11 +46,13 @@ public final class FaultProxy implements AutoCloseable {
     private final BlockingQueue<HeldFrame> held = new LinkedBlockingQueue<>();
     private final List<HeldFrame> allHeld = new CopyOnWriteArrayList<>();
     private final AtomicLong faults = new AtomicLong();
+    private final boolean keepUpstreams;
 
     private FaultProxy(Builder b) throws InterruptedException {
         this.target = b.target;
         this.framing = b.framing;
         this.policy = b.policy;
+        this.keepUpstreams = b.keepUpstreams;
         this.group = EventLoops.newGroup("fault-proxy", 1);
         int rcvbuf = b.receiveBufferSize;
         ServerBootstrap sb = new ServerBootstrap().group(group).channel(EventLoops.serverSocketChannel())
@@ -150,6 +152,9 @@ public final class FaultProxy implements AutoCloseable {
         synchronized (this) {
             index = connections.size();
             conn = new ProxyConnection(this, index, clientSide);
+            if (keepUpstreams) {
+                conn.keepUpstream();
+            }
             connections.add(conn);
         }
         Framing.ConnectionFraming cf = framing.newConnection();
@@ -197,6 +202,7 @@ public final class FaultProxy implements AutoCloseable {
         private Framing framing = Framing.chunks();
         private FaultPolicy policy = FaultPolicy.FORWARD_ALL;
         private int receiveBufferSize;
+        private boolean keepUpstreams;
 
         private Builder(InetSocketAddress target) {
             this.target = target;
@@ -215,6 +221,15 @@ public final class FaultProxy implements AutoCloseable {
         /** A small receive buffer makes {@link ProxyConnection#stopReading} push back on the sender sooner. */
         public Builder receiveBufferSize(int bytes) {
             this.receiveBufferSize = bytes;
+            return this;
+        }
+
+        /**
+         * Every upstream connection outlives its client: what the client sent before it vanished is still
+         * answered by the server (and seen by the policy) until the test cuts the connection.
+         */
+        public Builder keepUpstreams() {
+            this.keepUpstreams = true;
             return this;
         }
 

@@ -26,6 +26,7 @@ import java.util.concurrent.TimeoutException;
 public final class LateConsumerDevice extends ForwardingBlockDevice {
 
     private final List<Kept> kept = new ArrayList<>();
+    private CompletableFuture<Void> nextWrite = new CompletableFuture<>();
 
     /**
      * A write as the device first saw it: where it went, the buffer it came in (retained), and raw views of
@@ -58,7 +59,24 @@ public final class LateConsumerDevice extends ForwardingBlockDevice {
         synchronized (kept) {
             kept.add(new Kept(offset, mine, raw));
         }
-        return delegate.write(offset, data, fua);
+        CompletableFuture<Void> written = delegate.write(offset, data, fua);
+        CompletableFuture<Void> seen;
+        synchronized (kept) {
+            seen = nextWrite;
+            nextWrite = new CompletableFuture<>();
+        }
+        seen.complete(null);
+        return written;
+    }
+
+    /**
+     * Completes once the next write (from now) has been handed to the wrapped device, that is once the
+     * device's write call returned: its request is then queued wherever that device queues requests.
+     */
+    public CompletableFuture<Void> nextWrite() {
+        synchronized (kept) {
+            return nextWrite;
+        }
     }
 
     /** Writes kept but not yet replayed. */

@@ -99,6 +99,7 @@ public final class SafetyReport {
         StringBuilder sb = new StringBuilder("[safety] report (run seed " + SEED + ")\n");
         for (Tally t : rows()) {
             sb.append("[safety]   ").append(t).append('\n');
+            sb.append(t.scenarioLines("[safety]     "));
         }
         return sb.toString();
     }
