@@ -46,7 +46,12 @@ public final class TgtdServer implements AutoCloseable {
         return "iscsi://127.0.0.1:" + portalPort + "/" + IQN + "/1";
     }
 
-    private void tgtadm(String... args) throws IOException {
+    /** tgtadm's view of target 1: its I_T nexuses (sessions) and their connections. */
+    public String show() throws IOException {
+        return tgtadm("--lld", "iscsi", "--op", "show", "--mode", "target");
+    }
+
+    private String tgtadm(String... args) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(Peers.require("tgtadm", "tgt"), "-C", Integer.toString(control)));
         cmd.addAll(List.of(args));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
@@ -55,6 +60,7 @@ public final class TgtdServer implements AutoCloseable {
             if (!p.waitFor(20, TimeUnit.SECONDS) || p.exitValue() != 0) {
                 throw new IOException("tgtadm " + String.join(" ", args) + " failed: " + out + "\n" + process.logText());
             }
+            return out;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException(e);

@@ -2,9 +2,11 @@ package io.tapdisk4j.safety.race;
 
 import io.tapdisk4j.ring.frontend.BlkifResponse;
 import io.tapdisk4j.safety.proxy.Direction;
+import io.tapdisk4j.safety.proxy.FaultAction;
 import io.tapdisk4j.safety.proxy.FaultProxy;
 import io.tapdisk4j.safety.proxy.HeldFrame;
 import io.tapdisk4j.safety.proxy.ScriptedPolicy;
+import io.tapdisk4j.safety.report.ScenarioTally;
 
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
@@ -18,23 +20,26 @@ import java.util.concurrent.TimeUnit;
  */
 final class ProxyHoldAndReissue implements RaceRig.Faults {
 
+    static final String SCENARIO = "held-reissue";
     private static final Duration WAIT = Duration.ofSeconds(30);
 
     private final FaultProxy proxy;
     private final ScriptedPolicy script;
     private final String writeKind;
+    private final ScenarioTally scenario;
     private HeldFrame stale;
 
     /** {@code writeKind}: the frame kind of the backend's write request, for example "NBD_CMD_WRITE". */
-    ProxyHoldAndReissue(FaultProxy proxy, ScriptedPolicy script, String writeKind) {
+    ProxyHoldAndReissue(FaultProxy proxy, ScriptedPolicy script, String writeKind, ScenarioTally scenario) {
         this.proxy = proxy;
         this.script = script;
         this.writeKind = writeKind;
+        this.scenario = scenario;
     }
 
     @Override
-    public void beforeFirstWrite() {
-        script.once(ScriptedPolicy.kind(Direction.TO_SERVER, writeKind), io.tapdisk4j.safety.proxy.FaultAction.HOLD);
+    public void beforeFirstWrite(RaceRig.Issued issued) {
+        script.once(ScriptedPolicy.kind(Direction.TO_SERVER, writeKind), FaultAction.HOLD);
     }
 
     @Override
@@ -42,18 +47,22 @@ final class ProxyHoldAndReissue implements RaceRig.Faults {
         stale = proxy.awaitHeld(WAIT);
         HeldFrame held = stale;
         script.once(e -> e.connection() == held.connection() && e.direction() == Direction.TO_CLIENT
-                && e.tag() == held.tag(), io.tapdisk4j.safety.proxy.FaultAction.HOLD);
+                && e.tag() == held.tag(), FaultAction.HOLD);
         held.connection().cutClientSide();
         proxy.countFault();
     }
 
     @Override
     public void afterReuse() throws Exception {
+        scenario.trial();
         if (!stale.release().get(30, TimeUnit.SECONDS)) {
             throw new AssertionError("the stale request's upstream connection closed before its release");
         }
         HeldFrame reply = proxy.awaitHeld(WAIT); // the server answered the stale request: it was applied
         reply.discard();
+        // The proxy captured the request at its first transmission, so it carries what the guest issued.
+        scenario.recordDelivered(true);
+        stale.connection().cut();
         stale = null;
     }
 }

@@ -28,13 +28,20 @@ import java.util.concurrent.TimeUnit;
  */
 final class RaceRig implements AutoCloseable {
 
+    /** What the guest issues in one trial: pattern A to sector A, then (from the same page) B to sector B. */
+    record Issued(long sectorA, byte[] a, long sectorB, byte[] b) {
+        int length() {
+            return a.length;
+        }
+    }
+
     /** Network faults around a trial's first write (no-ops for local storage). */
     interface Faults {
         Faults NONE = new Faults() {
         };
 
         /** Before write A is issued: arm the proxy. */
-        default void beforeFirstWrite() throws Exception {
+        default void beforeFirstWrite(Issued issued) throws Exception {
         }
 
         /** While write A is in flight (its future not awaited yet): hold, cut, wait for the reissue. */
@@ -44,6 +51,43 @@ final class RaceRig implements AutoCloseable {
         /** After the guest's reuse of P completed: release the stale transmission, await the server. */
         default void afterReuse() throws Exception {
         }
+
+        /**
+         * Whether the late consumer replays this trial's writes. A scenario that must show only what the
+         * network path itself does with a stale message turns it off for its trials.
+         */
+        default boolean lateReplay() {
+            return true;
+        }
+    }
+
+    /** Faults that differ per trial: {@code pick} names the scenario of trial n (from 0), or {@link Faults#NONE}. */
+    static Faults choose(java.util.function.IntFunction<Faults> pick) {
+        return new Faults() {
+            int trial;
+            Faults current = NONE;
+
+            @Override
+            public void beforeFirstWrite(Issued issued) throws Exception {
+                current = pick.apply(trial++);
+                current.beforeFirstWrite(issued);
+            }
+
+            @Override
+            public void whileFirstWriteInFlight(CompletableFuture<BlkifResponse> first) throws Exception {
+                current.whileFirstWriteInFlight(first);
+            }
+
+            @Override
+            public void afterReuse() throws Exception {
+                current.afterReuse();
+            }
+
+            @Override
+            public boolean lateReplay() {
+                return current.lateReplay();
+            }
+        };
     }
 
     final DataPath path;
@@ -54,6 +98,10 @@ final class RaceRig implements AutoCloseable {
     private final BlkifBackend backend;
     final long diskBytes;
 
+    /**
+     * {@code diskBytes}: the part of the storage trials write to (from 0); storage beyond it is free for
+     * a scenario's own traffic.
+     */
     RaceRig(Path dir, DataPath path, BlockDevice storage, long diskBytes) throws Exception {
         this.path = path;
         this.diskBytes = diskBytes;
@@ -89,7 +137,7 @@ final class RaceRig implements AutoCloseable {
         tally.trial();
         try (GuestBuffer page = front.allocateBuffer(pages)) {
             page.put(offset, a);
-            faults.beforeFirstWrite();
+            faults.beforeFirstWrite(new Issued(sectorA, a, sectorB, b));
             CompletableFuture<BlkifResponse> firstWrite = front.write(queue, sectorA, page, offset, length);
             faults.whileFirstWriteInFlight(firstWrite);
             BlkifResponse first = firstWrite.get(60, TimeUnit.SECONDS);
@@ -105,7 +153,13 @@ final class RaceRig implements AutoCloseable {
             faults.afterReuse();
         }
         String failure = null;
-        List<LateConsumerDevice.Replay> replays = device.replayLate();
+        List<LateConsumerDevice.Replay> replays;
+        if (faults.lateReplay()) {
+            replays = device.replayLate();
+        } else {
+            device.discardKept();
+            replays = List.of();
+        }
         tally.faults(replays.size()); // each late replay is one stale retransmission injected
         for (LateConsumerDevice.Replay rep : replays) {
             if (rep.useAfterUnmap()) {

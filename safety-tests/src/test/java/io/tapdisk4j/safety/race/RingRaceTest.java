@@ -1,6 +1,7 @@
 package io.tapdisk4j.safety.race;
 
 import io.tapdisk4j.block.BlockDevices;
+import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.ring.backend.DataPath;
 import io.tapdisk4j.safety.report.SafetyReport;
 import io.tapdisk4j.safety.report.Tally;
@@ -16,7 +17,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The race on purpose, through the ring server and the emulated blkfront, in every data path, on local
- * storage (a memory device; reported as backend "file"): see {@link RaceRig}. copy, map-copy and
+ * storage (a raw image file through {@code file://}, backend "file"): see {@link RaceRig}. copy, map-copy and
  * persistent: no corruption in any trial. unsafe-map: the suite must see the race (corruption or use after
  * unmap), or it fails: a suite that cannot see the bug is a failed suite.
  */
@@ -31,9 +32,12 @@ class RingRaceTest {
     @EnumSource(DataPath.class)
     void guestReusesItsPageRightAfterCompletion(DataPath path) throws Exception {
         Tally tally = SafetyReport.tally("file", path.cliName());
-        // A memory device: FileDevice cannot write the composite buffer of mapped pages that unsafe-map
-        // hands it (pwrite refuses the heap segment it merges into), and every path must meet one storage.
-        try (RaceRig rig = new RaceRig(dir, path, BlockDevices.loadDefault().open("memory:?size=64M"), DISK)) {
+        // unsafe-map hands the device a composite buffer over the mapped guest pages, which FileDevice writes
+        // component by component; every path meets the same storage.
+        Path image = dir.resolve("race-" + path.cliName() + ".raw");
+        String uri = "file://" + image;
+        BlockDevices.loadDefault().create(DeviceUri.parse(uri), DISK, "raw").close();
+        try (RaceRig rig = new RaceRig(dir, path, BlockDevices.loadDefault().open(uri + "?format=raw"), DISK)) {
             runTrials(rig, tally, SafetyReport.trials(path.cliName()), RaceRig.Faults.NONE);
         }
     }
