@@ -2,9 +2,11 @@ package io.tapdisk4j.app;
 
 import io.tapdisk4j.ring.backend.DataPath;
 import io.tapdisk4j.ring.bench.RingBenchmark;
+import io.tapdisk4j.ring.bench.RingBenchmarkMatrix;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import java.util.List;
 import java.util.concurrent.Callable;
 
 @Command(name = "ring", description = "Emulated guests against the ring server over the simulated hypervisor; "
@@ -44,9 +46,17 @@ final class BenchRingCommand implements Callable<Integer> {
                     + "which stay in the CPU caches). The memcpy ceiling is measured over the same working set.")
     long guestMemory;
 
+    @Option(names = "--matrix", description = "Every figure at once: 4K, 64K and 1M, read and write, every data path, "
+            + "1 and 4 guests (--seconds per point), then a table with the share of memcpy and copy over map-copy.")
+    boolean matrix;
+
     @Override
     public Integer call() throws Exception {
         BenchCommand.quietDeviceLogs();
+        if (matrix) {
+            List<RingBenchmark.Result> all = RingBenchmarkMatrix.run(device, seconds, List.of(DataPath.values()), System.out);
+            return all.stream().allMatch(r -> r.errors() == 0) ? 0 : 1;
+        }
         if (!rw.equals("read") && !rw.equals("write")) {
             throw new IllegalArgumentException("--rw must be read or write, not '" + rw + "'");
         }

@@ -15,7 +15,7 @@ import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.util.ArrayDeque;
+import java.util.Arrays;
 import java.util.BitSet;
 import java.util.Comparator;
 import java.util.Map;
@@ -42,7 +42,9 @@ public final class SimGuest implements AutoCloseable {
     private final int frames;
     private final int grantEntries;
     private final BitSet usedFrames = new BitSet();
-    private final ArrayDeque<Integer> freeRefs = new ArrayDeque<>();
+    /** Released references, a stack of ints (no boxing on the per-page grant path). */
+    private int[] freeRefs = new int[64];
+    private int freeCount;
     private int nextRef = RESERVED_GRANT_REFS;
     private int nextPort = 1;
     private final EventLoopGroup loops;
@@ -140,12 +142,15 @@ public final class SimGuest implements AutoCloseable {
     /** Revokes and returns the reference to the free list. */
     public synchronized void release(int ref) {
         revoke(ref);
-        freeRefs.push(ref);
+        if (freeCount == freeRefs.length) {
+            freeRefs = Arrays.copyOf(freeRefs, freeCount * 2);
+        }
+        freeRefs[freeCount++] = ref;
     }
 
     public synchronized int allocateRef() {
-        if (!freeRefs.isEmpty()) {
-            return freeRefs.pop();
+        if (freeCount > 0) {
+            return freeRefs[--freeCount];
         }
         if (nextRef >= grantEntries) {
             throw new IllegalStateException("guest " + domid + " is out of grant references (" + grantEntries + ")");
