@@ -1,6 +1,7 @@
 package io.tapdisk4j.block;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.channel.FileRegion;
 
 import java.util.EnumSet;
 import java.util.Set;
@@ -10,7 +11,7 @@ import java.util.concurrent.CompletableFuture;
  * A second user's handle on a device someone else owns (an NBD export of a VDI attached to a guest):
  * closing the view leaves the device open, and a read-only view refuses every change with EROFS.
  */
-public final class BlockDeviceView extends ForwardingBlockDevice {
+public final class BlockDeviceView extends ForwardingBlockDevice implements FileRegionReads {
 
     private final boolean readOnly;
 
@@ -64,6 +65,12 @@ public final class BlockDeviceView extends ForwardingBlockDevice {
     @Override
     public CompletableFuture<Void> resize(long newSize) {
         return readOnly ? refuse() : delegate.resize(newSize);
+    }
+
+    /** Reads pass through a view unchanged, so the owner's zero-copy regions do too. */
+    @Override
+    public FileRegion readRegion(long offset, int length) {
+        return delegate instanceof FileRegionReads z ? z.readRegion(offset, length) : null;
     }
 
     private CompletableFuture<Void> refuse() {

@@ -1,15 +1,22 @@
 package io.tapdisk4j.block.local;
 
 import io.netty.buffer.ByteBuf;
+import io.netty.channel.DefaultFileRegion;
+import io.netty.channel.FileRegion;
 import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDeviceException;
 import io.tapdisk4j.block.BlockError;
 import io.tapdisk4j.block.Buffers;
 import io.tapdisk4j.block.Capability;
 import io.tapdisk4j.block.Extent;
+import io.tapdisk4j.block.FileRegionReads;
 import io.tapdisk4j.block.Requests;
 
+import java.io.IOException;
 import java.lang.foreign.MemorySegment;
+import java.nio.channels.FileChannel;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
@@ -23,9 +30,12 @@ import java.util.concurrent.atomic.AtomicInteger;
  * A raw image in a local file (or a block device node). Positional I/O runs on a small shared pool of
  * platform threads (a blocking native call would pin a virtual thread's carrier); reads the page cache
  * already holds are served on the caller's thread (preadv2 RWF_NOWAIT). With O_DIRECT, requests
- * that are not 4 KiB-aligned go through a second, buffered descriptor rather than failing.
+ * that are not 4 KiB-aligned go through a second, buffered descriptor rather than failing. Ranges wholly
+ * in the page cache are also offered as file regions ({@link FileRegionReads}), which a network frontend
+ * sends with sendfile instead of reading them into a buffer first (not with O_DIRECT, which keeps this
+ * device's data out of the page cache).
  */
-public final class FileDevice implements BlockDevice {
+public final class FileDevice implements BlockDevice, FileRegionReads {
 
     private static final int DIRECT_ALIGN = 4096;
     private static final ExecutorService IO = Executors.newFixedThreadPool(
@@ -37,6 +47,9 @@ public final class FileDevice implements BlockDevice {
     private final boolean readOnly;
     private volatile long size;
     private final AtomicInteger inFlight = new AtomicInteger();
+    /** The descriptor file regions send from: Netty's sendfile takes it from a FileChannel. Opened on first use. */
+    private volatile FileChannel regionChannel;
+    private volatile boolean regionsUnavailable;
 
     private FileDevice(String path, LinuxFile file, LinuxFile direct, boolean readOnly) throws BlockDeviceException {
         this.path = path;
@@ -130,6 +143,49 @@ public final class FileDevice implements BlockDevice {
                 throw t;
             }
         });
+    }
+
+    @Override
+    public FileRegion readRegion(long offset, int length) {
+        if (direct != null || regionsUnavailable || length <= 0 || Requests.checkRange(offset, length, size) != null
+                || !file.cached(offset, length)) {
+            return null;
+        }
+        FileChannel ch = regionChannel();
+        return ch == null ? null : new SharedFileRegion(ch, offset, length);
+    }
+
+    private FileChannel regionChannel() {
+        FileChannel ch = regionChannel;
+        if (ch == null) {
+            synchronized (this) {
+                ch = regionChannel;
+                if (ch == null && !regionsUnavailable) {
+                    try {
+                        // Through the open descriptor, not the path: the file may have been renamed or replaced since.
+                        ch = FileChannel.open(Path.of("/proc/self/fd/" + file.descriptor()), StandardOpenOption.READ);
+                        regionChannel = ch;
+                    } catch (IOException | RuntimeException e) {
+                        regionsUnavailable = true; // reads still work through read()
+                    }
+                }
+            }
+        }
+        return ch;
+    }
+
+    /**
+     * A region of the device's shared channel: releasing it must not close the channel (Netty's own region
+     * closes its file when released, as it assumes one file per region).
+     */
+    private static final class SharedFileRegion extends DefaultFileRegion {
+        SharedFileRegion(FileChannel channel, long position, long count) {
+            super(channel, position, count);
+        }
+
+        @Override
+        protected void deallocate() {
+        }
     }
 
     @Override
@@ -278,6 +334,16 @@ public final class FileDevice implements BlockDevice {
 
     @Override
     public void close() {
+        synchronized (this) {
+            regionsUnavailable = true;
+            if (regionChannel != null) {
+                try {
+                    regionChannel.close(); // a region still queued on a socket then fails its send
+                } catch (IOException e) {
+                    // nothing was written through it
+                }
+            }
+        }
         file.close();
         if (direct != null) {
             direct.close();

@@ -37,6 +37,8 @@ public final class LinuxFile implements AutoCloseable {
     static final int EAGAIN = 11;
     static final int EOPNOTSUPP = 95;
     static final int RWF_NOWAIT = 0x8;
+    static final int ENOSYS = 38;
+    static final long SYS_CACHESTAT = 451; // x86_64 and aarch64 alike (Linux 6.5)
 
     private static final Linker LINKER = Linker.nativeLinker();
     private static final StructLayout CAPTURE = Linker.Option.captureStateLayout();
@@ -65,14 +67,27 @@ public final class LinuxFile implements AutoCloseable {
     private static final MethodHandle LSEEK = handle("lseek",
             FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT),
             CCS);
+    /** syscall(2): glibc has no cachestat wrapper before 2.39. */
+    private static final MethodHandle SYSCALL4 = handle("syscall",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS,
+                    ValueLayout.ADDRESS, ValueLayout.JAVA_LONG), CCS, Linker.Option.firstVariadicArg(1));
     private static final MethodHandle CLOSE = handle("close",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    private static final long PAGE = pageSize();
 
     private static final ThreadLocal<MemorySegment> STATE =
             ThreadLocal.withInitial(() -> Arena.global().allocate(CAPTURE));
     /** One struct iovec {void *base; size_t len} per thread, for preadv2. */
     private static final ThreadLocal<MemorySegment> IOVEC =
             ThreadLocal.withInitial(() -> Arena.global().allocate(16, 8));
+    /**
+     * Per thread: struct cachestat_range {u64 off, len} then struct cachestat {u64 nr_cache, nr_dirty,
+     * nr_writeback, nr_evicted, nr_recently_evicted}.
+     */
+    private static final ThreadLocal<MemorySegment> CACHESTAT =
+            ThreadLocal.withInitial(() -> Arena.global().allocate(16 + 40, 8));
+    private static volatile boolean cachestatUnsupported;
+    private volatile boolean cachestatRefused;
     private volatile boolean noWaitUnsupported;
 
     private final String path;
@@ -82,6 +97,16 @@ public final class LinuxFile implements AutoCloseable {
     private LinuxFile(String path, int fd) {
         this.path = path;
         this.fd = fd;
+    }
+
+    private static long pageSize() {
+        try {
+            long n = (long) handle("sysconf", FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT))
+                    .invokeExact(30); // _SC_PAGESIZE
+            return n > 0 ? n : 4096;
+        } catch (Throwable t) {
+            return 4096;
+        }
     }
 
     private static MethodHandle handle(String name, FunctionDescriptor fd, Linker.Option... options) {
@@ -107,6 +132,11 @@ public final class LinuxFile implements AutoCloseable {
 
     public String path() {
         return path;
+    }
+
+    /** The file descriptor number (for /proc/self/fd/N, which reopens this very file). */
+    int descriptor() {
+        return fd;
     }
 
     /** Reads exactly {@code length} bytes (zeroes past end of file). */
@@ -153,6 +183,38 @@ public final class LinuxFile implements AutoCloseable {
             return 0;
         }
         throw error("preadv2", path, e);
+    }
+
+    /**
+     * Whether every page of {@code [offset, offset+length)} is in the page cache (cachestat(2), one call, no
+     * I/O): false when some is not, or when the kernel cannot tell (before Linux 6.5, or a file system
+     * without a page cache here).
+     */
+    public boolean cached(long offset, long length) {
+        if (cachestatUnsupported || cachestatRefused || length <= 0) {
+            return false;
+        }
+        MemorySegment state = STATE.get();
+        MemorySegment m = CACHESTAT.get();
+        m.set(ValueLayout.JAVA_LONG, 0, offset);
+        m.set(ValueLayout.JAVA_LONG, 8, length);
+        long r;
+        try {
+            r = (long) SYSCALL4.invokeExact(state, SYS_CACHESTAT, (long) fd, m, m.asSlice(16), 0L);
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+        if (r < 0) {
+            int e = errno(state);
+            if (e == ENOSYS) {
+                cachestatUnsupported = true; // the kernel is older than 6.5
+            } else if (e == EOPNOTSUPP) {
+                cachestatRefused = true; // this file has no page cache to ask (hugetlbfs)
+            }
+            return false;
+        }
+        long pages = (offset + length + PAGE - 1) / PAGE - offset / PAGE;
+        return m.get(ValueLayout.JAVA_LONG, 16) >= pages;
     }
 
     public void writeFully(MemorySegment src, long offset) throws BlockDeviceException {
