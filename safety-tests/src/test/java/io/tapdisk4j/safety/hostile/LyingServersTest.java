@@ -7,6 +7,8 @@ import io.tapdisk4j.block.BlockDeviceException;
 import io.tapdisk4j.block.BlockDevices;
 import io.tapdisk4j.block.Buffers;
 import io.tapdisk4j.block.DeviceUri;
+import io.tapdisk4j.iscsi.device.IscsiBlockDevice;
+import io.tapdisk4j.iscsi.device.IscsiUrl;
 import io.tapdisk4j.safety.peers.GaneshaServer;
 import io.tapdisk4j.safety.peers.TgtdServer;
 import io.tapdisk4j.safety.proxy.Direction;
@@ -118,8 +120,18 @@ class LyingServersTest {
         try (FaultProxy proxy = FaultProxy.to(serverPort).framing(framing).policy(script).start()) {
             String uri = url.at(proxy.port());
             BlockDevices devices = BlockDevices.loadDefault();
-            try (BlockDevice dev = name.equals("nfs") ? devices.create(DeviceUri.parse(uri), DISK, "raw")
-                    : devices.open(uri + (uri.contains("?") ? "&" : "?") + "format=raw")) {
+            try (BlockDevice dev = switch (name) {
+                case "nfs" -> devices.create(DeviceUri.parse(uri), DISK, "raw");
+                case "iscsi" -> {
+                    // A reply cut inside its header leaves the initiator waiting for the rest: its NOP-Out
+                    // keepalive (every 300 ms of silence, 1 s to answer) is what notices, rather than the
+                    // default 5 + 10 s, and the session is reinstated.
+                    IscsiUrl u = IscsiUrl.parse(DeviceUri.parse(uri));
+                    yield IscsiBlockDevice.open(u, u.sessionConfig().withTimeouts(Duration.ofSeconds(30),
+                            Duration.ofMillis(300), Duration.ofSeconds(1), Duration.ofSeconds(60)), false);
+                }
+                default -> devices.open(uri + (uri.contains("?") ? "&" : "?") + "format=raw");
+            }) {
                 byte[] data = new byte[BLOCK];
                 r.nextBytes(data);
                 ByteBuf w = Buffers.direct(BLOCK).writeBytes(data);

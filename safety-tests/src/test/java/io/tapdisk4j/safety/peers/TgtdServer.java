@@ -51,6 +51,22 @@ public final class TgtdServer implements AutoCloseable {
         return tgtadm("--lld", "iscsi", "--op", "show", "--mode", "target");
     }
 
+    /**
+     * Waits until target 1 has no I_T nexus left: tgtd frees a session only once its connections are released,
+     * and a connection only once the commands it was running have completed, so after this nothing an
+     * initiator that died sent can still change the LUN.
+     */
+    public void awaitNoSessions(Duration timeout) throws IOException, java.util.concurrent.TimeoutException {
+        long deadline = System.nanoTime() + timeout.toNanos();
+        String shown;
+        while ((shown = show()).contains("I_T nexus:")) {
+            if (System.nanoTime() > deadline) {
+                throw new java.util.concurrent.TimeoutException("tgtd still has sessions after " + timeout + ":\n" + shown);
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(10_000_000); // polling tgtadm, not a timing
+        }
+    }
+
     private String tgtadm(String... args) throws IOException {
         List<String> cmd = new ArrayList<>(List.of(Peers.require("tgtadm", "tgt"), "-C", Integer.toString(control)));
         cmd.addAll(List.of(args));

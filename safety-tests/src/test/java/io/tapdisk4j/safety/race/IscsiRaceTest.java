@@ -38,12 +38,12 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The race through tapdisk4j's iscsi:// initiator and tgtd, in every data path. Seeded trials add one of
  * three network faults:
  * <ul>
- *   <li>{@link HeldCommand} (the first trial, then about one in fifteen): write A's SCSI Command PDU is
+ *   <li>{@link HeldCommand} (the first trial, then about one in thirteen): write A's SCSI Command PDU is
  *       held by the proxy and the client's side of the connection cut; the initiator reinstates the session
  *       on a new connection and reissues A, which completes; the guest reuses its page; then the held PDU is
  *       released towards tgtd on the old connection. Ends with the late replay.</li>
- *   <li>A cut in place of write A's command (about one in thirty): reinstatement and reissue.</li>
- *   <li>{@link OutboundQueueStall} (the second trial, then about one in thirty): A queued on a connection the
+ *   <li>A cut in place of write A's command (one in forty): reinstatement and reissue.</li>
+ *   <li>{@link OutboundQueueStall} (the second trial, then one in forty): A queued on a connection the
  *       proxy stopped reading; the initiator's NOP-Out keepalive times out (or the proxy closes towards it)
  *       and the session is reinstated on a new connection, A reissued and completed, the page reused, then the
  *       old connection is read again.</li>
@@ -187,10 +187,10 @@ class IscsiRaceTest {
         try (TgtdServer tgtd = new TgtdServer(dir, backing);
              FaultProxy proxy = FaultProxy.to(tgtd.port()).framing(Framing.iscsiPdus()).policy(script).start()) {
             IscsiUrl url = IscsiUrl.parse(DeviceUri.parse(tgtd.url(proxy.port())));
-            // A NOP-Out every 300 ms of silence, answered within 1 s, or the connection is given up and the
+            // A NOP-Out after 250 ms of silence, answered within 600 ms, or the connection is given up and the
             // session reinstated: the initiator's own way out of a stalled connection.
             IscsiBlockDevice lun = IscsiBlockDevice.open(url, url.sessionConfig().withTimeouts(Duration.ofSeconds(30),
-                    Duration.ofMillis(300), Duration.ofSeconds(1), Duration.ofSeconds(60)), false);
+                    Duration.ofMillis(250), Duration.ofMillis(600), Duration.ofSeconds(60)), false);
             SplittableRandom pick = new SplittableRandom(tally.seed() ^ 0x5eed);
             HeldCommand held = new HeldCommand(proxy, script, tally.scenario(ProxyHoldAndReissue.SCENARIO));
             RaceRig.Faults cut = new RaceRig.Faults() {
@@ -207,9 +207,9 @@ class IscsiRaceTest {
                         () -> lun.session().channel() != null, Duration.ofSeconds(5));
                 proxy.policy(stall.watching(script));
                 RaceRig.Faults faults = RaceRig.choose(t -> {
-                    int roll = pick.nextInt(30);
-                    return t == 0 || (t > 1 && roll < 2) ? held : t == 1 || roll == 3 ? stall
-                            : roll == 2 ? cut : RaceRig.Faults.NONE;
+                    int roll = pick.nextInt(40);
+                    return t == 0 || (t > 1 && roll < 3) ? held : t == 1 || roll == 4 ? stall
+                            : roll == 3 ? cut : RaceRig.Faults.NONE;
                 });
                 RingRaceTest.runTrials(rig, tally, SafetyReport.trials(path.cliName()), faults);
                 System.out.println("[safety] iscsi " + path.cliName() + " " + ProxyHoldAndReissue.SCENARIO + ": "

@@ -24,10 +24,10 @@ import java.util.SplittableRandom;
  * The race through tapdisk4j's nbd:// client, the fault proxy and nbdkit, in every data path. Seeded
  * trials add one of two network faults:
  * <ul>
- *   <li>{@link ProxyHoldAndReissue} (the first trial, then about one in ten): write A's first transmission
+ *   <li>{@link ProxyHoldAndReissue} (the first trial, then one in ten): write A's first transmission
  *       held, the client's connection cut, A reissued on another connection and completed, the guest's page
  *       reused, then the stale transmission released to nbdkit. These trials end with the late replay.</li>
- *   <li>{@link OutboundQueueStall} (the second trial, then about one in thirty): A queued on connections
+ *   <li>{@link OutboundQueueStall} (the second trial, then one in forty): A queued on connections
  *       the proxy stopped reading, nbdkit's side "closes" (a FIN from the proxy: connection loss is what
  *       makes this client reissue; a request timeout fails the request instead), A reissued and completed,
  *       the page reused, then the stale bytes the client left queued are passed on to nbdkit.</li>
@@ -66,8 +66,8 @@ class NbdRaceTest {
                             () -> nbd.liveConnections() == connections, Duration.ofSeconds(30));
                     proxy.policy(stall.watching(script));
                     RaceRig.Faults faults = RaceRig.choose(t -> {
-                        int roll = pick.nextInt(30);
-                        return t == 0 || (t > 1 && roll < 3) ? hold : t == 1 || roll == 3 ? stall : RaceRig.Faults.NONE;
+                        int roll = pick.nextInt(40);
+                        return t == 0 || (t > 1 && roll < 4) ? hold : t == 1 || roll == 4 ? stall : RaceRig.Faults.NONE;
                     });
                     RingRaceTest.runTrials(rig, tally, SafetyReport.trials(path.cliName()), faults);
                     OutboundQueueStall.verdict("nbd", path, tally, stall, true, OutboundQueueStall.NETTY_DROPS_THE_QUEUE + ".");

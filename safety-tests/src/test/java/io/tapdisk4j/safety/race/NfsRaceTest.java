@@ -174,8 +174,8 @@ class NfsRaceTest {
         Tally tally = SafetyReport.tally("nfs", path.cliName());
         ScriptedPolicy script = new ScriptedPolicy();
         try (FaultProxy proxy = FaultProxy.to(ganesha.nfsPort()).framing(Framing.rpcRecords()).policy(script).start()) {
-            // timeo=2: a call unanswered for 200 ms is sent again; after two such rounds the connection is replaced.
-            BlockDevice nfs = create(ganesha.url("race-" + path.cliName() + ".raw", proxy.port(), "timeo=2"));
+            // timeo=1: a call unanswered for 100 ms is sent again; after two such rounds the connection is replaced.
+            BlockDevice nfs = create(ganesha.url("race-" + path.cliName() + ".raw", proxy.port(), "timeo=1"));
             SplittableRandom pick = new SplittableRandom(tally.seed() ^ 0x5eed);
             HeldWriteCall held = new HeldWriteCall(proxy, script, tally.scenario(ProxyHoldAndReissue.SCENARIO));
             try (RaceRig rig = new RaceRig(dir, path, nfs, DISK - FILLER)) {
@@ -187,8 +187,8 @@ class NfsRaceTest {
                         Duration.ofSeconds(10));
                 proxy.policy(stall.watching(script));
                 RaceRig.Faults faults = RaceRig.choose(t -> {
-                    int roll = pick.nextInt(30);
-                    return t == 0 || (t > 1 && roll < 3) ? held : t == 1 || roll == 3 ? stall : RaceRig.Faults.NONE;
+                    int roll = pick.nextInt(40);
+                    return t == 0 || (t > 1 && roll < 4) ? held : t == 1 || roll == 4 ? stall : RaceRig.Faults.NONE;
                 });
                 RingRaceTest.runTrials(rig, tally, SafetyReport.trials(path.cliName()), faults);
                 OutboundQueueStall.verdict("nfs", path, tally, stall, true, OutboundQueueStall.NETTY_DROPS_THE_QUEUE

@@ -1,0 +1,162 @@
+package io.tapdisk4j.safety.crash;
+
+import io.netty.buffer.ByteBuf;
+import io.tapdisk4j.block.BlockDevice;
+import io.tapdisk4j.block.BlockDevices;
+import io.tapdisk4j.safety.report.SafetyReport;
+
+import java.io.RandomAccessFile;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Kill/reopen/verify rounds: a {@link CrashWriter} JVM streams seeded writes to an image and is killed with
+ * SIGKILL at a random point after its n-th acknowledgement; then the image is checked (every write
+ * acknowledged after a flush or with FUA is there, or a later write to the same block replaced it;
+ * nothing torn or garbled), through a second view of the same data too when the check names one.
+ */
+final class CrashRounds {
+
+    static final int BLOCKS = 256;
+    static final int WRITES = 50_000;
+
+    /** Runs after the kill and before any check: waits until storage has seen the last of the dead writer's I/O. */
+    interface Quiesce {
+        Quiesce NONE = () -> {
+        };
+
+        void await() throws Exception;
+    }
+
+    /**
+     * A consistency check run after every kill, before the data is verified; it may name a second view of
+     * the same data (QEMU's) that must hold the acknowledged writes too.
+     */
+    interface Check {
+        Check NONE = () -> null;
+
+        String run() throws Exception;
+    }
+
+    private CrashRounds() {
+    }
+
+    /** Rounds per image: 4, or one per 100 trials of {@code -Dsafety.trials}. */
+    static int rounds() {
+        return Math.max(4, SafetyReport.trials() / 100);
+    }
+
+    /**
+     * Runs the rounds: the writer opens {@code writerUri}, the checks read {@code readerUri} (the same
+     * storage, possibly by another way in). Returns the bytes verified.
+     */
+    static long run(Path dir, String name, String writerUri, String readerUri, Quiesce quiesce, Check check)
+            throws Exception {
+        SplittableRandom r = new SplittableRandom(SafetyReport.seedFor("crash/" + name));
+        long verified = 0;
+        int rounds = rounds();
+        for (int round = 0; round < rounds; round++) {
+            WriteSchedule s = new WriteSchedule(r.nextLong() | 1, BLOCKS, WRITES, 1 + r.nextInt(32), 2 + r.nextInt(40));
+            int killAfterAcks = 1 + r.nextInt(30);
+            int lastAck = -1;
+            long started = System.nanoTime();
+            try (CrashChild child = CrashChild.start(dir, writerUri, s, 1 + r.nextInt(16))) {
+                String first = child.line();
+                assertTrue(first.startsWith("READY"), first);
+                int acks = 0;
+                while (acks < killAfterAcks) {
+                    String l = child.line();
+                    if (l.equals("DONE")) {
+                        break;
+                    }
+                    assertTrue(l.startsWith("ACK "), l);
+                    lastAck = Integer.parseInt(l.substring(4));
+                    acks++;
+                }
+                child.kill(); // somewhere after the last acknowledgement read: writes in flight are lost or not
+            }
+            long killed = System.nanoTime();
+            quiesce.await();
+            long quiet = System.nanoTime();
+            String secondView = check.run();
+            verified += verify(readerUri, s, lastAck, name, round);
+            if (secondView != null) {
+                verified += verify(secondView, s, lastAck, name + " (QEMU's view)", round);
+            }
+            if (Boolean.getBoolean("safety.debug")) {
+                System.out.printf("[safety-debug] crash %s round %d: writer ran %d ms, quiesce %d ms, checks %d ms%n",
+                        name, round, (killed - started) / 1_000_000, (quiet - killed) / 1_000_000,
+                        (System.nanoTime() - quiet) / 1_000_000);
+            }
+        }
+        System.out.println("[safety] crash " + name + ": " + rounds + " SIGKILL rounds, " + verified + " bytes verified");
+        return verified;
+    }
+
+    static long verify(String uri, WriteSchedule s, int lastAck, String name, int round) throws Exception {
+        int[] lastAcked = new int[s.blocks];
+        Arrays.fill(lastAcked, -1);
+        for (int i = 0; i <= lastAck; i++) {
+            lastAcked[s.block(i)] = i;
+        }
+        long verified = 0;
+        try (BlockDevice d = BlockDevices.loadDefault().open(uri)) {
+            for (int b = 0; b < s.blocks; b++) {
+                if (lastAcked[b] < 0) {
+                    continue;
+                }
+                ByteBuf data = d.read((long) b * WriteSchedule.BLOCK, WriteSchedule.BLOCK).get(30, TimeUnit.SECONDS);
+                try {
+                    int found = s.identify(data);
+                    String where = name + " round " + round + " (seed " + s.seed + ") block " + b;
+                    assertTrue(found >= 0, where + ": acknowledged write " + lastAcked[b] + " lost ("
+                            + (found == -1 ? "zeroes" : "garbled or older data") + ")");
+                    assertEquals(b, s.block(found), where + ": holds write " + found + " meant for another block");
+                    assertTrue(found >= lastAcked[b], where + ": holds write " + found
+                            + ", older than acknowledged write " + lastAcked[b]);
+                    verified += WriteSchedule.BLOCK;
+                } finally {
+                    data.release();
+                }
+            }
+        }
+        return verified;
+    }
+
+    /**
+     * The content QEMU must read from the image: what {@code uri} reads in the blocks the writers use (checked
+     * against the acknowledgements by {@link #verify}), zeroes everywhere else, as a sparse raw file of the
+     * image's virtual size.
+     */
+    static Path expectedContent(String uri, long virtualSize, Path file) throws Exception {
+        try (BlockDevice d = BlockDevices.loadDefault().open(uri);
+             RandomAccessFile out = new RandomAccessFile(file.toFile(), "rw")) {
+            assertEquals(virtualSize, d.size(), uri + ": virtual size");
+            out.setLength(0);
+            out.setLength(virtualSize);
+            int length = BLOCKS * WriteSchedule.BLOCK;
+            ByteBuf data = d.read(0, length).get(30, TimeUnit.SECONDS);
+            try {
+                byte[] bytes = new byte[length];
+                data.getBytes(data.readerIndex(), bytes);
+                out.write(bytes);
+            } finally {
+                data.release();
+            }
+        }
+        return file;
+    }
+
+    /** Runs a command; fails with its output unless it exits 0. */
+    static String run(String... cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        assertEquals(0, p.waitFor(), String.join(" ", cmd) + " after SIGKILL:\n" + out);
+        return out;
+    }
+}
