@@ -218,6 +218,50 @@ class FaultProxyTest {
     }
 
     @Test
+    void whatArrivesWhileStoppedIsPassedOnOnlyAfterTheResume() throws Exception {
+        EchoServer counting = new EchoServer(false);
+        closeables.add(counting);
+        java.util.concurrent.atomic.AtomicInteger seen = new java.util.concurrent.atomic.AtomicInteger();
+        FaultProxy p = FaultProxy.to(counting.port()).framing(Framing.rpcRecords()).policy(e -> {
+            seen.incrementAndGet();
+            return FaultAction.FORWARD;
+        }).keepUpstreams().start();
+        closeables.add(p);
+        Socket s = connect(p);
+        ProxyConnection c = p.awaitConnection(0, WAIT);
+        c.stopReading(Direction.TO_SERVER);
+        call(s, 1);
+        s.close(); // the peer closes: Netty drains its socket whatever autoRead says
+        long deadline = System.nanoTime() + WAIT.toNanos();
+        while (c.clientSideOpen()) {
+            assertTrue(System.nanoTime() < deadline, "the proxy never saw the client close");
+            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000); // polling a condition
+        }
+        // The proxy has read all the client sent (its side is closed), yet nothing met the policy or went on.
+        assertEquals(0, seen.get(), "a frame read while stopped went through before the resume");
+        assertFalse(c.clientSideClosed().isDone(), "the close overtook the frame kept before it");
+        c.resumeReading(Direction.TO_SERVER);
+        c.clientSideClosed().get(10, TimeUnit.SECONDS);
+        assertEquals(1, seen.get());
+        counting.awaitReceived(20, WAIT);
+        assertTrue(c.serverSideOpen(), "keepUpstreams: the upstream outlives its client");
+    }
+
+    @Test
+    void closingTowardsTheClientStillLetsItsBytesThrough() throws Exception {
+        EchoServer counting = new EchoServer(false);
+        closeables.add(counting);
+        FaultProxy p = FaultProxy.to(counting.port()).framing(Framing.rpcRecords()).start();
+        closeables.add(p);
+        Socket s = connect(p);
+        ProxyConnection c = p.awaitConnection(0, WAIT);
+        c.closeTowardsClient().get(10, TimeUnit.SECONDS);
+        assertEquals(-1, s.getInputStream().read(), "the client sees the end of the stream");
+        call(s, 7);
+        counting.awaitReceived(20, WAIT);
+    }
+
+    @Test
     void connectionsAreNumberedInAcceptOrder() throws Exception {
         FaultProxy p = proxy(true, Framing.rpcRecords(), FaultPolicy.FORWARD_ALL, 0);
         connect(p);

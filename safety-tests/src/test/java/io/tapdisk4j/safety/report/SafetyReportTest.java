@@ -38,6 +38,25 @@ class SafetyReportTest {
     }
 
     @Test
+    void scenariosThatRanAreReportedWithTheirNote() {
+        Tally t = new Tally("nfs", "copy", 9);
+        t.trial();
+        t.scenario("held-reissue"); // never ran: not reported
+        ScenarioTally s = t.scenario("outbound-queue");
+        s.trial();
+        s.trial();
+        s.recordDelivered(true);
+        s.recordDelivered(false);
+        s.recordNotDelivered();
+        s.note("says \"why\"");
+        assertEquals("{\"backend\": \"nfs\", \"dataPath\": \"copy\", \"trials\": 1, \"faultsInjected\": 0,"
+                + " \"corruptions\": 0, \"useAfterUnmap\": 0, \"bytesVerified\": 0, \"seed\": 9, \"scenarios\":"
+                + " {\"outbound-queue\": {\"trials\": 2, \"staleDelivered\": 2, \"staleCarriedLaterData\": 1,"
+                + " \"staleNotDelivered\": 1, \"note\": \"says \\\"why\\\"\"}}}", t.json());
+        assertTrue(t.scenarioLines("").contains("outbound-queue: trials=2"), t.scenarioLines(""));
+    }
+
+    @Test
     void scenarioSeedsAreStablePerNameAndDiffer() {
         assertEquals(SafetyReport.seedFor("a"), SafetyReport.seedFor("a"));
         assertTrue(SafetyReport.seedFor("a") != SafetyReport.seedFor("b"));
