@@ -17,6 +17,8 @@ public final class Pdu extends DefaultByteBufHolder {
     public static final int RESERVED_TAG = 0xffffffff;
 
     private final byte[] bhs;
+    /** For a Data-In the decoder placed: the destination its data was written into (identity only, not owned). */
+    private ByteBuf placedInto;
 
     public Pdu(byte[] bhs, ByteBuf data) {
         super(data == null ? Unpooled.EMPTY_BUFFER : data);
@@ -35,6 +37,19 @@ public final class Pdu extends DefaultByteBufHolder {
 
     public byte[] bhs() {
         return bhs;
+    }
+
+    /**
+     * The buffer a {@link DataInSink} named, into which the decoder wrote this Data-In's data at its buffer
+     * offset (the data segment is then a slice of it); null when the data arrived as an ordinary segment.
+     */
+    public ByteBuf placedInto() {
+        return placedInto;
+    }
+
+    Pdu placedInto(ByteBuf destination) {
+        placedInto = destination;
+        return this;
     }
 
     public ByteBuf data() {

@@ -1,7 +1,6 @@
 package io.tapdisk4j.iscsi.session;
 
 import io.netty.bootstrap.Bootstrap;
-import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelFuture;
 import io.netty.channel.ChannelInitializer;
@@ -17,6 +16,7 @@ import io.tapdisk4j.iscsi.login.LoginNegotiator;
 import io.tapdisk4j.iscsi.pdu.DigestSettings;
 import io.tapdisk4j.iscsi.pdu.PduDecoder;
 import io.tapdisk4j.iscsi.pdu.PduEncoder;
+import io.tapdisk4j.iscsi.pdu.PduReadAllocator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -72,14 +72,14 @@ public final class Connector {
         Bootstrap b = new Bootstrap().group(loop).channel(EventLoops.socketChannel())
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.ALLOCATOR, Buffers.allocator())
-                // Reads of up to 1 MiB: a 128 KiB Data-In then usually arrives in one read buffer, which the
-                // decoder slices without first merging several 64 KiB reads into a cumulation buffer.
-                .option(ChannelOption.RECVBUF_ALLOCATOR, new AdaptiveRecvByteBufAllocator(512, 65536, 1 << 20))
                 .option(ChannelOption.CONNECT_TIMEOUT_MILLIS, (int) Math.min(Integer.MAX_VALUE, timeout.toMillis()))
                 .handler(new ChannelInitializer<Channel>() {
                     @Override
                     protected void initChannel(Channel ch) {
-                        ch.pipeline().addLast(DECODER, PduDecoder.forInitiator(digests));
+                        PduDecoder decoder = PduDecoder.forInitiator(digests);
+                        // Large Data-In is read from the socket straight into the read's own buffer.
+                        ch.config().setRecvByteBufAllocator(new PduReadAllocator(decoder));
+                        ch.pipeline().addLast(DECODER, decoder);
                         ch.pipeline().addLast(ENCODER, new PduEncoder(digests));
                         ch.pipeline().addLast(LOGIN, login);
                     }

@@ -15,6 +15,7 @@ import io.tapdisk4j.iscsi.login.SessionParameters;
 import io.tapdisk4j.iscsi.pdu.InitiatorPdus;
 import io.tapdisk4j.iscsi.pdu.Opcode;
 import io.tapdisk4j.iscsi.pdu.Pdu;
+import io.tapdisk4j.iscsi.pdu.PduDecoder;
 import io.tapdisk4j.iscsi.scsi.Cdb;
 import io.tapdisk4j.iscsi.scsi.LunEncoding;
 import io.tapdisk4j.iscsi.scsi.ScsiStatus;
@@ -329,7 +330,15 @@ public final class IscsiSession implements AutoCloseable {
             protocolError("Data-In of " + n + " bytes at offset " + offset + " for a " + length + "-byte read");
             return;
         }
-        if (n == length && offset == 0 && t.readBuffer == null) {
+        ByteBuf placed = pdu.placedInto();
+        if (placed != null) {
+            // The decoder wrote the data into the task's buffer already (dataInDestination).
+            if (placed != t.readBuffer) {
+                protocolError("Data-In placed into a buffer task 0x" + Integer.toHexString(t.itt) + " no longer holds");
+                return;
+            }
+            t.readBuffer.writerIndex(Math.max(t.readBuffer.writerIndex(), offset + n));
+        } else if (n == length && offset == 0 && t.readBuffer == null) {
             // The whole read in one segment: hand over the received bytes themselves, no copy.
             t.readBuffer = pdu.data().retainedSlice();
         } else if (n > 0) {
@@ -348,6 +357,27 @@ public final class IscsiSession implements AutoCloseable {
             int residual = (pdu.flags() & 0x02) != 0 ? pdu.residualOrDesiredLength() : 0;
             finish(t, pdu.status(), Sense.UNKNOWN, residual);
         }
+    }
+
+    /**
+     * The decoder's {@link io.tapdisk4j.iscsi.pdu.DataInSink}: a read's own dom0 buffer (allocated here at its
+     * full length on first use), so that large Data-In segments are read from the socket straight into it.
+     */
+    private ByteBuf dataInDestination(int itt, int offset, int length) {
+        Task t = inFlight.get(itt);
+        if (t == null) {
+            return null;
+        }
+        int total = t.command.readLength();
+        if (offset < 0 || length <= 0 || (long) offset + length > total) {
+            return null; // onDataIn reports it
+        }
+        if (t.readBuffer == null) {
+            t.readBuffer = Buffers.allocator().directBuffer(total, total);
+        } else if (t.readBuffer.capacity() < total) {
+            return null;
+        }
+        return t.readBuffer;
     }
 
     private void onScsiResponse(Pdu pdu) {
@@ -645,6 +675,9 @@ public final class IscsiSession implements AutoCloseable {
         pingItt = RESERVED;
         lastReceived = System.nanoTime();
         c.channel().pipeline().addLast("session", new FullFeatureHandler(this));
+        if (c.channel().pipeline().get(Connector.DECODER) instanceof PduDecoder decoder) {
+            decoder.placeDataIn(this::dataInDestination);
+        }
         Channel ch = c.channel();
         ch.closeFuture().addListener(f -> loop.execute(() -> onConnectionLost(ch)));
         long period = Math.max(10, Math.min(config.commandTimeout().toMillis(),
