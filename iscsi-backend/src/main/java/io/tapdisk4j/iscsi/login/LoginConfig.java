@@ -21,8 +21,15 @@ public record LoginConfig(String initiatorName, String targetName, Credentials c
         }
     }
 
+    /**
+     * The data segment size we declare: tgt sends each Data-In sequence in segments of at most this (up to
+     * the 24-bit maximum), so 1 MiB reads arrive as one PDU; large segments are read straight into their
+     * destination, and anything else the decoder buffers stays bounded by it.
+     */
+    public static final int DEFAULT_MAX_RECV_DATA_SEGMENT = 1 << 20;
+
     public static LoginConfig normal(String targetName, Credentials credentials) {
-        return new LoginConfig(DEFAULT_INITIATOR, targetName, credentials, false, false, 262144,
+        return new LoginConfig(DEFAULT_INITIATOR, targetName, credentials, false, false, DEFAULT_MAX_RECV_DATA_SEGMENT,
                 16776192, 262144, true, false, 1, Chap.DEFAULT_OFFER);
     }
 

@@ -81,6 +81,10 @@ public final class IscsiSession implements AutoCloseable {
     private final ArrayDeque<Task> waiting = new ArrayDeque<>();
     private final Map<Integer, Tmf> taskManagement = new HashMap<>();
     private long lastReceived;
+    /** System.nanoTime() as of the last tick: command send times need no better (and cost a clock read each). */
+    private long clock;
+    private long tickNanos;
+    private boolean receivedSinceTick;
     private int pingItt = RESERVED;
     private long pingSent;
     private ScheduledFuture<?> keepalive;
@@ -242,7 +246,7 @@ public final class IscsiSession implements AutoCloseable {
         if (unsolicitedDataOut) {
             sendDataOut(t, RESERVED, immediateLength, unsolicitedEnd - immediateLength);
         }
-        t.sentNanos = System.nanoTime();
+        t.sentNanos = clock;
     }
 
     private void sendDataOut(Task t, int ttt, int offset, int length) {
@@ -276,7 +280,7 @@ public final class IscsiSession implements AutoCloseable {
             if (connection == null || ch != connection.channel()) {
                 return; // a PDU from a connection already given up
             }
-            lastReceived = System.nanoTime();
+            receivedSinceTick = true;
             readBatch = true;
             updateSequenceNumbers(pdu);
             switch (pdu.opcode()) {
@@ -622,7 +626,13 @@ public final class IscsiSession implements AutoCloseable {
             return;
         }
         long now = System.nanoTime();
-        long timeout = config.commandTimeout().toNanos();
+        clock = now;
+        if (receivedSinceTick) {
+            receivedSinceTick = false;
+            lastReceived = now;
+        }
+        // Send times come from the tick clock, up to one period early: never time out before the timeout.
+        long timeout = config.commandTimeout().toNanos() + tickNanos;
         List<Task> late = null;
         for (Task t : inFlight.values()) {
             if (!t.aborting && now - t.sentNanos > timeout) {
@@ -674,6 +684,8 @@ public final class IscsiSession implements AutoCloseable {
         expStatSN = p.expStatSN();
         pingItt = RESERVED;
         lastReceived = System.nanoTime();
+        clock = lastReceived;
+        receivedSinceTick = false;
         c.channel().pipeline().addLast("session", new FullFeatureHandler(this));
         if (c.channel().pipeline().get(Connector.DECODER) instanceof PduDecoder decoder) {
             decoder.placeDataIn(this::dataInDestination);
@@ -682,6 +694,7 @@ public final class IscsiSession implements AutoCloseable {
         ch.closeFuture().addListener(f -> loop.execute(() -> onConnectionLost(ch)));
         long period = Math.max(10, Math.min(config.commandTimeout().toMillis(),
                 Math.min(config.nopInterval().toMillis(), config.nopTimeout().toMillis())) / 4);
+        tickNanos = TimeUnit.MILLISECONDS.toNanos(period);
         keepalive = loop.scheduleAtFixedRate(this::tick, period, period, TimeUnit.MILLISECONDS);
         state = State.FULL_FEATURE;
         LOG.debug("{}: logged in ({})", target(), p);
