@@ -66,11 +66,15 @@ final class RingServer {
     private final CompletableFuture<Void> closed = new CompletableFuture<>();
 
     private int inFlight;
+    private long roundNanos;
     private boolean processing;
     private boolean needPush;
     /** Responses put on the ring in this processing round and not yet pushed. */
     private int unpushed;
-    /** Pushed during a round every this many responses, so the frontend refills while we keep working. */
+    /**
+     * Pushed during a round every this many responses, so the frontend refills while we keep working; a
+     * quarter of the ring keeps the frontend ahead while costing few wake-ups (each one a cross-CPU wake).
+     */
     private final int pushBatch;
     private boolean pushScheduled;
     /** The last round stopped for want of slots (or behind a barrier) without arming req_event. */
@@ -112,7 +116,7 @@ final class RingServer {
             free.add(all[i]);
         }
         this.persistent = path == DataPath.PERSISTENT ? new PersistentGrants(hv, domid) : null;
-        this.pushBatch = Math.max(1, ring.size() / 8);
+        this.pushBatch = Math.max(1, ring.size() / 4);
     }
 
     private static MemorySegment[] pages(GrantMapping m) {
@@ -169,6 +173,8 @@ final class RingServer {
                             + ring.size() + " ahead of rsp_prod " + Integer.toUnsignedString(ring.rspProdPvt()));
                     return;
                 }
+                // One clock read per batch taken off the ring: the requests of a batch arrived together.
+                roundNanos = System.nanoTime();
                 while (ring.reqCons() != rp && !ring.requestConsOverflow() && !blocked()) {
                     InFlight r = free.poll();
                     if (r == null) {
@@ -206,7 +212,7 @@ final class RingServer {
     private void start(InFlight r) {
         r.busy = true;
         r.answered = false;
-        r.startNanos = System.nanoTime();
+        r.startNanos = roundNanos;
         r.bytes = 0;
         r.nseg = 0;
         inFlight++;
