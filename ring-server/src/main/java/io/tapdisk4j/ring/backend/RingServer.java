@@ -53,7 +53,8 @@ final class RingServer {
     private final RequestValidator validator;
     private final GrantMapping ringMapping;
     private final BackRing ring;
-    private EventChannel evtchn;
+    /** Set by {@link #bind} on the caller's thread; events may start the ring on its loop before that. */
+    private volatile EventChannel evtchn;
     private final GrantCopyBatch batch;
     private final MemorySegment requestCopy;
     private final MemorySegment responseScratch;
@@ -678,12 +679,17 @@ final class RingServer {
     }
 
     private void pushResponses() {
+        EventChannel ch = evtchn;
+        if (ch == null) {
+            // Not bound yet (a guest's event ran the ring first): bind() runs the ring again and pushes then.
+            return;
+        }
         if (needPush && !released) {
             needPush = false;
             unpushed = 0;
             if (ring.pushResponsesAndCheckNotify()) {
                 try {
-                    evtchn.notifyRemote();
+                    ch.notifyRemote();
                 } catch (HypervisorException e) {
                     dev.log.warn("queue " + queue + ": cannot notify the frontend: " + e.getMessage());
                 }
