@@ -34,7 +34,9 @@ final class FrontQueue {
     private final MemorySegment requestScratch;
     private final MemorySegment responseScratch;
     private final Pending[] byTag;
-    private final ArrayDeque<Integer> freeTags = new ArrayDeque<>();
+    /** Free request ids, a stack of ints (no boxing per request). */
+    private final int[] freeTags;
+    private int freeTagCount;
     private final HashMap<Long, CompletableFuture<BlkifResponse>> raw = new HashMap<>();
     private final ArrayDeque<Pending> backlog = new ArrayDeque<>();
     private final int[][] indirectFrames;
@@ -78,8 +80,9 @@ final class FrontQueue {
         requestScratch = MemorySegment.ofArray(new byte[requestSize]);
         responseScratch = MemorySegment.ofArray(new byte[responseSize]);
         byTag = new Pending[ring.size()];
-        for (int t = 0; t < byTag.length; t++) {
-            freeTags.add(t);
+        freeTags = new int[ring.size()];
+        for (int t = byTag.length - 1; t >= 0; t--) {
+            freeTags[freeTagCount++] = t;
         }
         indirectFrames = new int[ring.size()][];
         indirectRefs = new int[ring.size()][];
@@ -123,17 +126,14 @@ final class FrontQueue {
         r.nrSegments = nseg;
         int[] transientRefs = buf.persistentRefs == null ? new int[nseg] : null;
         boolean readOnly = op != Blkif.OP_READ;
+        if (transientRefs != null) {
+            guest.grantAll(buf.frames, firstPage, nseg, emu.backendDomid(), readOnly, transientRefs);
+        }
         for (int s = 0; s < nseg; s++) {
             int page = firstPage + s;
             int start = Math.max(offset, page * 4096) - page * 4096;
             int end = Math.min(offset + length, (page + 1) * 4096) - page * 4096;
-            int ref;
-            if (transientRefs != null) {
-                ref = guest.grant(buf.frames[page], emu.backendDomid(), readOnly);
-                transientRefs[s] = ref;
-            } else {
-                ref = buf.persistentRefs[page];
-            }
+            int ref = transientRefs != null ? transientRefs[s] : buf.persistentRefs[page];
             r.segment(s, ref, start / 512, (end - 1) / 512);
         }
         return submit(r, transientRefs, null);
@@ -177,13 +177,13 @@ final class FrontQueue {
         boolean notify = false;
         while (!backlog.isEmpty() && ring.freeRequests() > 0) {
             Pending p = backlog.peek();
-            if (!p.isRaw && freeTags.isEmpty()) {
+            if (!p.isRaw && freeTagCount == 0) {
                 break;
             }
             backlog.poll();
             BlkifRequest r = p.req;
             if (!p.isRaw) {
-                int tag = freeTags.poll();
+                int tag = freeTags[--freeTagCount];
                 r.id = tag;
                 byTag[tag] = p;
                 if (r.nrSegments > BlkifLayout.MAX_SEGMENTS_PER_REQUEST && r.operation != Blkif.OP_INDIRECT) {
@@ -233,7 +233,8 @@ final class FrontQueue {
     }
 
     private void onEvent() {
-        List<Object[]> done = new ArrayList<>();
+        List<CompletableFuture<BlkifResponse>> done = new ArrayList<>();
+        List<BlkifResponse> responses = new ArrayList<>();
         boolean notify;
         synchronized (this) {
             do {
@@ -243,21 +244,20 @@ final class FrontQueue {
                     long id = codec.responseId(responseScratch);
                     BlkifResponse rsp = new BlkifResponse(id, codec.responseOperation(responseScratch),
                             codec.responseStatus(responseScratch));
-                    CompletableFuture<BlkifResponse> f = raw.remove(id);
+                    CompletableFuture<BlkifResponse> f = raw.isEmpty() ? null : raw.remove(id);
                     if (f == null && id >= 0 && id < byTag.length && byTag[(int) id] != null) {
                         Pending p = byTag[(int) id];
                         byTag[(int) id] = null;
-                        freeTags.push((int) id);
+                        freeTags[freeTagCount++] = (int) id;
                         if (p.transientRefs != null) {
-                            for (int ref : p.transientRefs) {
-                                guest.release(ref);
-                            }
+                            guest.releaseAll(p.transientRefs);
                         }
                         f = p.future;
                     }
                     if (f != null) {
                         outstanding--;
-                        done.add(new Object[]{f, rsp});
+                        done.add(f);
+                        responses.add(rsp);
                     }
                 }
             } while (ring.finalCheckForResponses());
@@ -265,10 +265,8 @@ final class FrontQueue {
         }
         completer = Thread.currentThread();
         try {
-            for (Object[] d : done) {
-                @SuppressWarnings("unchecked")
-                CompletableFuture<BlkifResponse> f = (CompletableFuture<BlkifResponse>) d[0];
-                f.complete((BlkifResponse) d[1]);
+            for (int i = 0; i < done.size(); i++) {
+                done.get(i).complete(responses.get(i));
             }
         } finally {
             completer = null;

@@ -126,6 +126,16 @@ public final class SimGuest implements AutoCloseable {
         return ref;
     }
 
+    /**
+     * Grants frames {@code frames[first..first+n)} to {@code toDomain} under one lock (a request's pages);
+     * the references go to {@code refs[0..n)}.
+     */
+    public synchronized void grantAll(int[] frames, int first, int n, int toDomain, boolean readOnly, int[] refs) {
+        for (int i = 0; i < n; i++) {
+            refs[i] = grant(frames[first + i], toDomain, readOnly);
+        }
+    }
+
     /** Writes grant entry {@code ref} as given, flags last (hostile tests use any values). */
     public void writeEntry(int ref, int frame, int toDomain, int flags) {
         long e = (long) ref * GRANT_ENTRY_SIZE;
@@ -146,6 +156,13 @@ public final class SimGuest implements AutoCloseable {
             freeRefs = Arrays.copyOf(freeRefs, freeCount * 2);
         }
         freeRefs[freeCount++] = ref;
+    }
+
+    /** Revokes and frees every reference in {@code refs} under one lock (a request's transient grants). */
+    public synchronized void releaseAll(int[] refs) {
+        for (int ref : refs) {
+            release(ref);
+        }
     }
 
     public synchronized int allocateRef() {
