@@ -56,6 +56,11 @@ public final class Tgtd implements AutoCloseable {
         return port;
     }
 
+    /** The daemon's process id (its CPU time is in /proc/PID/stat, all threads together). */
+    public long pid() {
+        return process.process().pid();
+    }
+
     public String portal() {
         return "127.0.0.1:" + port;
     }
