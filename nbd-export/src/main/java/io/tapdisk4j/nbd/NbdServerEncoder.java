@@ -9,7 +9,8 @@ import io.netty.channel.ChannelPromise;
 /**
  * Server to client: greeting, option replies, the EXPORT_NAME answer, simple replies and structured reply
  * chunks. A reply's data buffer is written as is after a small header buffer (no copy; epoll gathers both
- * into one writev).
+ * into one writev); a READ answered from a file region is its header buffer followed by the region (which
+ * epoll sends with sendfile).
  */
 @ChannelHandler.Sharable
 public final class NbdServerEncoder extends ChannelOutboundHandlerAdapter {
@@ -21,6 +22,7 @@ public final class NbdServerEncoder extends ChannelOutboundHandlerAdapter {
         switch (msg) {
             case NbdChunk c -> writeChunk(ctx, c, promise);
             case NbdSimpleReply r -> writeSimple(ctx, r, promise);
+            case NbdRegionReply r -> writeRegion(ctx, r, promise);
             case NbdOptionReply r -> {
                 ByteBuf b = ctx.alloc().directBuffer(20 + r.data().length);
                 b.writeLong(NbdProtocol.OPTION_REPLY_MAGIC).writeInt(r.option()).writeInt(r.type())
@@ -53,6 +55,21 @@ public final class NbdServerEncoder extends ChannelOutboundHandlerAdapter {
             ctx.write(h, ctx.voidPromise());
             ctx.write(r.data(), promise);
         }
+    }
+
+    private static void writeRegion(ChannelHandlerContext ctx, NbdRegionReply r, ChannelPromise promise) {
+        ByteBuf h;
+        if (r.structured()) {
+            h = ctx.alloc().directBuffer(NbdProtocol.STRUCTURED_REPLY_HEADER + 8);
+            h.writeInt(NbdProtocol.STRUCTURED_REPLY_MAGIC).writeShort(NbdProtocol.REPLY_FLAG_DONE)
+                    .writeShort(NbdProtocol.REPLY_TYPE_OFFSET_DATA).writeLong(r.cookie()).writeInt(8 + r.length())
+                    .writeLong(r.offset());
+        } else {
+            h = ctx.alloc().directBuffer(NbdProtocol.SIMPLE_REPLY_HEADER);
+            h.writeInt(NbdProtocol.SIMPLE_REPLY_MAGIC).writeInt(0).writeLong(r.cookie());
+        }
+        ctx.write(h, ctx.voidPromise());
+        ctx.write(r.region(), promise);
     }
 
     private static void writeChunk(ChannelHandlerContext ctx, NbdChunk c, ChannelPromise promise) {

@@ -347,7 +347,7 @@ public final class NbdOptionNegotiation extends ChannelInboundHandlerAdapter {
         log.debug("{}: transmission on export '{}' (structured replies {}, base:allocation {})",
                 ctx.channel().remoteAddress(), export.name(), structuredReplies, allocation);
         ctx.pipeline().replace(this, "nbd-transmission",
-                new NbdTransmissionHandler(export, limits, structuredReplies, allocation));
+                new NbdTransmissionHandler(export, limits, structuredReplies, allocation, !tlsActive));
     }
 
     /** A client-chosen name made safe for a log line (no control characters, bounded length). */

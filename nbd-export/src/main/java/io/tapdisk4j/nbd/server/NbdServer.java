@@ -6,6 +6,8 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
+import io.netty.channel.epoll.EpollChannelOption;
+import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.tapdisk4j.block.Buffers;
 import io.tapdisk4j.block.EventLoops;
@@ -31,6 +33,14 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class NbdServer implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(NbdServer.class);
+    /**
+     * Unsent bytes a connection's socket may hold. File-region replies cost the server almost nothing to
+     * queue, so without a bound it queues megabytes, which the kernel then sends whenever the client's
+     * acknowledgements open the window: on loopback, in the client's own system calls. Measured with
+     * nbdcopy -C 4 here: the client's CPU per GiB fell from about 0.5 s to 0.3 s with 128 KiB, the server's
+     * rose by less. The socket still keeps what is in flight; only the backlog behind it is bounded.
+     */
+    static final int NOTSENT_LOWAT = Integer.getInteger("tapdisk4j.nbd.notsentLowat", 128 * 1024);
 
     private final NbdExports exports;
     private final NbdServerLimits limits;
@@ -77,6 +87,7 @@ public final class NbdServer implements AutoCloseable {
                 .option(ChannelOption.SO_BACKLOG, 128)
                 .childOption(ChannelOption.ALLOCATOR, Buffers.allocator())
                 .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(8 << 20, 64 << 20))
+                .childOption(ChannelOption.MESSAGE_SIZE_ESTIMATOR, NbdReplySizes.INSTANCE)
                 .childHandler(new ChannelInitializer<>() {
                     @Override
                     protected void initChannel(Channel ch) {
@@ -90,6 +101,9 @@ public final class NbdServer implements AutoCloseable {
                         open.add(ch);
                         if (!unix) {
                             ch.config().setOption(ChannelOption.TCP_NODELAY, true);
+                            if (ch instanceof EpollSocketChannel && NOTSENT_LOWAT > 0) {
+                                ch.config().setOption(EpollChannelOption.TCP_NOTSENT_LOWAT, (long) NOTSENT_LOWAT);
+                            }
                         }
                         ch.pipeline().addLast("nbd-decoder", new NbdServerDecoder(
                                 NbdServerDecoder.DEFAULT_MAX_OPTION_LENGTH, limits.maxPayload()));

@@ -4,14 +4,17 @@ import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.FileRegion;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.EventExecutor;
 import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDeviceException;
 import io.tapdisk4j.block.Capability;
 import io.tapdisk4j.block.Extent;
+import io.tapdisk4j.block.FileRegionReads;
 import io.tapdisk4j.nbd.NbdChunk;
 import io.tapdisk4j.nbd.NbdProtocol;
+import io.tapdisk4j.nbd.NbdRegionReply;
 import io.tapdisk4j.nbd.NbdRequest;
 import io.tapdisk4j.nbd.NbdSimpleReply;
 import org.slf4j.Logger;
@@ -29,6 +32,10 @@ import static io.tapdisk4j.nbd.NbdProtocol.*;
  * batch: at the end of a socket read, or after the replies that completed off the event loop meanwhile.
  * Outstanding requests and payload bytes are bounded: past the limits the server stops reading the
  * socket until replies drain (which also bounds what a client that never reads replies can cost).
+ *
+ * <p>A READ of a device that offers {@link FileRegionReads} is answered, when the device has the range in
+ * its page cache and the connection has no TLS, with a file region the kernel sends itself: no read into a
+ * buffer, no copy through user memory, and no buffer held while the reply waits for the socket.
  */
 public final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
 
@@ -36,12 +43,20 @@ public final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
     private static final int KNOWN_FLAGS = CMD_FLAG_FUA | CMD_FLAG_NO_HOLE | CMD_FLAG_DF | CMD_FLAG_REQ_ONE | CMD_FLAG_FAST_ZERO;
     /** At most this many base:allocation descriptors per reply (the spec's suggested bound is 2^20). */
     private static final int MAX_DESCRIPTORS = 1 << 16;
+    /**
+     * Reads from this size up go out as file regions. Below it the copy costs less than the region does:
+     * the header and a small payload leave in one writev with their neighbours, where a region needs a
+     * sendfile of its own (and the device a cachestat to check the range is cached).
+     */
+    static final int REGION_MIN = Integer.getInteger("tapdisk4j.nbd.regionMin", 64 * 1024);
 
     private final NbdExport export;
     private final BlockDevice device;
     private final NbdServerLimits limits;
     private final boolean structured;
     private final boolean allocationContext;
+    /** The device's file regions, when it has them and the transport can send them (not through TLS). */
+    private final FileRegionReads regions;
 
     private ChannelHandlerContext ctx;
     private Channel channel;
@@ -69,12 +84,17 @@ public final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
     private final java.util.concurrent.atomic.AtomicBoolean drainScheduled = new java.util.concurrent.atomic.AtomicBoolean();
     private final Runnable drainTask = this::drainCompleted;
 
-    public NbdTransmissionHandler(NbdExport export, NbdServerLimits limits, boolean structured, boolean allocationContext) {
+    /**
+     * @param zeroCopy whether replies may carry file regions: false when a TLS handler must see every byte
+     */
+    public NbdTransmissionHandler(NbdExport export, NbdServerLimits limits, boolean structured, boolean allocationContext,
+                                  boolean zeroCopy) {
         this.export = export;
         this.device = export.device();
         this.limits = limits;
         this.structured = structured;
         this.allocationContext = allocationContext;
+        this.regions = zeroCopy && device instanceof FileRegionReads z ? z : null;
     }
 
     @Override
@@ -166,7 +186,7 @@ public final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
                     reject(r, EINVAL, "read beyond the end of the export");
                 } else if (length == 0) {
                     reply(r, 0);
-                } else {
+                } else if (!readRegion(r, offset, (int) length)) {
                     started(length);
                     device.read(offset, (int) length).whenComplete((data, err) -> {
                         if (err != null) {
@@ -240,6 +260,20 @@ public final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
             case CMD_BLOCK_STATUS -> blockStatus(r, offset, length, size);
             default -> reject(r, EINVAL, "unknown command " + r.type());
         }
+    }
+
+    /** Answers a READ with a file region when the device has one for the range now; false otherwise. */
+    private boolean readRegion(NbdRequest r, long offset, int length) {
+        if (regions == null || length < REGION_MIN) {
+            return false;
+        }
+        FileRegion region = regions.readRegion(offset, length);
+        if (region == null) {
+            return false;
+        }
+        started(length);
+        finish(new NbdRegionReply(r.cookie(), offset, region, structured), length);
+        return true;
     }
 
     private void blockStatus(NbdRequest r, long offset, long length, long size) {
@@ -400,6 +434,7 @@ public final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
         switch (reply) {
             case NbdChunk c -> c.release();
             case NbdSimpleReply s -> s.release();
+            case NbdRegionReply g -> g.release();
             default -> ReferenceCountUtil.release(reply);
         }
     }
