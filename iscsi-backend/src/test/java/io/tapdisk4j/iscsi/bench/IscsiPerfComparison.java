@@ -61,6 +61,7 @@ public final class IscsiPerfComparison {
     static final int LIBISCSI_SEGMENT = 262144;
     static final int LIBISCSI_MAX_BURST = 262144;
     static final int LIBISCSI_FIRST_BURST = 262144;
+    static final int WARM_UP_SECONDS = 5;
 
     private static final Pattern AVERAGE = Pattern.compile("iops average (\\d+) \\((\\d+) MB/s\\)");
     private static final Pattern TIMES = Pattern.compile("(\\d+)m([\\d.]+)s\\s+(\\d+)m([\\d.]+)s");
@@ -93,8 +94,9 @@ public final class IscsiPerfComparison {
             try (IscsiBlockDevice device = IscsiBlockDevice.open(parsed, config, true)) {
                 negotiated = describe(device.session().parameters());
                 for (Workload w : workloads) {
-                    // Warm-up (JIT, page cache), then the two clients alternate (order swapped each round).
-                    ours(device, w, depth, 2, tgtd.pid());
+                    // Warm-up (page cache; JIT, which keeps compiling for a few seconds), then the two clients
+                    // alternate (order swapped each round).
+                    ours(device, w, depth, WARM_UP_SECONDS, tgtd.pid());
                     List<Result> theirs = new ArrayList<>();
                     List<Result> mine = new ArrayList<>();
                     for (int round = 0; round < rounds; round++) {
