@@ -265,6 +265,7 @@ public final class PduDecoder extends ByteToMessageDecoder {
     private Pdu finishPlacement() {
         Placement p = placement;
         placement = null;
+        issued = null;
         headerNext = true;
         Pdu pdu = new Pdu(p.bhs, p.destination.retainedSlice(p.offset, p.length)).placedInto(p.destination);
         p.destination.release();
@@ -272,6 +273,7 @@ public final class PduDecoder extends ByteToMessageDecoder {
     }
 
     private void releasePlacement() {
+        issued = null;
         if (placement != null) {
             placement.destination.release();
             placement = null;
