@@ -110,9 +110,17 @@ public final class IscsiPerfComparison {
                     }
                     Result t = median(theirs);
                     Result m = median(mine);
-                    rows.add(String.format("| %-16s | %9.0f | %6.0f | %5.1f | %5.1f | %9.0f | %6.0f | %5.1f | %5.1f | %5.2f | %s / %s |",
+                    // Each round's two runs are next to each other in time, so their ratio is less exposed to load
+                    // from elsewhere than the ratio of the medians; both are shown.
+                    List<Double> paired = new ArrayList<>();
+                    for (int i = 0; i < rounds; i++) {
+                        paired.add(mine.get(i).iops / theirs.get(i).iops);
+                    }
+                    paired.sort(null);
+                    rows.add(String.format("| %-16s | %9.0f | %6.0f | %5.1f | %5.1f | %9.0f | %6.0f | %5.1f | %5.1f | %5.2f | %5.2f | %s / %s |",
                             w.name, t.iops, t.mbPerSecond, t.clientMicrosPerIo(), t.tgtdMicrosPerIo(), m.iops, m.mbPerSecond,
-                            m.clientMicrosPerIo(), m.tgtdMicrosPerIo(), m.iops / t.iops, iopsList(theirs), iopsList(mine)));
+                            m.clientMicrosPerIo(), m.tgtdMicrosPerIo(), m.iops / t.iops, paired.get(rounds / 2),
+                            iopsList(theirs), iopsList(mine)));
                     figures.add(new PeerFigure("iSCSI backend", w.name + ", " + depth + " in flight",
                             "libiscsi iscsi-perf", m.iops, t.iops, "IOPS", true));
                 }
@@ -128,8 +136,9 @@ public final class IscsiPerfComparison {
                 + "MaxBurstLength=%d, FirstBurstLength=%d, ImmediateData=Yes, InitialR2T=No, digests None,CRC32C "
                 + "(tgt answers None)%n", negotiated, LIBISCSI_SEGMENT, LIBISCSI_MAX_BURST, LIBISCSI_FIRST_BURST);
         System.out.println("| workload | iscsi-perf IOPS | MB/s | client us/IO | tgtd us/IO | tapdisk4j IOPS | MB/s "
-                + "| client us/IO | tgtd us/IO | ratio | all runs (IOPS) iscsi-perf / tapdisk4j |");
-        System.out.println("|---|---|---|---|---|---|---|---|---|---|---|");
+                + "| client us/IO | tgtd us/IO | ratio of medians | median of round ratios "
+                + "| all runs (IOPS) iscsi-perf / tapdisk4j |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|---|---|---|");
         rows.forEach(System.out::println);
         System.out.printf("CPU per I/O: user+system time of the client process (the whole JVM for tapdisk4j) and of all "
                 + "tgtd threads during each run, over the I/Os it completed. memcpy ceiling in this run: %.1f GB/s "
