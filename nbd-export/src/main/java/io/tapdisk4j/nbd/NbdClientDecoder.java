@@ -14,6 +14,13 @@ import java.util.function.LongUnaryOperator;
  * data bytes follow a successful reply to a cookie (the READ's length, 0 for anything else). Data arrives
  * as retained slices of the received bytes. Anything malformed or oversized fails with
  * {@link CorruptedFrameException}: a client cannot resynchronise, it reconnects.
+ *
+ * <p>READ data of {@value #OWN_BUFFER} bytes or more is not cumulated: once its header is read, the data
+ * gets a buffer of its own, which the bytes already received are copied into and which, with
+ * {@link #directReadBuffer()} (see {@code NbdClientReads}), the socket then reads the rest into. Large
+ * READ replies so cost one kernel copy and no copy in user space, as they do in a C client that receives
+ * into its destination, instead of being copied, and copied again as the cumulation grows, behind a read
+ * buffer.
  */
 public final class NbdClientDecoder extends ByteToMessageDecoder {
 
@@ -26,6 +33,19 @@ public final class NbdClientDecoder extends ByteToMessageDecoder {
     private boolean zeroes = true;
     private LongUnaryOperator readLength = cookie -> 0;
     private boolean corrupt;
+    private ChannelHandlerContext ctx;
+
+    /** READ data from this size up is received into a buffer of its own. */
+    public static final int OWN_BUFFER = 64 * 1024;
+    /** Below this many missing bytes the socket reads into an ordinary buffer (the copy is small). */
+    static final int DIRECT_READ_MIN = 16 * 1024;
+
+    /** The data of the reply being received, while it is incomplete (writer index: bytes so far), else null. */
+    private ByteBuf payload;
+    private long payloadCookie;
+    private int payloadFlags;
+    /** The 8-byte offset head of an OFFSET_DATA chunk; null for a simple reply. */
+    private ByteBuf payloadHead;
 
     public NbdClientDecoder(int maxPayload) {
         this.maxChunk = maxPayload + 4096;
@@ -39,6 +59,87 @@ public final class NbdClientDecoder extends ByteToMessageDecoder {
     public void enterTransmission(LongUnaryOperator readLength) {
         this.readLength = readLength;
         phase = Phase.TRANSMISSION;
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+    }
+
+    /**
+     * Where the socket's next read should go: the missing part of the READ data being received (a slice of
+     * its buffer, which the caller passes to the channel's read and so on to {@link #channelRead}), or null
+     * for an ordinary read buffer: when no large data is under way, when little of it is missing, or when
+     * something before this decoder (TLS) transforms the bytes.
+     */
+    public ByteBuf directReadBuffer() {
+        if (payload == null || corrupt || ctx == null || ctx.pipeline().first() != this || internalBuffer().isReadable()) {
+            return null;
+        }
+        int missing = payload.writableBytes();
+        if (missing < DIRECT_READ_MIN) {
+            return null;
+        }
+        ByteBuf slice = payload.retainedSlice(payload.writerIndex(), missing);
+        slice.clear();
+        directRead = slice;
+        return slice;
+    }
+
+    /** The slice last handed out for a read straight into the data buffer. */
+    private ByteBuf directRead;
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
+        if (msg != null && msg == directRead) {
+            directRead = null;
+            ByteBuf slice = (ByteBuf) msg;
+            int n = slice.readableBytes();
+            slice.release();
+            if (payload == null) {
+                return; // the decoder was reset meanwhile (cannot happen while reads run on this loop)
+            }
+            payload.writerIndex(payload.writerIndex() + n); // the bytes are already in place
+            if (!payload.isWritable()) {
+                ctx.fireChannelRead(completePayload());
+            }
+            return;
+        }
+        super.channelRead(ctx, msg);
+    }
+
+    @Override
+    protected void handlerRemoved0(ChannelHandlerContext ctx) {
+        releasePayload();
+    }
+
+    private void releasePayload() {
+        if (payload != null) {
+            payload.release();
+            payload = null;
+        }
+        if (payloadHead != null) {
+            payloadHead.release();
+            payloadHead = null;
+        }
+    }
+
+    /** Starts receiving {@code length} bytes of READ data into a buffer of their own, with what {@code in} has. */
+    private void startPayload(ByteBuf in, long cookie, int flags, ByteBuf head, int length) {
+        payload = ctx.alloc().directBuffer(length, length);
+        payloadCookie = cookie;
+        payloadFlags = flags;
+        payloadHead = head;
+        in.readBytes(payload, Math.min(length, in.readableBytes()));
+    }
+
+    private Object completePayload() {
+        ByteBuf data = payload;
+        ByteBuf head = payloadHead;
+        payload = null;
+        payloadHead = null;
+        return head == null ? new NbdSimpleReply(payloadCookie, 0, data)
+                : new NbdChunk(payloadCookie, payloadFlags, NbdProtocol.REPLY_TYPE_OFFSET_DATA, head, data);
     }
 
     @Override
@@ -102,6 +203,14 @@ public final class NbdClientDecoder extends ByteToMessageDecoder {
     }
 
     private void decodeReply(ByteBuf in, List<Object> out) {
+        if (payload != null) {
+            in.readBytes(payload, Math.min(payload.writableBytes(), in.readableBytes()));
+            if (payload.isWritable()) {
+                return;
+            }
+            out.add(completePayload());
+            return; // ByteToMessageDecoder calls again for what follows
+        }
         if (in.readableBytes() < 4) {
             return;
         }
@@ -118,6 +227,10 @@ public final class NbdClientDecoder extends ByteToMessageDecoder {
                 throw corrupt(in, "reply to unknown cookie " + cookie);
             }
             if (in.readableBytes() < 16 + len) {
+                if (len >= OWN_BUFFER) {
+                    in.skipBytes(16);
+                    startPayload(in, cookie, 0, null, (int) len);
+                }
                 return;
             }
             in.skipBytes(16);
@@ -134,6 +247,10 @@ public final class NbdClientDecoder extends ByteToMessageDecoder {
                 throw corrupt(in, "structured reply chunk of " + len + " bytes");
             }
             if (in.readableBytes() < 20 + len) {
+                if (type == NbdProtocol.REPLY_TYPE_OFFSET_DATA && len - 8 >= OWN_BUFFER && in.readableBytes() >= 28) {
+                    in.skipBytes(20);
+                    startPayload(in, cookie, flags, in.readRetainedSlice(8), (int) len - 8);
+                }
                 return;
             }
             in.skipBytes(20);

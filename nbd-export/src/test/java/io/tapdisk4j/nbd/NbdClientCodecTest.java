@@ -114,6 +114,102 @@ class NbdClientCodecTest {
         ch.finishAndReleaseAll();
     }
 
+    static byte[] pattern(int n, int seed) {
+        byte[] b = new byte[n];
+        new java.util.Random(seed).nextBytes(b);
+        return b;
+    }
+
+    static byte[] bytes(ByteBuf b) {
+        byte[] a = new byte[b.readableBytes()];
+        b.getBytes(b.readerIndex(), a);
+        return a;
+    }
+
+    @Test
+    void largeReadDataGetsABufferOfItsOwnAcrossFragments() {
+        int len = 300_000;
+        byte[] data = pattern(len, 1);
+        EmbeddedChannel ch = transmitting(len);
+        // A simple reply whose data comes in pieces, followed by the next reply in the same piece.
+        ByteBuf all = Unpooled.buffer().writeInt(SIMPLE_REPLY_MAGIC).writeInt(0).writeLong(5).writeBytes(data)
+                .writeInt(SIMPLE_REPLY_MAGIC).writeInt(EIO).writeLong(6);
+        int[] cuts = {16 + 1000, 70_000, 100_000, 16 + len + 16 - 170_000 - 1000};
+        for (int cut : cuts) {
+            ch.writeInbound(all.readRetainedSlice(Math.min(cut, all.readableBytes())));
+        }
+        assertFalse(all.isReadable());
+        all.release();
+        NbdSimpleReply r = ch.readInbound();
+        assertEquals(5, r.cookie());
+        assertEquals(len, r.data().capacity(), "its own buffer, not a slice of a cumulation");
+        assertArrayEquals(data, bytes(r.data()));
+        r.release();
+        NbdSimpleReply e = ch.readInbound();
+        assertEquals(EIO, e.error());
+        assertFalse(ch.finish());
+    }
+
+    @Test
+    void theSocketReadsStraightIntoLargeReadData() {
+        int len = 200_000;
+        byte[] data = pattern(len, 2);
+        NbdClientDecoder d = new NbdClientDecoder(1 << 20);
+        d.enterTransmission(cookie -> 0);
+        EmbeddedChannel ch = new EmbeddedChannel(d);
+        assertNull(d.directReadBuffer(), "nothing under way");
+        // Header, offset and the first bytes in an ordinary read.
+        ch.writeInbound(Unpooled.buffer().writeInt(STRUCTURED_REPLY_MAGIC).writeShort(REPLY_FLAG_DONE)
+                .writeShort(REPLY_TYPE_OFFSET_DATA).writeLong(7).writeInt(8 + len).writeLong(1L << 33)
+                .writeBytes(data, 0, 5000));
+        assertNull(ch.readInbound());
+        // Two reads into the data buffer itself, as the channel would do them.
+        ByteBuf target = d.directReadBuffer();
+        assertNotNull(target);
+        assertEquals(len - 5000, target.writableBytes());
+        target.writeBytes(data, 5000, 100_000);
+        ch.writeInbound(target);
+        assertNull(ch.readInbound());
+        target = d.directReadBuffer();
+        assertEquals(len - 105_000, target.writableBytes());
+        target.writeBytes(data, 105_000, len - 105_000 - 10_000);
+        ch.writeInbound(target);
+        assertNull(d.directReadBuffer(), "10000 bytes missing: an ordinary read is cheaper");
+        ch.writeInbound(Unpooled.wrappedBuffer(data, len - 10_000, 10_000));
+        NbdChunk c = ch.readInbound();
+        assertEquals(7, c.cookie());
+        assertEquals(1L << 33, c.head().getLong(c.head().readerIndex()));
+        assertArrayEquals(data, bytes(c.data()));
+        c.release();
+        assertFalse(ch.finish());
+    }
+
+    @Test
+    void noDirectReadsBehindAHandlerThatTransformsTheBytes() {
+        NbdClientDecoder d = new NbdClientDecoder(1 << 20);
+        d.enterTransmission(cookie -> 1 << 20);
+        EmbeddedChannel ch = new EmbeddedChannel(new io.netty.channel.ChannelInboundHandlerAdapter(), d); // stands for TLS
+        ch.writeInbound(Unpooled.buffer().writeInt(SIMPLE_REPLY_MAGIC).writeInt(0).writeLong(1).writeZero(100));
+        assertNull(d.directReadBuffer());
+        ch.finishAndReleaseAll();
+    }
+
+    @Test
+    void connectionLostInTheMiddleOfLargeDataLeaksNothing() {
+        NbdClientDecoder d = new NbdClientDecoder(1 << 20);
+        d.enterTransmission(cookie -> 1 << 20);
+        EmbeddedChannel ch = new EmbeddedChannel(d);
+        ch.writeInbound(Unpooled.buffer().writeInt(SIMPLE_REPLY_MAGIC).writeInt(0).writeLong(1).writeZero(100_000));
+        ByteBuf target = d.directReadBuffer();
+        target.writeZero(1000);
+        ch.writeInbound(target);
+        ByteBuf abandoned = d.directReadBuffer(); // handed to a read that failed: the channel releases it
+        abandoned.release();
+        ch.close();
+        assertFalse(ch.finish());
+        // The LeakCheck extension fails this class if the data buffer or a slice of it leaked.
+    }
+
     @Test
     void randomServerBytesOnlyEverFailAsDecoderErrors() {
         long seed = Long.getLong("nbd.fuzz.seed", System.nanoTime());

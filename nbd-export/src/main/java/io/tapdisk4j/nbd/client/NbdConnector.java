@@ -42,7 +42,9 @@ final class NbdConnector {
                         if (!unix) {
                             ch.config().setOption(ChannelOption.TCP_NODELAY, true);
                         }
-                        ch.pipeline().addLast("nbd-decoder", new NbdClientDecoder(NbdProtocol.DEFAULT_MAX_PAYLOAD));
+                        NbdClientDecoder decoder = new NbdClientDecoder(NbdProtocol.DEFAULT_MAX_PAYLOAD);
+                        ch.config().setRecvByteBufAllocator(new NbdClientReads(decoder));
+                        ch.pipeline().addLast("nbd-decoder", decoder);
                         ch.pipeline().addLast("nbd-encoder", NbdClientEncoder.INSTANCE);
                         ch.pipeline().addLast("nbd-negotiation", negotiation);
                     }
