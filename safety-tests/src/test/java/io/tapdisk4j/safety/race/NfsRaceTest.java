@@ -38,9 +38,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The race through tapdisk4j's nfs:// client and nfs-ganesha, in every data path.
  * <ul>
- *   <li>Trials through the fault proxy: some hold the first transmission of write A's NFS WRITE call until
- *       the client retransmits it (same xid) and completes; after the guest reused its page, the stale
- *       call is released to the server and its reply caught. Every trial ends with the late replay.</li>
+ *   <li>Trials through the fault proxy: some ({@link HeldWriteCall}: the first, then one in ten) hold the
+ *       first transmission of write A's NFS WRITE call until the client retransmits it (same xid) and
+ *       completes; after the guest reused its page, the stale call is released to the server and its reply
+ *       caught. These end with the late replay, as plain trials do.</li>
+ *   <li>{@link OutboundQueueStall} (the second trial, then one in forty): A queued on the connection the
+ *       proxy stopped reading; the client's RPC timeout (two retransmission rounds, then a new connection)
+ *       or a connection loss makes it send A again on a new connection, where it completes; the guest reuses
+ *       its page; then the stale WRITE calls left queued on the old connection reach ganesha.</li>
  *   <li>The natural instance: an UNSTABLE write is acknowledged, the guest reuses its page, ganesha is
  *       SIGKILLed and restarted before COMMIT, the write verifier changes, and the client sends the data
  *       again from the buffer it kept (no late consumer involved).</li>
