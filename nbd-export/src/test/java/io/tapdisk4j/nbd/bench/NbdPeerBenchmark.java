@@ -23,7 +23,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Semaphore;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -31,7 +31,9 @@ import java.util.regex.Pattern;
  * The issue's closing-note figures, side by side in one run: the same cached 1 GiB raw file exported by
  * tapdisk4j, nbdkit (file), qemu-nbd and nbd-server, read with {@code nbdcopy --no-extents} to null: at 1
  * and 4 connections and with fio ioengine=nbd 4 KiB random reads at queue depth 64; then tapdisk4j's client
- * backend reading the file from nbdkit against nbdcopy doing the same. Best of {@code -Drounds=3}.
+ * backend reading the file from nbdkit against nbdcopy doing the same. Every server is warmed up, then they
+ * are measured in turn for {@code -Drounds=5} rounds, each round starting with the next server; the tables
+ * give the best and the median of the rounds.
  * <pre>
  *   mvn -pl nbd-export test-compile exec:java ... or: java -cp … io.tapdisk4j.nbd.bench.NbdPeerBenchmark [DIR]
  * </pre>
@@ -39,7 +41,7 @@ import java.util.regex.Pattern;
 public final class NbdPeerBenchmark {
 
     static final long SIZE = 1L << 30;
-    static final int ROUNDS = Integer.getInteger("rounds", 3);
+    static final int ROUNDS = Integer.getInteger("rounds", 5);
     static final int FIO_SECONDS = Integer.getInteger("fio.seconds", 5);
 
     public static void main(String[] args) throws Exception {
@@ -54,7 +56,7 @@ public final class NbdPeerBenchmark {
         prepare(image);
         System.out.printf(Locale.ROOT, "memcpy ceiling (1 GiB, 1 MiB blocks): %.0f MB/s%n", memcpy());
 
-        Map<String, double[]> results = new LinkedHashMap<>(); // name -> {copy1 s, copy4 s, fio iops}
+        Map<String, Samples> samples = new LinkedHashMap<>();
         String nbdcopy = Peers.require("nbdcopy", "libnbd-bin");
         String fio = Peers.require("fio", "fio");
         Map<String, String> uris = new LinkedHashMap<>();
@@ -92,27 +94,35 @@ public final class NbdPeerBenchmark {
 
             // Warm-up (not counted): the JIT compiles tapdisk4j's read path. Measured here: the server's CPU per
             // GiB copied falls from about 0.9 s on the first copies to about 0.3 s from the sixth on, and perf
-            // still shows C2 compiling (13% of the server's samples) after ten.
+            // still shows C2 compiling (13% of the server's samples) after ten. Every other server gets one copy
+            // and one fio run too, so that no one is measured on its first connection.
             for (int i = 0; i < 14; i++) {
                 time(List.of(nbdcopy, "--no-extents", "-C", i % 2 == 0 ? "1" : "4", uris.get("tapdisk4j"), "null:"));
             }
-            fioIops(fio, uris.get("tapdisk4j"), 3);
-            for (String name : uris.keySet()) {
-                results.put(name, new double[] {Double.MAX_VALUE, Double.MAX_VALUE, 0, Double.MAX_VALUE, Double.MAX_VALUE});
+            for (String uri : uris.values()) {
+                time(List.of(nbdcopy, "--no-extents", "-C", "4", uri, "null:"));
+                fioIops(fio, uri, 1);
             }
+            for (String name : uris.keySet()) {
+                samples.put(name, new Samples());
+            }
+            List<String> order = new ArrayList<>(uris.keySet());
             for (int round = 0; round < ROUNDS; round++) {
-                for (var e : uris.entrySet()) {
-                    double[] r = results.get(e.getKey());
-                    long pid = pids.get(e.getKey());
+                // Each round starts with the next server: none is always measured right after the same other.
+                for (String name : order) {
+                    Samples r = samples.get(name);
+                    String uri = uris.get(name);
+                    long pid = pids.get(name);
                     double cpu = cpuSeconds(pid);
-                    r[0] = Math.min(r[0], time(List.of(nbdcopy, "--no-extents", "-C", "1", e.getValue(), "null:")));
+                    r.copy1.add(time(List.of(nbdcopy, "--no-extents", "-C", "1", uri, "null:")));
                     double cpu1 = cpuSeconds(pid);
-                    r[1] = Math.min(r[1], time(List.of(nbdcopy, "--no-extents", "-C", "4", e.getValue(), "null:")));
+                    r.copy4.add(time(List.of(nbdcopy, "--no-extents", "-C", "4", uri, "null:")));
                     double cpu4 = cpuSeconds(pid);
-                    r[3] = Math.min(r[3], cpu1 - cpu);
-                    r[4] = Math.min(r[4], cpu4 - cpu1);
-                    r[2] = Math.max(r[2], fioIops(fio, e.getValue(), FIO_SECONDS));
+                    r.cpu1.add(cpu1 - cpu);
+                    r.cpu4.add(cpu4 - cpu1);
+                    r.iops.add(fioIops(fio, uri, FIO_SECONDS));
                 }
+                order.addLast(order.removeFirst());
             }
             figures.add(clientBackend(uris.get("nbdkit"), nbdcopy));
         } finally {
@@ -121,41 +131,82 @@ public final class NbdPeerBenchmark {
             }
         }
 
-        double[] kit = results.get("nbdkit");
-        System.out.println();
-        System.out.println("| server | nbdcopy -C 1 (s) | MB/s | nbdcopy -C 4 (s) | MB/s | fio 4k randread qd64 (IOPS) | vs nbdkit (C1 / C4 / fio) |");
-        System.out.println("|---|---|---|---|---|---|---|");
-        for (var e : results.entrySet()) {
-            double[] r = e.getValue();
-            System.out.printf(Locale.ROOT, "| %s | %.2f | %.0f | %.2f | %.0f | %.0f | %.2f / %.2f / %.2f |%n", e.getKey(),
-                    r[0], mb(r[0]), r[1], mb(r[1]), r[2], kit[0] / r[0], kit[1] / r[1], r[2] / kit[2]);
+        Samples kit = samples.get("nbdkit");
+        for (boolean best : new boolean[] {true, false}) {
+            System.out.println();
+            System.out.println(best ? "Best of " + ROUNDS + " rounds:" : "Median of " + ROUNDS + " rounds:");
+            System.out.println("| server | nbdcopy -C 1 (s) | MB/s | nbdcopy -C 4 (s) | MB/s | fio 4k randread qd64 (IOPS) | vs nbdkit (C1 / C4 / fio) |");
+            System.out.println("|---|---|---|---|---|---|---|");
+            for (var e : samples.entrySet()) {
+                Samples r = e.getValue();
+                double c1 = r.copy1.time(best);
+                double c4 = r.copy4.time(best);
+                double iops = r.iops.rate(best);
+                System.out.printf(Locale.ROOT, "| %s | %.3f | %.0f | %.3f | %.0f | %.0f | %.2f / %.2f / %.2f |%n", e.getKey(),
+                        c1, mb(c1), c4, mb(c4), iops, kit.copy1.time(best) / c1, kit.copy4.time(best) / c4,
+                        iops / kit.iops.rate(best));
+            }
         }
-        System.out.println("(ratios > 1: faster than nbdkit; times are best of " + ROUNDS + ")");
+        System.out.println("(ratios > 1: faster than nbdkit; servers measured in turn, round after round)");
         System.out.println();
-        System.out.println("Server CPU time (user+sys, all its threads) to serve the 1 GiB copy: less load-sensitive than wall time");
+        System.out.println("Server CPU time (user+sys, all its threads) to serve the 1 GiB copy, median: less load-sensitive than wall time");
         System.out.println("| server | CPU s, -C 1 | CPU s, -C 4 | vs nbdkit (C1 / C4) |");
         System.out.println("|---|---|---|---|");
-        for (var e : results.entrySet()) {
-            double[] r = e.getValue();
-            System.out.printf(Locale.ROOT, "| %s | %.2f | %.2f | %.2f / %.2f |%n", e.getKey(), r[3], r[4],
-                    kit[3] / r[3], kit[4] / r[4]);
+        for (var e : samples.entrySet()) {
+            Samples r = e.getValue();
+            System.out.printf(Locale.ROOT, "| %s | %.2f | %.2f | %.2f / %.2f |%n", e.getKey(), r.cpu1.median(), r.cpu4.median(),
+                    kit.cpu1.median() / r.cpu1.median(), kit.cpu4.median() / r.cpu4.median());
         }
         System.out.println("(CPU ratios > 1: less CPU than nbdkit; nbd-server forks per connection: its children are counted"
                 + " once they exit; the tapdisk4j figure is this whole JVM (JIT and GC threads, the idle harness) without its nbdcopy children)");
-        double[] ours = results.get("tapdisk4j");
-        for (var e : results.entrySet()) {
+        Samples ours = samples.get("tapdisk4j");
+        for (var e : samples.entrySet()) {
             if (e.getKey().equals("tapdisk4j")) {
                 continue;
             }
-            double[] r = e.getValue();
+            Samples r = e.getValue();
             figures.add(new io.tapdisk4j.testsupport.PeerFigure("NBD export", "nbdcopy -C 1, 1 GiB", e.getKey(),
-                    ours[0], r[0], "s", false));
+                    ours.copy1.time(true), r.copy1.time(true), "s", false));
             figures.add(new io.tapdisk4j.testsupport.PeerFigure("NBD export", "nbdcopy -C 4, 1 GiB", e.getKey(),
-                    ours[1], r[1], "s", false));
+                    ours.copy4.time(true), r.copy4.time(true), "s", false));
             figures.add(new io.tapdisk4j.testsupport.PeerFigure("NBD export", "fio 4k randread qd64", e.getKey(),
-                    ours[2], r[2], "IOPS", true));
+                    ours.iops.rate(true), r.iops.rate(true), "IOPS", true));
         }
         return figures;
+    }
+
+    /** One figure's measurements over the rounds. */
+    static final class Series {
+        private final List<Double> values = new ArrayList<>();
+
+        void add(double v) {
+            values.add(v);
+        }
+
+        double median() {
+            List<Double> v = values.stream().sorted().toList();
+            int n = v.size();
+            return n % 2 == 1 ? v.get(n / 2) : (v.get(n / 2 - 1) + v.get(n / 2)) / 2;
+        }
+
+        /** A duration: the best is the shortest. */
+        double time(boolean best) {
+            return best ? values.stream().mapToDouble(Double::doubleValue).min().orElseThrow() : median();
+        }
+
+        /** A rate: the best is the highest. */
+        double rate(boolean best) {
+            return best ? values.stream().mapToDouble(Double::doubleValue).max().orElseThrow() : median();
+        }
+    }
+
+    /** One server's series: copy times at 1 and 4 connections, its CPU time for each, fio IOPS. */
+    static final class Samples {
+        final Series copy1 = new Series();
+        final Series copy4 = new Series();
+        final Series cpu1 = new Series();
+        final Series cpu4 = new Series();
+        final Series iops = new Series();
     }
 
     static double mb(double seconds) {
@@ -247,35 +298,64 @@ public final class NbdPeerBenchmark {
 
     /** tapdisk4j's nbd:// backend reading the whole export, against nbdcopy doing the same. */
     static io.tapdisk4j.testsupport.PeerFigure clientBackend(String uri, String nbdcopy) throws Exception {
-        double best = Double.MAX_VALUE;
-        double bestCopy = Double.MAX_VALUE;
-        for (int i = 0; i < ROUNDS; i++) {
-            try (BlockDevice d = BlockDevices.loadDefault().open(uri + "?connections=4")) {
-                int chunk = 256 << 10;
-                Semaphore window = new Semaphore(64);
-                List<CompletableFuture<Void>> all = new ArrayList<>();
-                long t = System.nanoTime();
-                for (long at = 0; at < SIZE; at += chunk) {
-                    window.acquire();
-                    all.add(d.read(at, chunk).handle((b, err) -> {
-                        if (b != null) {
-                            b.release();
-                        }
-                        window.release();
-                        if (err != null) {
-                            throw new RuntimeException(err);
-                        }
-                        return null;
-                    }));
-                }
-                CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).join();
-                best = Math.min(best, (System.nanoTime() - t) / 1e9);
+        Series ours = new Series();
+        Series theirs = new Series();
+        for (int i = 0; i <= ROUNDS; i++) { // the first round warms both up and is not counted
+            double t = clientRead(uri);
+            double c = time(List.of(nbdcopy, "--no-extents", "-C", "4", "-R", "64", uri, "null:"));
+            if (i > 0) {
+                ours.add(t);
+                theirs.add(c);
             }
-            bestCopy = Math.min(bestCopy, time(List.of(nbdcopy, "--no-extents", "-C", "4", "-R", "64", uri, "null:")));
         }
-        System.out.printf(Locale.ROOT, "client backend from nbdkit: tapdisk4j %.2f s (%.0f MB/s, 4 conns, 64 x 256 KiB in flight)"
-                + " vs nbdcopy -C 4 %.2f s (%.0f MB/s): ratio %.2f%n", best, mb(best), bestCopy, mb(bestCopy), bestCopy / best);
-        return new io.tapdisk4j.testsupport.PeerFigure("NBD client", "read 1 GiB from nbdkit", "nbdcopy -C 4", best,
-                bestCopy, "s", false);
+        for (boolean best : new boolean[] {true, false}) {
+            double t = ours.time(best);
+            double c = theirs.time(best);
+            System.out.printf(Locale.ROOT, "client backend from nbdkit (%s of %d): tapdisk4j %.3f s (%.0f MB/s, 4 conns, 64 x 256 KiB"
+                    + " in flight) vs nbdcopy -C 4 -R 64 %.3f s (%.0f MB/s): ratio %.2f%n", best ? "best" : "median", ROUNDS,
+                    t, mb(t), c, mb(c), c / t);
+        }
+        return new io.tapdisk4j.testsupport.PeerFigure("NBD client", "read 1 GiB from nbdkit", "nbdcopy -C 4", ours.time(true),
+                theirs.time(true), "s", false);
     }
+
+    /**
+     * Seconds for tapdisk4j's nbd:// backend to read the whole export with 4 connections and 64 reads of
+     * 256 KiB in flight. Each completion issues the next read on the thread it completes on, as an
+     * event-driven user (the ring server) does: no thread of the harness wakes up per read.
+     */
+    static double clientRead(String uri) throws Exception {
+        try (BlockDevice d = BlockDevices.loadDefault().open(uri + "?connections=4")) {
+            int chunk = 256 << 10;
+            AtomicLong next = new AtomicLong();
+            AtomicLong done = new AtomicLong();
+            CompletableFuture<Void> all = new CompletableFuture<>();
+            Runnable[] issue = new Runnable[1];
+            issue[0] = () -> {
+                long at = next.getAndAdd(chunk);
+                if (at >= SIZE) {
+                    return;
+                }
+                d.read(at, chunk).whenComplete((b, err) -> {
+                    if (b != null) {
+                        b.release();
+                    }
+                    if (err != null) {
+                        all.completeExceptionally(err);
+                    } else if (done.addAndGet(chunk) == SIZE) {
+                        all.complete(null);
+                    } else {
+                        issue[0].run();
+                    }
+                });
+            };
+            long t = System.nanoTime();
+            for (int i = 0; i < 64; i++) {
+                issue[0].run();
+            }
+            all.get(120, java.util.concurrent.TimeUnit.SECONDS);
+            return (System.nanoTime() - t) / 1e9;
+        }
+    }
+
 }
