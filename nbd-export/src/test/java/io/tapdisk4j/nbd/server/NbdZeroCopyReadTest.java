@@ -183,6 +183,20 @@ class NbdZeroCopyReadTest {
     }
 
     @Test
+    void unixSocketConnectionsSendRegionsToo() throws Exception {
+        warm();
+        RegionCountingDevice d = new RegionCountingDevice(file);
+        Path sock = dir.resolve("zc.sock");
+        try (NbdServer s = NbdServer.builder().export(new NbdExport("zc", null, d, true)).bindUnix(sock)) {
+            Path out = dir.resolve("unix-copy.raw");
+            Run.ok(Peers.require("nbdcopy", "libnbd-bin"), "-C", "2", "nbd+unix:///zc?socket=" + sock, out.toString());
+            assertEquals(-1L, Files.mismatch(image, out));
+            assertTrue(d.regions() > 0);
+            allRegionsReleased(s, d);
+        }
+    }
+
+    @Test
     void clientVanishingMidReplyReleasesItsRegions() throws Exception {
         warm();
         int before = counted.regions();
