@@ -300,9 +300,9 @@ public final class NbdPeerBenchmark {
     static io.tapdisk4j.testsupport.PeerFigure clientBackend(String uri, String nbdcopy) throws Exception {
         Series ours = new Series();
         Series theirs = new Series();
-        // The first rounds are not counted: they warm both up (perf still showed C2 compiling the client's read
-        // path during the second 1 GiB read).
-        int warmUp = 4;
+        // The first rounds are not counted: they warm both up (in a fresh JVM the JIT's compilation time still
+        // grew by about 0.6 s per 1 GiB read over the first six reads, and levelled off after the eighth).
+        int warmUp = 6;
         for (int i = 0; i < warmUp + ROUNDS; i++) {
             double t = clientRead(uri);
             double c = time(List.of(nbdcopy, "--no-extents", "-C", "4", "-R", "64", uri, "null:"));
