@@ -25,7 +25,8 @@ public interface FileRegionReads {
     /**
      * The device's bytes {@code [offset, offset+length)} as a region of its file, or null when this range
      * cannot be sent that way now: not all of it is in the page cache (sending it would block the caller's
-     * thread on the disk), the range is invalid, or the device cannot tell.
+     * thread on the disk), the range is invalid, or the device cannot tell. The page cache is checked when the
+     * region is made: a page evicted before the kernel sends it is read from the disk by the sending thread.
      */
     FileRegion readRegion(long offset, int length);
 }
