@@ -2,6 +2,7 @@ package io.tapdisk4j.bench;
 
 import io.tapdisk4j.ring.backend.DataPath;
 import io.tapdisk4j.ring.bench.RingBenchmark;
+import io.tapdisk4j.ring.bench.RingBenchmarkPoint;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -96,7 +97,8 @@ public final class SeedBenchmark {
         int depth = Math.max(4, bs / request * 4);
         RingBenchmark.Options ro = new RingBenchmark.Options(o.deviceUri(), vms * o.srs(), 1, request, path, write,
                 o.secondsPerPoint(), depth, 2);
-        RingBenchmark.Result r = RingBenchmark.run(ro, null);
+        // A JVM per point: JIT profiles of the paths measured before must not shape this one.
+        RingBenchmark.Result r = RingBenchmarkPoint.runIsolated(ro);
         return new Point(path, write, vms, o.srs(), bs, r.bytesPerSecond(), r.iops() * request / bs, r.errors(),
                 r.memcpyBytesPerSecond());
     }

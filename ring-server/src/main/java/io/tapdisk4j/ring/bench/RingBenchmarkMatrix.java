@@ -10,7 +10,7 @@ import java.util.Locale;
 /**
  * The ring server's figures in one run: 4 KiB, 64 KiB and 1 MiB, read and write, every data path, 1 and 4
  * guests, each against the memcpy bandwidth measured in the same run, then {@code copy} over
- * {@code map-copy} per point.
+ * {@code map-copy} per point. Every point runs in a JVM of its own ({@link RingBenchmarkPoint}).
  */
 public final class RingBenchmarkMatrix {
 
@@ -27,8 +27,8 @@ public final class RingBenchmarkMatrix {
             for (int bs : BLOCK_SIZES) {
                 for (boolean write : new boolean[]{false, true}) {
                     for (DataPath p : paths) {
-                        RingBenchmark.Result r = RingBenchmark.run(
-                                RingBenchmark.Options.of(device, guests, 1, bs, p, write, seconds), null);
+                        RingBenchmark.Result r = RingBenchmarkPoint.runIsolated(
+                                RingBenchmark.Options.of(device, guests, 1, bs, p, write, seconds));
                         out.println(r.summary());
                         results.add(r);
                     }

@@ -31,4 +31,15 @@ class RingBenchmarkTest {
         String t = RingBenchmarkMatrix.table(java.util.List.of(copy, map));
         assertTrue(t.contains("| 1 | 64K | read | 4.0 | 2.00 (50 %) | 0.50 (13 %) | 4.0× |"), t);
     }
+
+    @Test
+    void anIsolatedPointRunsInAChildJvmAndReportsWhatItMoved() throws Exception {
+        RingBenchmark.Options o = new RingBenchmark.Options("null:", 1, 1, 64 << 10, DataPath.COPY, true, 0.2, 4, 1);
+        RingBenchmark.Result r = RingBenchmarkPoint.runIsolated(o);
+        assertEquals(o, r.options());
+        assertTrue(r.requests() > 0, "requests " + r.requests());
+        assertEquals(r.requests() * (64 << 10), r.bytes());
+        assertEquals(0, r.errors());
+        assertTrue(r.memcpyBytesPerSecond() > 0);
+    }
 }
