@@ -61,6 +61,31 @@ final class WriteSchedule {
         }
     }
 
+    static final int SECTOR = 512;
+
+    /**
+     * Which write to {@code block}, from write {@code from} on, produced the bytes of 512-byte sector
+     * {@code sector} of {@code b}: the first such write whose sector matches, or -1.
+     */
+    int identifySector(ByteBuf b, int block, int sector, int from) {
+        int r = b.readerIndex() + sector * SECTOR;
+        int firstWord = sector * SECTOR / 8;
+        for (int j = Math.max(0, from); j < writes; j++) {
+            if (targets[j] != block) {
+                continue;
+            }
+            boolean same = true;
+            for (int w = firstWord; w < firstWord + SECTOR / 8 && same; w++) {
+                long expect = w == 0 ? seed : w == 1 ? j : word(seed, j, w);
+                same = b.getLong(r + 8 * (w - firstWord)) == expect;
+            }
+            if (same) {
+                return j;
+            }
+        }
+        return -1;
+    }
+
     /** Which write of this schedule produced {@code block}'s bytes: its index, -1 for zeroes, -2 for anything else. */
     int identify(ByteBuf b) {
         int r = b.readerIndex();
