@@ -46,6 +46,8 @@ public final class NbdClientDecoder extends ByteToMessageDecoder {
     private int payloadFlags;
     /** The 8-byte offset head of an OFFSET_DATA chunk; null for a simple reply. */
     private ByteBuf payloadHead;
+    /** The slice of {@code payload} last handed out for a read straight into it. */
+    private ByteBuf directRead;
 
     public NbdClientDecoder(int maxPayload) {
         this.maxChunk = maxPayload + 4096;
@@ -86,9 +88,6 @@ public final class NbdClientDecoder extends ByteToMessageDecoder {
         return slice;
     }
 
-    /** The slice last handed out for a read straight into the data buffer. */
-    private ByteBuf directRead;
-
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
         if (msg != null && msg == directRead) {
@@ -97,7 +96,7 @@ public final class NbdClientDecoder extends ByteToMessageDecoder {
             int n = slice.readableBytes();
             slice.release();
             if (payload == null) {
-                return; // the decoder was reset meanwhile (cannot happen while reads run on this loop)
+                return; // the decoder was removed meanwhile: the data has no one to go to
             }
             payload.writerIndex(payload.writerIndex() + n); // the bytes are already in place
             if (!payload.isWritable()) {
