@@ -132,8 +132,9 @@ public final class RingBenchmark {
                 for (int g = 0; g < o.guests(); g++) {
                     guests.add(new Guest(hv, dir, g + 1, uri, o, pagesPerRequest));
                 }
-                // Long enough for the JIT to finish with the hot path, even on a busy machine.
-                long warmupNanos = (long) (Math.min(1.5, Math.max(0.1, o.seconds() * 0.5)) * 1e9);
+                // Long enough for the JIT to finish with the hot path in a fresh JVM (every point runs in its own),
+                // even on a busy machine; short runs (tests) warm up less.
+                long warmupNanos = (long) (Math.min(2.0, Math.max(0.1, o.seconds() * 2)) * 1e9);
                 AtomicLong requests = new AtomicLong();
                 AtomicLong bytes = new AtomicLong();
                 AtomicLong errors = new AtomicLong();
