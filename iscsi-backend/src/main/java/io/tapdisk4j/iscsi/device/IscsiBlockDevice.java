@@ -1,7 +1,6 @@
 package io.tapdisk4j.iscsi.device;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.buffer.CompositeByteBuf;
 import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDeviceException;
 import io.tapdisk4j.block.BlockError;
@@ -255,30 +254,7 @@ public final class IscsiBlockDevice implements BlockDevice {
         if (length == 0) {
             return CompletableFuture.completedFuture(Buffers.direct(0));
         }
-        if (length <= maxTransferBytes) {
-            return readChunk(offset, length);
-        }
-        int n = (length + maxTransferBytes - 1) / maxTransferBytes;
-        List<CompletableFuture<ByteBuf>> parts = new ArrayList<>(n);
-        for (int i = 0; i < n; i++) {
-            long at = offset + (long) i * maxTransferBytes;
-            parts.add(readChunk(at, (int) Math.min(maxTransferBytes, offset + length - at)));
-        }
-        return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).handle((v, err) -> {
-            if (err != null) {
-                for (CompletableFuture<ByteBuf> p : parts) {
-                    if (!p.isCompletedExceptionally()) {
-                        p.join().release();
-                    }
-                }
-                throw new java.util.concurrent.CompletionException(BlockDeviceException.unwrap(err));
-            }
-            CompositeByteBuf all = Buffers.allocator().compositeDirectBuffer(n);
-            for (CompletableFuture<ByteBuf> p : parts) {
-                all.addComponent(true, p.join());
-            }
-            return all;
-        });
+        return Requests.readInChunks(offset, length, maxTransferBytes, this::readChunk);
     }
 
     private CompletableFuture<ByteBuf> readChunk(long offset, int length) {

@@ -192,28 +192,7 @@ public final class NfsBlockDevice implements BlockDevice {
         if (length == 0) {
             return CompletableFuture.completedFuture(Buffers.direct(0));
         }
-        if (length <= readMax) {
-            return readChunk(offset, length);
-        }
-        List<CompletableFuture<ByteBuf>> parts = new ArrayList<>();
-        for (int done = 0; done < length; done += readMax) {
-            parts.add(readChunk(offset + done, Math.min(readMax, length - done)));
-        }
-        return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).handle((v, t) -> {
-            if (t != null) {
-                for (CompletableFuture<ByteBuf> p : parts) {
-                    if (!p.isCompletedExceptionally()) {
-                        p.join().release();
-                    }
-                }
-                throw new java.util.concurrent.CompletionException(BlockDeviceException.unwrap(t));
-            }
-            CompositeByteBuf all = Buffers.allocator().compositeDirectBuffer(parts.size());
-            for (CompletableFuture<ByteBuf> p : parts) {
-                all.addComponent(true, p.join());
-            }
-            return all;
-        });
+        return Requests.readInChunks(offset, length, readMax, this::readChunk);
     }
 
     private CompletableFuture<ByteBuf> readChunk(long offset, int length) {
