@@ -51,15 +51,6 @@ final class PersistentGrants implements AutoCloseable {
         }
     }
 
-    int size() {
-        return pages.size();
-    }
-
-    /** Mappings held, for tests that check grants are mapped per request and not per page. */
-    int mappingCount() {
-        return mappings.size();
-    }
-
     @Override
     public void close() {
         mappings.forEach(GrantMapping::close);
