@@ -72,6 +72,14 @@ final class RingServer {
     private boolean needPush;
     /** Responses put on the ring in this processing round and not yet pushed. */
     private int unpushed;
+    /** Payload bytes answered in this round and not yet pushed. */
+    private long unpushedBytes;
+    /**
+     * Also pushed once this much payload is answered (a few microseconds of copying): with a few large
+     * requests in flight, holding their responses to the end of the round left the frontend idle, and then
+     * the ring idle waiting for it (1 MiB requests, four in flight: 45% of memcpy instead of 60%).
+     */
+    private static final long PUSH_BYTES = 256 << 10;
     /**
      * Pushed during a round every this many responses, so the frontend refills while we keep working; a
      * quarter of the ring keeps the frontend ahead while costing few wake-ups (each one a cross-CPU wake).
@@ -620,18 +628,22 @@ final class RingServer {
         if (!released) {
             ring.putResponse(responseScratch, responseSize);
             needPush = true;
-            if (processing && ++unpushed >= pushBatch) {
-                // A long round answering synchronously would otherwise hold every response until its end,
-                // and the frontend would idle while we copy (blkback pushes per response for the same reason).
-                pushResponses();
-            }
         }
+        // Counted before the response can be pushed: a guest that sees it finds it in the statistics.
         long latency = System.nanoTime() - r.startNanos;
         int dataOp = r.req.dataOperation();
         dev.counters.answered(dataOp, r.bytes, latency, status);
         dev.counters.inFlight.decrement();
         if (dev.spec().listener() != BackendListener.NONE) {
             dev.listenerSafe(l -> l.onRequest(queue, dataOp, r.bytes, latency, status));
+        }
+        if (!released && processing) {
+            unpushedBytes += r.bytes;
+            if (++unpushed >= pushBatch || unpushedBytes >= PUSH_BYTES) {
+                // A long round answering synchronously would otherwise hold every response until its end,
+                // and the frontend would idle while we copy (blkback pushes per response for the same reason).
+                pushResponses();
+            }
         }
         if (r.req.operation == Blkif.OP_WRITE_BARRIER) {
             barrierRunning = false;
@@ -687,6 +699,7 @@ final class RingServer {
         if (needPush && !released) {
             needPush = false;
             unpushed = 0;
+            unpushedBytes = 0;
             if (ring.pushResponsesAndCheckNotify()) {
                 try {
                     ch.notifyRemote();
