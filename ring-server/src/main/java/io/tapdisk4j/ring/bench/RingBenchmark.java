@@ -15,6 +15,9 @@ import io.tapdisk4j.ring.frontend.GuestBuffer;
 import io.tapdisk4j.ring.hv.sim.SimGuest;
 import io.tapdisk4j.ring.hv.sim.SimHypervisor;
 
+import io.netty.channel.EventLoopGroup;
+import io.tapdisk4j.block.EventLoops;
+
 import java.io.IOException;
 import java.io.PrintStream;
 import java.lang.foreign.Arena;
@@ -127,10 +130,13 @@ public final class RingBenchmark {
         String uri = o.deviceUri().equals("null:") ? "null:?size=1T" : o.deviceUri();
         int pagesPerRequest = (o.blockSize() + 4095) / 4096;
         List<Guest> guests = new ArrayList<>();
+        // The guests' vCPUs: threads of their own, as on Xen, so a guest never waits behind dom0's work on
+        // a shared event loop (and dom0's loops serve only the backends).
+        EventLoopGroup vcpus = EventLoops.newGroup("guest-vcpu", o.guests() * o.queues());
         try (SimHypervisor hv = new SimHypervisor(dir)) {
             try {
                 for (int g = 0; g < o.guests(); g++) {
-                    guests.add(new Guest(hv, dir, g + 1, uri, o, pagesPerRequest));
+                    guests.add(new Guest(hv, vcpus, dir, g + 1, uri, o, pagesPerRequest));
                 }
                 // Long enough for the JIT to finish with the hot path in a fresh JVM (every point runs in its own),
                 // even on a busy machine; short runs (tests) warm up less.
@@ -178,6 +184,7 @@ public final class RingBenchmark {
                 }
             }
         } finally {
+            vcpus.shutdownGracefully(0, 1, TimeUnit.SECONDS);
             try (Stream<Path> s = Files.walk(dir)) {
                 s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             } catch (IOException ignored) {
@@ -249,10 +256,11 @@ public final class RingBenchmark {
         final CountDownLatch drained;
         final long sectors;
 
-        Guest(SimHypervisor hv, Path dir, int domid, String uri, Options o, int pagesPerRequest) throws Exception {
+        Guest(SimHypervisor hv, EventLoopGroup vcpus, Path dir, int domid, String uri, Options o, int pagesPerRequest)
+                throws Exception {
             int indirectPages = o.queues() * (1 << o.ringOrder()) * 64;
             int frames = o.queues() * (o.buffersPerQueue() * pagesPerRequest + (1 << o.ringOrder())) + indirectPages + 64;
-            sim = SimGuest.create(dir, domid, frames, frames + 1024);
+            sim = SimGuest.create(dir, domid, frames, frames + 1024, vcpus);
             boolean persistent = o.mode() == DataPath.PERSISTENT;
             front = BlkfrontEmulator.create(sim, new FrontendOptions(o.queues(), o.ringOrder(), Abi.X86_64, persistent,
                     BlkifBackend.DEFAULT_MAX_INDIRECT_SEGMENTS));
