@@ -47,14 +47,16 @@ final class BenchRingCommand implements Callable<Integer> {
     long guestMemory;
 
     @Option(names = "--matrix", description = "Every figure at once: 4K, 64K and 1M, read and write, every data path, "
-            + "1 and 4 guests (--seconds per point), then a table with the share of memcpy and copy over map-copy.")
+            + "1 and 4 guests of --queues rings each (--seconds per point), then a table with the share of memcpy "
+            + "and copy over map-copy.")
     boolean matrix;
 
     @Override
     public Integer call() throws Exception {
         BenchCommand.quietDeviceLogs();
         if (matrix) {
-            List<RingBenchmark.Result> all = RingBenchmarkMatrix.run(device, seconds, List.of(DataPath.values()), System.out);
+            List<RingBenchmark.Result> all = RingBenchmarkMatrix.run(device, queues, seconds, List.of(DataPath.values()),
+                    System.out);
             return all.stream().allMatch(r -> r.errors() == 0) ? 0 : 1;
         }
         if (!rw.equals("read") && !rw.equals("write")) {

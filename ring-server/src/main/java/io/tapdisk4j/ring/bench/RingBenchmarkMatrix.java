@@ -20,15 +20,16 @@ public final class RingBenchmarkMatrix {
     private RingBenchmarkMatrix() {
     }
 
-    public static List<RingBenchmark.Result> run(String device, double seconds, List<DataPath> paths, PrintStream out)
-            throws Exception {
+    /** Every point with {@code queues} rings per guest (a guest with that many vCPUs, as blkfront negotiates). */
+    public static List<RingBenchmark.Result> run(String device, int queues, double seconds, List<DataPath> paths,
+                                                 PrintStream out) throws Exception {
         List<RingBenchmark.Result> results = new ArrayList<>();
         for (int guests : GUESTS) {
             for (int bs : BLOCK_SIZES) {
                 for (boolean write : new boolean[]{false, true}) {
                     for (DataPath p : paths) {
                         RingBenchmark.Result r = RingBenchmarkPoint.runIsolated(
-                                RingBenchmark.Options.of(device, guests, 1, bs, p, write, seconds));
+                                RingBenchmark.Options.of(device, guests, queues, bs, p, write, seconds));
                         out.println(r.summary());
                         results.add(r);
                     }
@@ -43,8 +44,8 @@ public final class RingBenchmarkMatrix {
     /** A Markdown table: GB/s and share of memcpy per path, and copy over map-copy. */
     public static String table(List<RingBenchmark.Result> results) {
         List<DataPath> paths = results.stream().map(r -> r.options().mode()).distinct().toList();
-        StringBuilder sb = new StringBuilder("| guests | block | rw | memcpy GB/s |");
-        StringBuilder rule = new StringBuilder("|---|---|---|---|");
+        StringBuilder sb = new StringBuilder("| guests | queues | block | rw | memcpy GB/s |");
+        StringBuilder rule = new StringBuilder("|---|---|---|---|---|");
         for (DataPath p : paths) {
             sb.append(' ').append(p.cliName()).append(" GB/s (% memcpy) |");
             rule.append("---|");
@@ -64,8 +65,9 @@ public final class RingBenchmarkMatrix {
                         continue;
                     }
                     double memcpy = row.stream().mapToDouble(RingBenchmark.Result::memcpyBytesPerSecond).average().orElse(0);
-                    sb.append(String.format(Locale.ROOT, "| %d | %s | %s | %.1f |", guests, RingBenchmark.size(bs),
-                            write ? "write" : "read", memcpy / 1e9));
+                    sb.append(String.format(Locale.ROOT, "| %d | %d | %s | %s | %.1f |", guests,
+                            row.getFirst().options().queues(), RingBenchmark.size(bs), write ? "write" : "read",
+                            memcpy / 1e9));
                     for (DataPath p : paths) {
                         RingBenchmark.Result r = find(row, p);
                         sb.append(r == null ? " – |" : String.format(Locale.ROOT, " %.2f (%.0f %%) |",

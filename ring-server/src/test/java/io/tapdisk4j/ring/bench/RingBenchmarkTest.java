@@ -29,7 +29,7 @@ class RingBenchmarkTest {
         var map = new RingBenchmark.Result(RingBenchmark.Options.of("null:", 1, 1, 65536, DataPath.MAP_COPY, false, 1),
                 100, 500_000_000L, 1.0, 0, 4e9, 100);
         String t = RingBenchmarkMatrix.table(java.util.List.of(copy, map));
-        assertTrue(t.contains("| 1 | 64K | read | 4.0 | 2.00 (50 %) | 0.50 (13 %) | 4.0× |"), t);
+        assertTrue(t.contains("| 1 | 1 | 64K | read | 4.0 | 2.00 (50 %) | 0.50 (13 %) | 4.0× |"), t);
     }
 
     @Test
