@@ -72,19 +72,19 @@ final class RingServer {
     private boolean needPush;
     /** Responses put on the ring in this processing round and not yet pushed. */
     private int unpushed;
-    /** Payload bytes answered in this round and not yet pushed. */
-    private long unpushedBytes;
     /**
-     * Also pushed once this much payload is answered (under 20 microseconds of copying): with a few large
-     * requests in flight, holding their responses to the end of the round left the frontend idle, and then
-     * the ring idle waiting for it (1 MiB requests, four in flight: 45% of memcpy instead of 60%).
-     */
-    private static final long PUSH_BYTES = 1 << 20;
-    /**
-     * Pushed during a round every this many responses, so the frontend refills while we keep working; a
-     * quarter of the ring keeps the frontend ahead while costing few wake-ups (each one a cross-CPU wake).
+     * Pushed during a round at most every this many responses, so the frontend refills while we keep
+     * working; a quarter of the ring keeps the frontend ahead while costing few wake-ups (each one a
+     * cross-CPU wake).
      */
     private final int pushBatch;
+    /**
+     * This round's push interval: half of what the frontend had outstanding when the round began, up to
+     * {@link #pushBatch}. With a few large requests in flight, holding their responses to the end of the
+     * round left the frontend idle and then the ring waiting for it (four 1 MiB requests: 45% of memcpy
+     * instead of about 60%); with many, half of them answered is plenty to refill.
+     */
+    private int pushEvery;
     private boolean pushScheduled;
     /** The last round stopped for want of slots (or behind a barrier) without arming req_event. */
     private boolean stalled;
@@ -126,6 +126,7 @@ final class RingServer {
         }
         this.persistent = path == DataPath.PERSISTENT ? new PersistentGrants(hv, domid) : null;
         this.pushBatch = Math.max(1, ring.size() / 4);
+        this.pushEvery = pushBatch;
     }
 
     private static MemorySegment[] pages(GrantMapping m) {
@@ -184,6 +185,7 @@ final class RingServer {
                 }
                 // One clock read per batch taken off the ring: the requests of a batch arrived together.
                 roundNanos = System.nanoTime();
+                pushEvery = Math.clamp((rp - ring.rspProdPvt()) / 2, 1, pushBatch);
                 while (ring.reqCons() != rp && !ring.requestConsOverflow() && !blocked()) {
                     InFlight r = free.poll();
                     if (r == null) {
@@ -638,8 +640,7 @@ final class RingServer {
             dev.listenerSafe(l -> l.onRequest(queue, dataOp, r.bytes, latency, status));
         }
         if (!released && processing) {
-            unpushedBytes += r.bytes;
-            if (++unpushed >= pushBatch || unpushedBytes >= PUSH_BYTES) {
+            if (++unpushed >= pushEvery) {
                 // A long round answering synchronously would otherwise hold every response until its end,
                 // and the frontend would idle while we copy (blkback pushes per response for the same reason).
                 pushResponses();
@@ -699,7 +700,6 @@ final class RingServer {
         if (needPush && !released) {
             needPush = false;
             unpushed = 0;
-            unpushedBytes = 0;
             if (ring.pushResponsesAndCheckNotify()) {
                 try {
                     ch.notifyRemote();
