@@ -2,9 +2,11 @@ package io.tapdisk4j.nbd.server;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
+import io.netty.channel.ChannelConfig;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.FileRegion;
+import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.EventExecutor;
 import io.tapdisk4j.block.BlockDevice;
@@ -57,6 +59,8 @@ public final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
     private final boolean allocationContext;
     /** The device's file regions, when it has them and the transport can send them (not through TLS). */
     private final FileRegionReads regions;
+    /** A file region was written since the last flush: that flush corks the socket. */
+    private boolean regionsUnflushed;
 
     private ChannelHandlerContext ctx;
     private Channel channel;
@@ -147,7 +151,7 @@ public final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
         reading = false;
-        ctx.flush();
+        flushReplies();
         ctx.fireChannelReadComplete();
     }
 
@@ -272,6 +276,7 @@ public final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
             return false;
         }
         started(length);
+        regionsUnflushed = true;
         finish(new NbdRegionReply(r.cookie(), offset, region, structured), length);
         return true;
     }
@@ -401,7 +406,7 @@ public final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
             reading = wasReading;
         }
         if (channel.isActive() && !wasReading) {
-            ctx.flush();
+            flushReplies();
         }
     }
 
@@ -427,7 +432,28 @@ public final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
 
     private void scheduledFlush() {
         flushScheduled = false;
-        ctx.flush();
+        flushReplies();
+    }
+
+    /**
+     * Flushes the replies written since the last flush. When a file region is among them the socket is
+     * corked for the flush, so each region's reply header leaves in the same segment as its data (as
+     * nbdkit's MSG_MORE does) rather than as a tiny packet of its own that the client must take alone.
+     */
+    private void flushReplies() {
+        if (!regionsUnflushed) {
+            ctx.flush();
+            return;
+        }
+        regionsUnflushed = false;
+        // A transport without TCP_CORK (NIO) ignores the option and sends as before.
+        ChannelConfig config = channel.config();
+        config.setOption(EpollChannelOption.TCP_CORK, true);
+        try {
+            ctx.flush();
+        } finally {
+            config.setOption(EpollChannelOption.TCP_CORK, false);
+        }
     }
 
     private static void release(Object reply) {
