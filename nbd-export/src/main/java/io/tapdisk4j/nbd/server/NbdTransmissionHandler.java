@@ -2,11 +2,9 @@ package io.tapdisk4j.nbd.server;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelConfig;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.channel.FileRegion;
-import io.netty.channel.epoll.EpollChannelOption;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.EventExecutor;
 import io.tapdisk4j.block.BlockDevice;
@@ -59,8 +57,6 @@ public final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
     private final boolean allocationContext;
     /** The device's file regions, when it has them and the transport can send them (not through TLS). */
     private final FileRegionReads regions;
-    /** A file region was written since the last flush: that flush corks the socket. */
-    private boolean regionsUnflushed;
 
     private ChannelHandlerContext ctx;
     private Channel channel;
@@ -151,7 +147,7 @@ public final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
     @Override
     public void channelReadComplete(ChannelHandlerContext ctx) {
         reading = false;
-        flushReplies();
+        ctx.flush();
         ctx.fireChannelReadComplete();
     }
 
@@ -276,7 +272,6 @@ public final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
             return false;
         }
         started(length);
-        regionsUnflushed = true;
         finish(new NbdRegionReply(r.cookie(), offset, region, structured), length);
         return true;
     }
@@ -406,7 +401,7 @@ public final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
             reading = wasReading;
         }
         if (channel.isActive() && !wasReading) {
-            flushReplies();
+            ctx.flush();
         }
     }
 
@@ -432,28 +427,7 @@ public final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
 
     private void scheduledFlush() {
         flushScheduled = false;
-        flushReplies();
-    }
-
-    /**
-     * Flushes the replies written since the last flush. When a file region is among them the socket is
-     * corked for the flush, so each region's reply header leaves in the same segment as its data (as
-     * nbdkit's MSG_MORE does) rather than as a tiny packet of its own that the client must take alone.
-     */
-    private void flushReplies() {
-        if (!regionsUnflushed) {
-            ctx.flush();
-            return;
-        }
-        regionsUnflushed = false;
-        // A transport without TCP_CORK (NIO) ignores the option and sends as before.
-        ChannelConfig config = channel.config();
-        config.setOption(EpollChannelOption.TCP_CORK, true);
-        try {
-            ctx.flush();
-        } finally {
-            config.setOption(EpollChannelOption.TCP_CORK, false);
-        }
+        ctx.flush();
     }
 
     private static void release(Object reply) {
