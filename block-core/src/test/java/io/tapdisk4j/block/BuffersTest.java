@@ -5,6 +5,7 @@ import io.netty.channel.EventLoopGroup;
 import org.junit.jupiter.api.Test;
 
 import java.lang.foreign.MemorySegment;
+import java.util.concurrent.TimeUnit;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -31,7 +32,7 @@ class BuffersTest {
             }).get();
             assertEquals(addresses[0], addresses[1], "the thread cache kept the freed 1 MiB buffer");
         } finally {
-            group.shutdownGracefully(0, 0, java.util.concurrent.TimeUnit.SECONDS).sync();
+            group.shutdownGracefully(0, 0, TimeUnit.SECONDS).sync();
         }
     }
 

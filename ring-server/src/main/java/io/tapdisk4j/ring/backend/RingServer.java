@@ -639,12 +639,10 @@ final class RingServer {
         if (dev.spec().listener() != BackendListener.NONE) {
             dev.listenerSafe(l -> l.onRequest(queue, dataOp, r.bytes, latency, status));
         }
-        if (!released && processing) {
-            if (++unpushed >= pushEvery) {
-                // A long round answering synchronously would otherwise hold every response until its end,
-                // and the frontend would idle while we copy (blkback pushes per response for the same reason).
-                pushResponses();
-            }
+        if (!released && processing && ++unpushed >= pushEvery) {
+            // A long round answering synchronously would otherwise hold every response until its end,
+            // and the frontend would idle while we copy (blkback pushes per response for the same reason).
+            pushResponses();
         }
         if (r.req.operation == Blkif.OP_WRITE_BARRIER) {
             barrierRunning = false;
