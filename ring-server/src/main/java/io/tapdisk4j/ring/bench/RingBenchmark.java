@@ -1,8 +1,10 @@
 package io.tapdisk4j.ring.bench;
 
+import io.netty.channel.EventLoopGroup;
 import io.tapdisk4j.ring.hv.sim.SimLayout;
 import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDevices;
+import io.tapdisk4j.block.EventLoops;
 import io.tapdisk4j.ring.backend.BackendSpec;
 import io.tapdisk4j.ring.backend.BlkifBackend;
 import io.tapdisk4j.ring.backend.DataPath;
@@ -14,9 +16,6 @@ import io.tapdisk4j.ring.frontend.FrontendOptions;
 import io.tapdisk4j.ring.frontend.GuestBuffer;
 import io.tapdisk4j.ring.hv.sim.SimGuest;
 import io.tapdisk4j.ring.hv.sim.SimHypervisor;
-
-import io.netty.channel.EventLoopGroup;
-import io.tapdisk4j.block.EventLoops;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -130,9 +129,11 @@ public final class RingBenchmark {
         String uri = o.deviceUri().equals("null:") ? "null:?size=1T" : o.deviceUri();
         int pagesPerRequest = (o.blockSize() + 4095) / 4096;
         List<Guest> guests = new ArrayList<>();
-        // The guests' vCPUs: threads of their own, as on Xen, so a guest never waits behind dom0's work on
-        // a shared event loop (and dom0's loops serve only the backends).
-        EventLoopGroup vcpus = EventLoops.newGroup("guest-vcpu", o.guests() * o.queues());
+        // The guests' vCPUs: threads of their own, as on Xen, so a guest never waits behind dom0's work on a
+        // shared event loop (dom0's loops serve only the backends). One per queue, but no more than the machine
+        // has cores: a seed VM's nine devices on nine threads of two cores spent their time switching.
+        EventLoopGroup vcpus = EventLoops.newGroup("guest-vcpu",
+                Math.min(o.guests() * o.queues(), Runtime.getRuntime().availableProcessors()));
         try (SimHypervisor hv = new SimHypervisor(dir)) {
             try {
                 for (int g = 0; g < o.guests(); g++) {
