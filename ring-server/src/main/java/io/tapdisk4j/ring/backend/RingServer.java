@@ -85,6 +85,8 @@ final class RingServer {
      * instead of about 60%); with many, half of them answered is plenty to refill.
      */
     private int pushEvery;
+    /** req_prod as this batch began: requests up to it are the batch. */
+    private int batchProd;
     private boolean pushScheduled;
     /** The last round stopped for want of slots (or behind a barrier) without arming req_event. */
     private boolean stalled;
@@ -186,6 +188,7 @@ final class RingServer {
                 // One clock read per batch taken off the ring: the requests of a batch arrived together.
                 roundNanos = System.nanoTime();
                 pushEvery = Math.clamp((rp - ring.rspProdPvt()) / 2, 1, pushBatch);
+                batchProd = rp;
                 while (ring.reqCons() != rp && !ring.requestConsOverflow() && !blocked()) {
                     InFlight r = free.poll();
                     if (r == null) {
@@ -639,9 +642,10 @@ final class RingServer {
         if (dev.spec().listener() != BackendListener.NONE) {
             dev.listenerSafe(l -> l.onRequest(queue, dataOp, r.bytes, latency, status));
         }
-        if (!released && processing && ++unpushed >= pushEvery) {
+        if (!released && processing && ++unpushed >= pushEvery && ring.reqCons() != batchProd) {
             // A long round answering synchronously would otherwise hold every response until its end,
             // and the frontend would idle while we copy (blkback pushes per response for the same reason).
+            // The batch's last response waits for the round's end, a moment later, after the final check.
             pushResponses();
         }
         if (r.req.operation == Blkif.OP_WRITE_BARRIER) {
