@@ -5,6 +5,7 @@ import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
+import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.util.ReferenceCountUtil;
@@ -40,7 +41,11 @@ public final class GuestPort implements AutoCloseable {
 
     static GuestPort listen(EventLoopGroup loops, Path path, int port, Runnable onEvent) throws HypervisorException {
         GuestPort[] self = new GuestPort[1];
-        ServerBootstrap b = new ServerBootstrap().group(loops).channel(EventLoops.serverDomainSocketChannel())
+        // One vCPU takes the port's events, as Xen delivers an event channel to the one vCPU it is bound to.
+        // Listening and accepted sockets on the same loop: with the group's round robin, the accepted sockets of
+        // two ports could both land on one thread, depending on when the backend connected.
+        EventLoop vcpu = loops.next();
+        ServerBootstrap b = new ServerBootstrap().group(vcpu, vcpu).channel(EventLoops.serverDomainSocketChannel())
                 // A new handler per connection: the backend may unbind and bind again (pause/resume, reconnect).
                 .childHandler(new io.netty.channel.ChannelInitializer<Channel>() {
                     @Override
