@@ -4,6 +4,7 @@ import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoop;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.epoll.EpollChannelOption;
@@ -29,6 +30,13 @@ import java.util.concurrent.atomic.AtomicInteger;
  *   NbdServer s = NbdServer.builder().export(new NbdExport("disk", null, device, false)).bindTcp("127.0.0.1", 10809).start();
  * </pre>
  * Closing the server closes the listening socket and every connection; it does not close the devices.
+ *
+ * <p>A server and all its connections run on one event loop of the group, so a multi-conn client's
+ * connections to an export share one thread; servers (one per exported device in the daemon) spread over
+ * the group. One loop with four connections' work stays busy, where two loops each half busy sleep and are
+ * woken for every request: with nbdcopy -C 4 on this 2-core machine, 640 context switches per GiB instead
+ * of 5,600, and the server's CPU per GiB 0.20 s instead of 0.34 s, the client's 0.19 s instead of 0.30 s.
+ * The price: one export's connections together get one core (TLS included).
  */
 public final class NbdServer implements AutoCloseable {
 
@@ -45,9 +53,9 @@ public final class NbdServer implements AutoCloseable {
     private final NbdExports exports;
     private final NbdServerLimits limits;
     private final NbdServerTls tls;
-    private final EventLoopGroup group;
     private final AtomicInteger connections = new AtomicInteger();
     private final io.netty.channel.group.ChannelGroup open;
+    private final EventLoop loop;
     private Channel listener;
     private Path socketPath;
 
@@ -55,8 +63,8 @@ public final class NbdServer implements AutoCloseable {
         this.exports = exports;
         this.limits = limits;
         this.tls = tls;
-        this.group = group;
-        this.open = new io.netty.channel.group.DefaultChannelGroup(group.next());
+        this.loop = group.next();
+        this.open = new io.netty.channel.group.DefaultChannelGroup(loop);
     }
 
     public static Builder builder() {
@@ -80,9 +88,21 @@ public final class NbdServer implements AutoCloseable {
         return connections.get();
     }
 
+    /** The event loop of the listening socket and of every connection. */
+    EventLoop loop() {
+        return loop;
+    }
+
+    /** The event loops the open connections run on (tests: always just {@link #loop()}). */
+    java.util.Set<EventLoop> connectionLoops() {
+        java.util.Set<EventLoop> loops = new java.util.HashSet<>();
+        open.forEach(ch -> loops.add(ch.eventLoop()));
+        return loops;
+    }
+
     private NbdServer bind(SocketAddress address, boolean unix) throws IOException {
         ServerBootstrap b = new ServerBootstrap()
-                .group(group)
+                .group(loop, loop)
                 .channel(unix ? EventLoops.serverDomainSocketChannel() : EventLoops.serverSocketChannel())
                 .option(ChannelOption.SO_BACKLOG, 128)
                 .childOption(ChannelOption.ALLOCATOR, Buffers.allocator())
