@@ -149,4 +149,37 @@ class SimHypervisorTest {
             assertThrows(HypervisorException.class, () -> hv.bindInterdomain(1, 999, () -> { }));
         }
     }
+
+    /**
+     * Each port takes all its events on one vCPU thread, and a guest's ports spread over its vCPUs. With the
+     * listening and the accepted socket each taking the group's next loop, ports bound one after the other
+     * both delivered on the second vCPU.
+     */
+    @Test
+    void eachPortDeliversOnOneVcpuAndPortsSpreadOverTheVcpus() throws Exception {
+        io.netty.channel.EventLoopGroup vcpus = io.tapdisk4j.block.EventLoops.newGroup("test-vcpu", 2);
+        try (SimGuest g = SimGuest.create(dir, 1, 4, 16, vcpus); SimHypervisor hv = new SimHypervisor(dir)) {
+            java.util.List<java.util.Set<Thread>> threads = new java.util.ArrayList<>();
+            for (int p = 0; p < 2; p++) {
+                java.util.Set<Thread> seen = java.util.concurrent.ConcurrentHashMap.newKeySet();
+                threads.add(seen);
+                Semaphore events = new Semaphore(0);
+                GuestPort port = g.allocatePort(0, () -> {
+                    seen.add(Thread.currentThread());
+                    events.release();
+                });
+                EventChannel ch = hv.bindInterdomain(1, port.port(), () -> { });
+                port.bound().get(5, TimeUnit.SECONDS);
+                for (int i = 0; i < 3; i++) {
+                    ch.notifyRemote();
+                    assertTrue(events.tryAcquire(5, TimeUnit.SECONDS));
+                }
+            }
+            assertEquals(1, threads.get(0).size(), "first port: one vCPU");
+            assertEquals(1, threads.get(1).size(), "second port: one vCPU");
+            assertNotEquals(threads.get(0), threads.get(1), "two ports of a guest with two vCPUs");
+        } finally {
+            vcpus.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+    }
 }
