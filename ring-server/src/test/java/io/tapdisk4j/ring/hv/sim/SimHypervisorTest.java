@@ -1,5 +1,7 @@
 package io.tapdisk4j.ring.hv.sim;
 
+import io.netty.channel.EventLoopGroup;
+import io.tapdisk4j.block.EventLoops;
 import io.tapdisk4j.ring.hv.EventChannel;
 import io.tapdisk4j.ring.hv.GrantCopyBatch;
 import io.tapdisk4j.ring.hv.GrantException;
@@ -17,6 +19,10 @@ import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.Semaphore;
 import java.util.concurrent.TimeUnit;
 
@@ -157,11 +163,11 @@ class SimHypervisorTest {
      */
     @Test
     void eachPortDeliversOnOneVcpuAndPortsSpreadOverTheVcpus() throws Exception {
-        io.netty.channel.EventLoopGroup vcpus = io.tapdisk4j.block.EventLoops.newGroup("test-vcpu", 2);
+        EventLoopGroup vcpus = EventLoops.newGroup("test-vcpu", 2);
         try (SimGuest g = SimGuest.create(dir, 1, 4, 16, vcpus); SimHypervisor hv = new SimHypervisor(dir)) {
-            java.util.List<java.util.Set<Thread>> threads = new java.util.ArrayList<>();
+            List<Set<Thread>> threads = new ArrayList<>();
             for (int p = 0; p < 2; p++) {
-                java.util.Set<Thread> seen = java.util.concurrent.ConcurrentHashMap.newKeySet();
+                Set<Thread> seen = ConcurrentHashMap.newKeySet();
                 threads.add(seen);
                 Semaphore events = new Semaphore(0);
                 GuestPort port = g.allocatePort(0, () -> {
