@@ -34,7 +34,7 @@ public final class PeersBenchmark {
         Map<String, Comparison> all = new LinkedHashMap<>();
         all.put("nbd", d -> NbdPeerBenchmark.run(d.resolve("nbd")));
         all.put("nfs", d -> NfsBenchmark.run());
-        all.put("iscsi", d -> IscsiPerfComparison.run(5, 512, 3));
+        all.put("iscsi", d -> IscsiPerfComparison.run(5, 512, 5));
         all.put("vhd", PeersBenchmark::vhdFirstWrite);
         List<PeerFigure> figures = new ArrayList<>();
         List<String> missing = new ArrayList<>();

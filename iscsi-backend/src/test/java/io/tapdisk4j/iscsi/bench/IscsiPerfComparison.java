@@ -31,7 +31,8 @@ import java.util.regex.Pattern;
 /**
  * The closing-note benchmark: on one tgtd LUN, libiscsi's {@code iscsi-perf} and {@link IscsiBlockDevice}
  * side by side, in one run: sequential read at 128 KiB and random read at 4 KiB, 32 requests in flight
- * each, plus a memcpy ceiling measured in the same run. Not a test (timings are never asserted); run it
+ * each, on a tgtd as installed and on one whose allocator keeps read buffers on its heap ({@link TargetSetup}),
+ * plus a memcpy ceiling measured in the same run. Not a test (timings are never asserted); run it
  * with {@code java -cp <test classpath> io.tapdisk4j.iscsi.bench.IscsiPerfComparison [seconds] [lun MiB] [rounds]}.
  *
  * <p>Same work on both sides: the same LUN of the same tgtd, READ(16) of the same size, the same number in
@@ -71,41 +72,85 @@ public final class IscsiPerfComparison {
                 args.length > 2 ? Integer.parseInt(args[2]) : 5);
     }
 
-    /** Runs both workloads against iscsi-perf, prints the table, and returns the figures for `bench peers`. */
+    /**
+     * A tgtd to compare the clients on. tgt allocates each command's buffer with posix_memalign(page, length). For
+     * a 128 KiB read glibc serves that with mmap every time: the request, with its alignment slack, stays just
+     * above the dynamic mmap threshold that freeing such a buffer raises it to. tgtd then maps, faults in and
+     * unmaps every read's buffer (perf stat: one munmap per read), and more than half of its CPU per read goes
+     * to page faults, mmap_lock waits and TLB-shootdown IPIs. That caps both clients at the same rate. With
+     * glibc's threshold set to 4 MiB the buffers stay on tgtd's heap. tgtd then serves about twice the reads,
+     * and the clients' own costs show. Both setups run, one after the other, in every comparison.
+     */
+    record TargetSetup(String name, List<String> environment) {
+    }
+
+    static final List<TargetSetup> TARGETS = List.of(
+            new TargetSetup("as installed", List.of()),
+            new TargetSetup("mmap threshold 4 MiB", List.of("GLIBC_TUNABLES=glibc.malloc.mmap_threshold=4194304")));
+
+    /** Runs both workloads against iscsi-perf on each tgtd setup, prints the table, and returns the figures for `bench peers`. */
     public static List<PeerFigure> run(int seconds, int lunMiB, int rounds) throws Exception {
         List<PeerFigure> figures = new ArrayList<>();
-        int depth = 32;
         String perf = Peers.require("iscsi-perf", "libiscsi-bin");
         Path dir = Files.createTempDirectory("iscsi-bench");
         Path disk = dir.resolve("lun.raw");
         fill(disk, (long) lunMiB << 20);
-        List<Workload> workloads = List.of(new Workload("seq read 128 KiB", 128 * 1024, false),
-                new Workload("rand read 4 KiB", 4096, true));
         List<String> rows = new ArrayList<>();
         double memcpy = memcpyGBps();
         String loadBefore = Files.readString(Path.of("/proc/loadavg")).trim();
-        String negotiated;
-        try (Tgtd tgtd = Tgtd.start(dir.resolve("tgtd")).targetWithLun(disk)) {
+        String negotiated = "";
+        try {
+            for (int i = 0; i < TARGETS.size(); i++) {
+                negotiated = compare(TARGETS.get(i), dir.resolve("tgtd-" + i), disk, perf, seconds, rounds, rows, figures);
+            }
+        } finally {
+            Files.deleteIfExists(disk);
+        }
+        String loadAfter = Files.readString(Path.of("/proc/loadavg")).trim();
+        System.out.printf("iSCSI read benchmark: tgtd on 127.0.0.1, %d MiB LUN (file in page cache), READ(16), %d in flight, "
+                        + "%d alternating runs of %d s each (median), %d cores, load average before: %s, after: %s%n",
+                lunMiB, DEPTH, rounds, seconds, Runtime.getRuntime().availableProcessors(), loadBefore, loadAfter);
+        System.out.printf("negotiated: tapdisk4j %s; iscsi-perf (libiscsi 1.19 offers) MaxRecvDataSegmentLength=%d, "
+                + "MaxBurstLength=%d, FirstBurstLength=%d, ImmediateData=Yes, InitialR2T=No, digests None,CRC32C "
+                + "(tgt answers None)%n", negotiated, LIBISCSI_SEGMENT, LIBISCSI_MAX_BURST, LIBISCSI_FIRST_BURST);
+        System.out.println("| tgtd | workload | iscsi-perf IOPS | MB/s | client us/IO | tgtd us/IO | tapdisk4j IOPS | MB/s "
+                + "| client us/IO | tgtd us/IO | ratio of medians | median of round ratios "
+                + "| all runs (IOPS) iscsi-perf / tapdisk4j |");
+        System.out.println("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
+        rows.forEach(System.out::println);
+        System.out.printf("CPU per I/O: user+system time of the client process (the whole JVM for tapdisk4j) and of all "
+                + "tgtd threads during each run, over the I/Os it completed. memcpy ceiling in this run: %.1f GB/s "
+                + "(one core, 1 MiB blocks)%n", memcpy);
+        return figures;
+    }
+
+    static final int DEPTH = 32;
+
+    /** One tgtd of the given setup, both workloads, both clients alternating; returns what our session negotiated. */
+    private static String compare(TargetSetup target, Path tgtdDir, Path disk, String perf, int seconds, int rounds,
+                                  List<String> rows, List<PeerFigure> figures) throws Exception {
+        List<Workload> workloads = List.of(new Workload("seq read 128 KiB", 128 * 1024, false),
+                new Workload("rand read 4 KiB", 4096, true));
+        try (Tgtd tgtd = Tgtd.start(tgtdDir, target.environment()).targetWithLun(disk)) {
             String url = tgtd.lunUrl(null, 1);
             IscsiUrl parsed = IscsiUrl.parse(DeviceUri.parse(url));
             SessionConfig config = parsed.sessionConfig();
             config = config.withLogin(config.login().withBursts(LIBISCSI_SEGMENT, LIBISCSI_MAX_BURST,
                     LIBISCSI_FIRST_BURST, true, false));
             try (IscsiBlockDevice device = IscsiBlockDevice.open(parsed, config, true)) {
-                negotiated = describe(device.session().parameters());
                 for (Workload w : workloads) {
                     // Warm-up (page cache; JIT, which keeps compiling for a few seconds), then the two clients
                     // alternate (order swapped each round).
-                    ours(device, w, depth, WARM_UP_SECONDS, tgtd.pid());
+                    ours(device, w, DEPTH, WARM_UP_SECONDS, tgtd.pid());
                     List<Result> theirs = new ArrayList<>();
                     List<Result> mine = new ArrayList<>();
                     for (int round = 0; round < rounds; round++) {
                         if (round % 2 == 0) {
-                            theirs.add(iscsiPerf(perf, url, w, depth, seconds, tgtd.pid()));
-                            mine.add(ours(device, w, depth, seconds, tgtd.pid()));
+                            theirs.add(iscsiPerf(perf, url, w, DEPTH, seconds, tgtd.pid()));
+                            mine.add(ours(device, w, DEPTH, seconds, tgtd.pid()));
                         } else {
-                            mine.add(ours(device, w, depth, seconds, tgtd.pid()));
-                            theirs.add(iscsiPerf(perf, url, w, depth, seconds, tgtd.pid()));
+                            mine.add(ours(device, w, DEPTH, seconds, tgtd.pid()));
+                            theirs.add(iscsiPerf(perf, url, w, DEPTH, seconds, tgtd.pid()));
                         }
                     }
                     Result t = median(theirs);
@@ -117,33 +162,16 @@ public final class IscsiPerfComparison {
                         paired.add(mine.get(i).iops / theirs.get(i).iops);
                     }
                     paired.sort(null);
-                    rows.add(String.format("| %-16s | %9.0f | %6.0f | %5.1f | %5.1f | %9.0f | %6.0f | %5.1f | %5.1f | %5.2f | %5.2f | %s / %s |",
-                            w.name, t.iops, t.mbPerSecond, t.clientMicrosPerIo(), t.tgtdMicrosPerIo(), m.iops, m.mbPerSecond,
-                            m.clientMicrosPerIo(), m.tgtdMicrosPerIo(), m.iops / t.iops, paired.get(rounds / 2),
-                            iopsList(theirs), iopsList(mine)));
-                    figures.add(new PeerFigure("iSCSI backend", w.name + ", " + depth + " in flight",
-                            "libiscsi iscsi-perf", m.iops, t.iops, "IOPS", true));
+                    rows.add(String.format("| %s | %-16s | %9.0f | %6.0f | %5.1f | %5.1f | %9.0f | %6.0f | %5.1f | %5.1f | %5.2f | %5.2f | %s / %s |",
+                            target.name(), w.name, t.iops, t.mbPerSecond, t.clientMicrosPerIo(), t.tgtdMicrosPerIo(),
+                            m.iops, m.mbPerSecond, m.clientMicrosPerIo(), m.tgtdMicrosPerIo(), m.iops / t.iops,
+                            paired.get(rounds / 2), iopsList(theirs), iopsList(mine)));
+                    figures.add(new PeerFigure("iSCSI backend", w.name + ", " + DEPTH + " in flight, tgtd "
+                            + target.name(), "libiscsi iscsi-perf", m.iops, t.iops, "IOPS", true));
                 }
+                return describe(device.session().parameters());
             }
-        } finally {
-            Files.deleteIfExists(disk);
         }
-        String loadAfter = Files.readString(Path.of("/proc/loadavg")).trim();
-        System.out.printf("iSCSI read benchmark: tgtd on 127.0.0.1, %d MiB LUN (file in page cache), READ(16), %d in flight, "
-                        + "%d alternating runs of %d s each (median), %d cores, load average before: %s, after: %s%n",
-                lunMiB, depth, rounds, seconds, Runtime.getRuntime().availableProcessors(), loadBefore, loadAfter);
-        System.out.printf("negotiated: tapdisk4j %s; iscsi-perf (libiscsi 1.19 offers) MaxRecvDataSegmentLength=%d, "
-                + "MaxBurstLength=%d, FirstBurstLength=%d, ImmediateData=Yes, InitialR2T=No, digests None,CRC32C "
-                + "(tgt answers None)%n", negotiated, LIBISCSI_SEGMENT, LIBISCSI_MAX_BURST, LIBISCSI_FIRST_BURST);
-        System.out.println("| workload | iscsi-perf IOPS | MB/s | client us/IO | tgtd us/IO | tapdisk4j IOPS | MB/s "
-                + "| client us/IO | tgtd us/IO | ratio of medians | median of round ratios "
-                + "| all runs (IOPS) iscsi-perf / tapdisk4j |");
-        System.out.println("|---|---|---|---|---|---|---|---|---|---|---|---|");
-        rows.forEach(System.out::println);
-        System.out.printf("CPU per I/O: user+system time of the client process (the whole JVM for tapdisk4j) and of all "
-                + "tgtd threads during each run, over the I/Os it completed. memcpy ceiling in this run: %.1f GB/s "
-                + "(one core, 1 MiB blocks)%n", memcpy);
-        return figures;
     }
 
     private static String describe(SessionParameters p) {

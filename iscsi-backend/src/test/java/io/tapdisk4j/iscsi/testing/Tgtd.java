@@ -26,26 +26,40 @@ public final class Tgtd implements AutoCloseable {
     private final Path dir;
     private final int port;
     private final int control;
+    private final List<String> environment;
     private final List<List<String>> setup = new ArrayList<>();
     private PeerProcess process;
 
-    private Tgtd(Path dir, int port, int control) {
+    private Tgtd(Path dir, int port, int control, List<String> environment) {
         this.dir = dir;
         this.port = port;
         this.control = control;
+        this.environment = List.copyOf(environment);
     }
 
     public static Tgtd start(Path dir) throws IOException {
+        return start(dir, List.of());
+    }
+
+    /** A tgtd with extra environment variables ({@code NAME=value}), for instance glibc tunables. */
+    public static Tgtd start(Path dir, List<String> environment) throws IOException {
         Peers.require("tgtd", "tgt");
         Peers.require("tgtadm", "tgt");
-        Tgtd t = new Tgtd(dir, Ports.free(), ThreadLocalRandom.current().nextInt(1000, 32000));
+        Tgtd t = new Tgtd(dir, Ports.free(), ThreadLocalRandom.current().nextInt(1000, 32000), environment);
         t.launch();
         return t;
     }
 
     private void launch() throws IOException {
-        process = PeerProcess.start("tgtd-" + control, List.of(Peers.require("tgtd", "tgt"), "-f", "-C",
-                Integer.toString(control), "--iscsi", "portal=127.0.0.1:" + port), dir, null);
+        List<String> command = new ArrayList<>();
+        if (!environment.isEmpty()) {
+            // env(1) execs tgtd, so the pid we stop it by is still tgtd's.
+            command.add("env");
+            command.addAll(environment);
+        }
+        command.addAll(List.of(Peers.require("tgtd", "tgt"), "-f", "-C", Integer.toString(control), "--iscsi",
+                "portal=127.0.0.1:" + port));
+        process = PeerProcess.start("tgtd-" + control, command, dir, null);
         Ports.awaitListening(port, Duration.ofSeconds(20), process.process());
         for (List<String> args : setup) {
             tgtadm(args);
