@@ -12,6 +12,7 @@ import io.tapdisk4j.block.EventLoops;
 import io.tapdisk4j.iscsi.login.LoginConfig;
 import io.tapdisk4j.iscsi.login.LoginNegotiator;
 import io.tapdisk4j.iscsi.login.SessionParameters;
+import io.tapdisk4j.iscsi.pdu.Digests;
 import io.tapdisk4j.iscsi.pdu.InitiatorPdus;
 import io.tapdisk4j.iscsi.pdu.Opcode;
 import io.tapdisk4j.iscsi.pdu.Pdu;
@@ -70,6 +71,9 @@ public final class IscsiSession implements AutoCloseable {
     // Event-loop confined.
     private State state = State.RECOVERING;
     private Connection connection;
+    /** The current connection's decoder and receive coalescing (null while there is no connection). */
+    private PduDecoder decoder;
+    private ReceiveCoalescing coalescing;
     /** What the last successful login used: reconnects start from it (no second CHAP fallback each time). */
     private LoginConfig login;
     private volatile SessionParameters parameters;
@@ -172,6 +176,49 @@ public final class IscsiSession implements AutoCloseable {
     void onReadComplete() {
         readBatch = false;
         flush();
+        coalesce();
+    }
+
+    /** Sets when the socket next wakes the loop: after the next two PDUs when reads stream in, else at once. */
+    private void coalesce() {
+        if (coalescing == null || decoder == null) {
+            return;
+        }
+        int missing = decoder.bytesMissing();
+        if (!coalescing.worthCoalescing(inFlight.size())) {
+            coalescing.expect(missing, missing);
+            return;
+        }
+        // Two PDUs' worth: the two smallest next PDUs of the tasks in flight (a PDU in progress counted whole). With at
+        // least MIN_IN_FLIGHT tasks in flight, reads that complete as asked always bring that much.
+        int smallest = Integer.MAX_VALUE;
+        int second = Integer.MAX_VALUE;
+        for (Task t : inFlight.values()) {
+            int n = nextPduBytes(t);
+            if (n < smallest) {
+                second = smallest;
+                smallest = n;
+            } else if (n < second) {
+                second = n;
+            }
+        }
+        if (second == Integer.MAX_VALUE) {
+            coalescing.expect(missing, missing);
+            return;
+        }
+        coalescing.expect(missing, (int) Math.min(Integer.MAX_VALUE, (long) smallest + second));
+    }
+
+    /** The fewest bytes the target's next PDU for {@code t} can take if the task goes as asked: its next Data-In, else a status. */
+    private int nextPduBytes(Task t) {
+        Connection c = connection;
+        int header = Pdu.BHS_LENGTH + (c.digests().headerDigest() ? 4 : 0);
+        int remaining = t.command.readLength() - (t.readBuffer == null ? 0 : t.readBuffer.writerIndex());
+        if (remaining <= 0) {
+            return header;
+        }
+        int segment = Math.min(remaining, parameters.maxRecvDataSegmentLength());
+        return header + segment + Digests.padding(segment) + (c.digests().dataDigest() ? 4 : 0);
     }
 
     private void submit(Task t) {
@@ -282,6 +329,9 @@ public final class IscsiSession implements AutoCloseable {
             }
             receivedSinceTick = true;
             readBatch = true;
+            if (coalescing != null) {
+                coalescing.onPdu();
+            }
             updateSequenceNumbers(pdu);
             switch (pdu.opcode()) {
                 case Opcode.DATA_IN -> onDataIn(pdu);
@@ -687,9 +737,11 @@ public final class IscsiSession implements AutoCloseable {
         clock = lastReceived;
         receivedSinceTick = false;
         c.channel().pipeline().addLast("session", new FullFeatureHandler(this));
-        if (c.channel().pipeline().get(Connector.DECODER) instanceof PduDecoder decoder) {
+        decoder = c.channel().pipeline().get(Connector.DECODER) instanceof PduDecoder d ? d : null;
+        if (decoder != null) {
             decoder.placeDataIn(this::dataInDestination);
         }
+        coalescing = new ReceiveCoalescing(c.channel());
         Channel ch = c.channel();
         ch.closeFuture().addListener(f -> loop.execute(() -> onConnectionLost(ch)));
         long period = Math.max(10, Math.min(config.commandTimeout().toMillis(),
@@ -715,6 +767,11 @@ public final class IscsiSession implements AutoCloseable {
             return;
         }
         connection = null;
+        decoder = null;
+        if (coalescing != null) {
+            coalescing.stop();
+            coalescing = null;
+        }
         if (keepalive != null) {
             keepalive.cancel(false);
         }

@@ -197,6 +197,65 @@ class IscsiBlockDeviceTest {
         }
     }
 
+    /**
+     * A steady stream of reads of mixed sizes, 32 in flight, each next one issued as one completes: the pattern
+     * under which the session coalesces wake-ups (the socket waits for two PDUs). Every read must still come
+     * back, with its own bytes.
+     */
+    @Test
+    void streamOfMixedReadsWithReceiveCoalescing() throws Exception {
+        long base = 40L << 20;
+        int region = 8 << 20;
+        byte[] pattern = new byte[region];
+        new Random(11).nextBytes(pattern);
+        try (RandomAccessFile f = new RandomAccessFile(disk.toFile(), "rw")) {
+            f.seek(base);
+            f.write(pattern);
+        }
+        int[] sizes = {4096, 131072, 512, 65536, 262144, 8192, 1 << 20};
+        try (BlockDevice d = BlockDevices.loadDefault().openTransport(DeviceUri.parse(tgtd.lunUrl(null, 1)), OpenOptions.DEFAULT)) {
+            int total = 3000;
+            java.util.concurrent.atomic.AtomicInteger issued = new java.util.concurrent.atomic.AtomicInteger();
+            java.util.concurrent.atomic.AtomicInteger done = new java.util.concurrent.atomic.AtomicInteger();
+            CompletableFuture<Void> finished = new CompletableFuture<>();
+            Runnable[] next = new Runnable[1];
+            next[0] = () -> {
+                int i = issued.getAndIncrement();
+                if (i >= total) {
+                    return;
+                }
+                int length = sizes[i % sizes.length];
+                int offset = (int) (((long) i * 7919 * 512) % (region - length)) & ~511;
+                d.read(base + offset, length).whenComplete((b, err) -> {
+                    if (err != null) {
+                        finished.completeExceptionally(err);
+                        return;
+                    }
+                    try {
+                        byte[] want = java.util.Arrays.copyOfRange(pattern, offset, offset + length);
+                        if (!java.util.Arrays.equals(want, bytes(b))) {
+                            finished.completeExceptionally(new AssertionError("read " + i + ": " + length
+                                    + " bytes at " + offset + " came back wrong"));
+                            return;
+                        }
+                    } finally {
+                        b.release();
+                    }
+                    if (done.incrementAndGet() == total) {
+                        finished.complete(null);
+                    } else {
+                        next[0].run();
+                    }
+                });
+            };
+            for (int i = 0; i < 32; i++) {
+                next[0].run();
+            }
+            get(finished);
+            assertEquals(total, done.get());
+        }
+    }
+
     @Test
     void badRequestsGetClearErrors() throws Exception {
         try (BlockDevice d = BlockDevices.loadDefault().openTransport(DeviceUri.parse(tgtd.lunUrl(null, 1)), OpenOptions.DEFAULT)) {
