@@ -42,7 +42,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>All state lives on one event loop. Commands wait in a queue until the CmdSN window
  * ({@code CmdSN <= MaxCmdSN}) admits them; any number are in flight at once, each under its own
  * Initiator Task Tag. Writes send immediate data, then unsolicited Data-Out up to FirstBurstLength, then
- * Data-Out for each R2T; reads gather Data-In at their buffer offsets into one dom0 buffer.
+ * Data-Out for each R2T; reads gather Data-In at their buffer offsets into one dom0 buffer. While reads
+ * stream in, {@link ReceiveCoalescing} lets one wake-up of the loop take two or more PDUs.
  *
  * <p>Failures: UNIT ATTENTION and BUSY are retried; a command that times out is aborted (ABORT TASK,
  * then LOGICAL UNIT RESET if the abort is not answered, then the connection is dropped) and reissued. At
