@@ -26,6 +26,12 @@ public final class DigestSettings {
         return maxRecvDataSegmentLength;
     }
 
+    /** The bytes a PDU takes on the wire under these settings: header, AHS, header digest, data, padding, data digest. */
+    public int wireLength(int ahsLength, int dataLength) {
+        return Pdu.BHS_LENGTH + ahsLength + (headerDigest ? 4 : 0) + dataLength + Digests.padding(dataLength)
+                + (dataDigest && dataLength > 0 ? 4 : 0);
+    }
+
     public void headerDigest(boolean on) {
         headerDigest = on;
     }

@@ -120,23 +120,8 @@ public final class PduDecoder extends ByteToMessageDecoder {
             return Pdu.BHS_LENGTH - have;
         }
         int start = buffered.readerIndex();
-        int total = wireLength((buffered.getByte(start + 4) & 0xff) * 4, buffered.getUnsignedMedium(start + 5));
+        int total = settings.wireLength((buffered.getByte(start + 4) & 0xff) * 4, buffered.getUnsignedMedium(start + 5));
         return Math.max(0, total - have);
-    }
-
-    /** The Initiator Task Tag of the Data-In being placed, or {@link Pdu#RESERVED_TAG} when none is. */
-    public int placementTag() {
-        Placement p = placement;
-        if (p == null) {
-            return Pdu.RESERVED_TAG;
-        }
-        return ((p.bhs[16] & 0xff) << 24) | ((p.bhs[17] & 0xff) << 16) | ((p.bhs[18] & 0xff) << 8) | (p.bhs[19] & 0xff);
-    }
-
-    /** A whole PDU's bytes on the wire: header, AHS, header digest, data, padding, data digest. */
-    private int wireLength(int ahsLength, int dataLength) {
-        return Pdu.BHS_LENGTH + ahsLength + (settings.headerDigest() ? 4 : 0) + dataLength
-                + Digests.padding(dataLength) + (settings.dataDigest() && dataLength > 0 ? 4 : 0);
     }
 
     /** After a framing error nothing later in the stream can be trusted: it is dropped unread. */
@@ -208,7 +193,7 @@ public final class PduDecoder extends ByteToMessageDecoder {
         int dataStart = start + headerLength + (hd ? 4 : 0);
         int padding = Digests.padding(dataLength);
         int padded = dataLength + padding;
-        int total = wireLength(ahsLength, dataLength);
+        int total = settings.wireLength(ahsLength, dataLength);
         if (in.readableBytes() < total) {
             if (opcode == Opcode.DATA_IN && sink != null && in.readableBytes() >= dataStart - start
                     && dataLength - (in.writerIndex() - dataStart) >= PLACEMENT_MIN) {

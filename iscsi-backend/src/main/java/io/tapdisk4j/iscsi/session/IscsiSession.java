@@ -12,7 +12,6 @@ import io.tapdisk4j.block.EventLoops;
 import io.tapdisk4j.iscsi.login.LoginConfig;
 import io.tapdisk4j.iscsi.login.LoginNegotiator;
 import io.tapdisk4j.iscsi.login.SessionParameters;
-import io.tapdisk4j.iscsi.pdu.Digests;
 import io.tapdisk4j.iscsi.pdu.InitiatorPdus;
 import io.tapdisk4j.iscsi.pdu.Opcode;
 import io.tapdisk4j.iscsi.pdu.Pdu;
@@ -203,23 +202,13 @@ public final class IscsiSession implements AutoCloseable {
                 second = n;
             }
         }
-        if (second == Integer.MAX_VALUE) {
-            coalescing.expect(missing, missing);
-            return;
-        }
         coalescing.expect(missing, (int) Math.min(Integer.MAX_VALUE, (long) smallest + second));
     }
 
     /** The fewest bytes the target's next PDU for {@code t} can take if the task goes as asked: its next Data-In, else a status. */
     private int nextPduBytes(Task t) {
-        Connection c = connection;
-        int header = Pdu.BHS_LENGTH + (c.digests().headerDigest() ? 4 : 0);
         int remaining = t.command.readLength() - (t.readBuffer == null ? 0 : t.readBuffer.writerIndex());
-        if (remaining <= 0) {
-            return header;
-        }
-        int segment = Math.min(remaining, parameters.maxRecvDataSegmentLength());
-        return header + segment + Digests.padding(segment) + (c.digests().dataDigest() ? 4 : 0);
+        return connection.digests().wireLength(0, Math.clamp(remaining, 0, parameters.maxRecvDataSegmentLength()));
     }
 
     private void submit(Task t) {
