@@ -11,11 +11,7 @@ import io.tapdisk4j.block.EventLoops;
 import io.tapdisk4j.block.Extent;
 import io.tapdisk4j.block.Requests;
 import io.tapdisk4j.block.Writes;
-import io.tapdisk4j.nbd.NbdProtocol;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
@@ -141,10 +137,8 @@ public final class NbdBlockDevice implements BlockDevice {
     }
 
     private BlockDeviceException check(long offset, long length, boolean write) {
-        if (write && capabilities.contains(Capability.READ_ONLY)) {
-            return new BlockDeviceException(BlockError.EROFS, describe() + " is read-only");
-        }
-        return Requests.checkRange(offset, length, size());
+        return write ? Writes.check(this, capabilities.contains(Capability.READ_ONLY), offset, length, size())
+                : Requests.checkRange(offset, length, size());
     }
 
     @Override
@@ -184,7 +178,8 @@ public final class NbdBlockDevice implements BlockDevice {
 
     @Override
     public CompletableFuture<Void> write(long offset, ByteBuf data, boolean fua) {
-        CompletableFuture<Void> refused = Writes.refuse(this, capabilities.contains(Capability.READ_ONLY), offset, data, size());
+        CompletableFuture<Void> refused = Writes.refuse(this, capabilities.contains(Capability.READ_ONLY), offset, data,
+                size());
         if (refused != null) {
             return refused;
         }
