@@ -77,6 +77,8 @@ final class Native {
 
     /** {@code void (*rbd_callback_t)(rbd_completion_t cb, void *arg)}. */
     static final FunctionDescriptor COMPLETION_CALLBACK = FunctionDescriptor.ofVoid(ADDRESS, ADDRESS);
+    /** {@code librbd_progress_fn_t}: {@code int (*)(uint64_t offset, uint64_t total, void *ptr)}. */
+    static final FunctionDescriptor PROGRESS_CALLBACK = FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, ADDRESS);
     /** {@code int (*cb)(uint64_t offset, size_t length, int exists, void *arg)} of rbd_diff_iterate2. */
     static final FunctionDescriptor DIFF_CALLBACK = FunctionDescriptor.of(JAVA_INT, JAVA_LONG, JAVA_LONG, JAVA_INT, ADDRESS);
 

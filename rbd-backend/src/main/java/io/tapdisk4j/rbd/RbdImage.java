@@ -20,6 +20,11 @@ final class RbdImage implements AutoCloseable {
     private static final MemoryLayout SNAP_INFO = MemoryLayout.structLayout(ValueLayout.JAVA_LONG.withName("id"),
             ValueLayout.JAVA_LONG.withName("size"), ValueLayout.ADDRESS.withName("name"));
 
+    /** librbd calls a resize's progress function without checking it for NULL: it gets one that does nothing. */
+    private static final MemorySegment NO_PROGRESS = Native.upcall(java.lang.invoke.MethodHandles.lookup(), "noProgress",
+            java.lang.invoke.MethodType.methodType(int.class, long.class, long.class, MemorySegment.class),
+            Native.PROGRESS_CALLBACK);
+
     private final RbdCluster cluster;
     private final MemorySegment handle;
     private final boolean readOnly;
@@ -99,7 +104,7 @@ final class RbdImage implements AutoCloseable {
     void resize(long newSize) throws BlockDeviceException {
         try {
             check("resize " + url().imageSpec() + " to " + newSize + " bytes",
-                    (int) Native.RBD_RESIZE2.invokeExact(handle, newSize, true, MemorySegment.NULL, MemorySegment.NULL));
+                    (int) Native.RBD_RESIZE2.invokeExact(handle, newSize, true, NO_PROGRESS, MemorySegment.NULL));
         } catch (BlockDeviceException e) {
             throw e;
         } catch (Throwable t) {
@@ -192,6 +197,11 @@ final class RbdImage implements AutoCloseable {
         }
         check("rbd_diff_iterate2 on " + url().imageSpec(), rc);
         return runs;
+    }
+
+    @SuppressWarnings("unused")
+    private static int noProgress(long offset, long total, MemorySegment arg) {
+        return 0;
     }
 
     private long u64(java.lang.invoke.MethodHandle call, String what) throws BlockDeviceException {
