@@ -53,6 +53,14 @@ final class RbdCluster implements AutoCloseable {
                             + ": " + RbdErrors.name(-rc));
                 }
             }
+            if (!url.cephOptions().containsKey("rbd_cache")) {
+                // A write completes once it is on the OSDs, as with QEMU's cache=none and tapdisk3's O_DIRECT:
+                // librbd's writeback cache would acknowledge writes that only this process holds.
+                rc = (int) Native.RADOS_CONF_SET.invokeExact(cluster, a.allocateFrom("rbd_cache"), a.allocateFrom("false"));
+                if (rc < 0) {
+                    throw new BlockDeviceException(BlockError.EINVAL, "cannot set rbd_cache=false: " + RbdErrors.name(-rc));
+                }
+            }
             timeout(a, cluster, url, "rados_osd_op_timeout", "0", DEFAULT_OP_TIMEOUT);
             timeout(a, cluster, url, "rados_mon_op_timeout", "0", DEFAULT_OP_TIMEOUT);
             timeout(a, cluster, url, "client_mount_timeout", "300", DEFAULT_MOUNT_TIMEOUT);
