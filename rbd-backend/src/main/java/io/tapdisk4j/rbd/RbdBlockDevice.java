@@ -10,6 +10,7 @@ import io.tapdisk4j.block.Capability;
 import io.tapdisk4j.block.EventLoops;
 import io.tapdisk4j.block.Extent;
 import io.tapdisk4j.block.Requests;
+import io.tapdisk4j.block.SnapshotDiff;
 
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
@@ -27,7 +28,7 @@ import java.util.concurrent.Executor;
  * restart) only ever reads dom0-owned memory that nobody changes meanwhile. Management calls that block
  * (allocation map, resize) run on a small shared pool.
  */
-public final class RbdBlockDevice implements BlockDevice {
+public final class RbdBlockDevice implements BlockDevice, SnapshotDiff {
 
     private final RbdImage image;
     private final EventExecutor loop;
@@ -184,18 +185,18 @@ public final class RbdBlockDevice implements BlockDevice {
     }
 
     /**
-     * What changed between snapshot {@code fromSnapshot} of this image and what this device shows (the image's
-     * head, or the snapshot its URI names): the runs written since, {@code zeroed} where they now read as zeroes
-     * (discarded or trimmed). From the object map, in whole objects, when fast-diff is valid; else exact.
+     * {@inheritDoc} From RBD's diff ({@code rbd_diff_iterate2} from the snapshot): from the object map, in whole
+     * objects, when fast-diff is valid; else exact.
      */
-    public CompletableFuture<List<ChangedExtent>> changedSince(String fromSnapshot) {
+    @Override
+    public CompletableFuture<List<Extent>> changedSince(String fromSnapshot) {
         return CompletableFuture.supplyAsync(() -> {
             try {
-                List<ChangedExtent> out = new ArrayList<>();
+                List<Extent> out = new ArrayList<>();
                 for (RbdDiff.Run r : image.diff(fromSnapshot, 0, size, image.fastDiff())) {
                     long end = Math.min(r.end(), size);
                     if (end > r.offset()) {
-                        out.add(new ChangedExtent(r.offset(), end - r.offset(), !r.exists()));
+                        out.add(r.exists() ? Extent.data(r.offset(), end - r.offset()) : Extent.hole(r.offset(), end - r.offset()));
                     }
                 }
                 return out;
@@ -350,7 +351,4 @@ public final class RbdBlockDevice implements BlockDevice {
         }
     }
 
-    /** One run of {@link #changedSince}: {@code zeroed} when it now reads as zeroes. */
-    public record ChangedExtent(long offset, long length, boolean zeroed) {
-    }
 }

@@ -53,14 +53,12 @@ final class RbdCluster implements AutoCloseable {
                             + ": " + RbdErrors.name(-rc));
                 }
             }
-            if (!url.cephOptions().containsKey("rbd_cache")) {
-                // A write completes once it is on the OSDs, as with QEMU's cache=none and tapdisk3's O_DIRECT:
-                // librbd's writeback cache would acknowledge writes that only this process holds.
-                rc = (int) Native.RADOS_CONF_SET.invokeExact(cluster, a.allocateFrom("rbd_cache"), a.allocateFrom("false"));
-                if (rc < 0) {
-                    throw new BlockDeviceException(BlockError.EINVAL, "cannot set rbd_cache=false: " + RbdErrors.name(-rc));
-                }
-            }
+            // A write completes once it is on the OSDs, as with QEMU's cache=none and tapdisk3's O_DIRECT: librbd's
+            // writeback cache would acknowledge writes that only this process holds.
+            ourDefault(a, cluster, url, "rbd_cache", "false");
+            // Zero-copy writes: librbd sends from the dom0 buffer it is given and holds the completion back until it
+            // has let go of it, which is exactly the buffer rule (the buffer stays retained until the completion).
+            ourDefault(a, cluster, url, "rbd_disable_zero_copy_writes", "false");
             timeout(a, cluster, url, "rados_osd_op_timeout", "0", DEFAULT_OP_TIMEOUT);
             timeout(a, cluster, url, "rados_mon_op_timeout", "0", DEFAULT_OP_TIMEOUT);
             timeout(a, cluster, url, "client_mount_timeout", "300", DEFAULT_MOUNT_TIMEOUT);
@@ -103,6 +101,16 @@ final class RbdCluster implements AutoCloseable {
             default -> new BlockDeviceException(BlockError.EIO,
                     "cannot connect to the Ceph cluster as " + who + " for " + url.describe() + ": " + RbdErrors.name(errno));
         };
+    }
+
+    private static void ourDefault(Arena a, MemorySegment cluster, RbdUrl url, String option, String value) throws Throwable {
+        if (url.cephOptions().containsKey(option)) {
+            return;
+        }
+        int rc = (int) Native.RADOS_CONF_SET.invokeExact(cluster, a.allocateFrom(option), a.allocateFrom(value));
+        if (rc < 0) {
+            throw new BlockDeviceException(BlockError.EINVAL, "cannot set " + option + "=" + value + ": " + RbdErrors.name(-rc));
+        }
     }
 
     /** Sets {@code option}: the URI's timeout if it has one, else ours unless the conf file changed Ceph's default. */

@@ -114,13 +114,20 @@ class RbdSnapshotCloneTest {
         }
         // Changed between the two snapshots: only the object holding the second write.
         try (RbdBlockDevice two = (RbdBlockDevice) devices.open(ceph.uri(image + "@two"))) {
-            List<RbdBlockDevice.ChangedExtent> changed = get(two.changedSince("one"));
+            List<Extent> changed = get(two.changedSince("one"));
             assertFalse(changed.isEmpty());
-            for (RbdBlockDevice.ChangedExtent e : changed) {
+            for (Extent e : changed) {
                 assertTrue(e.offset() <= 9 << 20 && e.offset() + e.length() >= (9 << 20) + 8192
                         || e.offset() >= 8 << 20 && e.offset() + e.length() <= 12 << 20, changed.toString());
             }
-            assertTrue(changed.stream().anyMatch(e -> e.offset() <= 9 << 20 && e.offset() + e.length() >= (9 << 20) + 8192),
+            assertTrue(changed.stream().anyMatch(e -> !e.hole() && e.offset() <= 9 << 20 && e.end() >= (9 << 20) + 8192),
+                    changed.toString());
+        }
+        // Discarded since a snapshot: a hole in the diff (it reads as zeroes now).
+        try (RbdBlockDevice head = (RbdBlockDevice) devices.open(ceph.uri(image))) {
+            get(head.discard(8 << 20, 4 << 20, false));
+            List<Extent> changed = get(head.changedSince("two"));
+            assertTrue(changed.stream().anyMatch(e -> e.hole() && e.offset() <= 9 << 20 && e.end() >= (9 << 20) + 8192),
                     changed.toString());
         }
     }

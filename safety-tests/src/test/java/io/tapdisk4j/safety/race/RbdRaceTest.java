@@ -65,7 +65,7 @@ class RbdRaceTest {
         Tally tally = SafetyReport.tally("rbd", path.cliName());
         String image = "race-" + path.cliName() + "-" + ProcessHandle.current().pid();
         ceph.rbd("create", "--size", "64M", CephCluster.POOL + "/" + image);
-        BlockDevice rbd = BlockDevices.loadDefault().open(ceph.uri(image, "&rbd_disable_zero_copy_writes=false"));
+        BlockDevice rbd = BlockDevices.loadDefault().open(ceph.uri(image));
         OsdRestart restart = new OsdRestart(ceph, tally.scenario(SCENARIO));
         try (RaceRig rig = new RaceRig(dir, path, rbd, DISK)) {
             RaceRig.Faults faults = RaceRig.choose(t -> t == 0 ? restart : RaceRig.Faults.NONE);
