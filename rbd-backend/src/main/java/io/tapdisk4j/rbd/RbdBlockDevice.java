@@ -24,8 +24,9 @@ import java.util.concurrent.Executor;
  * An RBD image as a {@link BlockDevice}. Reads, writes, flush, discard and write-zeroes are librbd's
  * asynchronous calls; each completion is delivered to this device's event loop (see {@link AioCompletions}),
  * so no thread waits for a request. A write hands librbd the address of the caller's pooled direct buffer and
- * keeps that buffer retained until librbd's completion, so librbd (and any resend it makes after an OSD
- * restart) only ever reads dom0-owned memory that nobody changes meanwhile. Management calls that block
+ * keeps that buffer retained until librbd's completion, so librbd only ever reads dom0-owned memory that nobody
+ * changes meanwhile (librbd copies it before sending; with zero-copy writes turned on in the URI its messenger
+ * sends from it, resends after an OSD restart included, and the completion waits until it let go). Management calls that block
  * (allocation map, resize) run on a small shared pool.
  */
 public final class RbdBlockDevice implements BlockDevice, SnapshotDiff {

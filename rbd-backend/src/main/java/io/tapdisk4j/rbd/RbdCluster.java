@@ -56,9 +56,9 @@ final class RbdCluster implements AutoCloseable {
             // A write completes once it is on the OSDs, as with QEMU's cache=none and tapdisk3's O_DIRECT: librbd's
             // writeback cache would acknowledge writes that only this process holds.
             ourDefault(a, cluster, url, "rbd_cache", "false");
-            // Zero-copy writes: librbd sends from the dom0 buffer it is given and holds the completion back until it
-            // has let go of it, which is exactly the buffer rule (the buffer stays retained until the completion).
-            ourDefault(a, cluster, url, "rbd_disable_zero_copy_writes", "false");
+            // Not librbd's zero-copy writes (rbd_disable_zero_copy_writes=false) by default: they hold a write's
+            // completion until the messenger lets go of the buffer, and with the OSD away a write then never
+            // failed at timeout= (RbdFaultTest). librbd copies (its default) unless the URI asks otherwise.
             timeout(a, cluster, url, "rados_osd_op_timeout", "0", DEFAULT_OP_TIMEOUT);
             timeout(a, cluster, url, "rados_mon_op_timeout", "0", DEFAULT_OP_TIMEOUT);
             timeout(a, cluster, url, "client_mount_timeout", "300", DEFAULT_MOUNT_TIMEOUT);

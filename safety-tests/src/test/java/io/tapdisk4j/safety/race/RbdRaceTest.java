@@ -17,9 +17,9 @@ import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * The race through tapdisk4j's rbd:// device (librbd, zero-copy writes: librbd's messenger sends straight from
- * the dom0 buffer it was given and holds the completion until it lets go of it) and a single-node Ceph
- * cluster, in every data path. The network scenario ({@code osd-restart}, the first trial of each path): write A
+ * The race through tapdisk4j's rbd:// device and a single-node Ceph cluster, in every data path, with librbd's
+ * zero-copy writes on (its messenger then sends, and resends, straight from the dom0 buffer it was given, and
+ * holds the completion until it lets go of it): the mode in which librbd itself keeps references to the buffer. The network scenario ({@code osd-restart}, the first trial of each path): write A
  * is in flight when the OSD is SIGKILLed; it is restarted, librbd resends A to the new OSD from the buffer it
  * kept, A completes, the guest reuses its page at once for write B. Ceph's messenger cannot be put behind the
  * fault proxy (msgr2 frames are checksummed and sessions are authenticated), so the restart is the real
@@ -65,7 +65,7 @@ class RbdRaceTest {
         Tally tally = SafetyReport.tally("rbd", path.cliName());
         String image = "race-" + path.cliName() + "-" + ProcessHandle.current().pid();
         ceph.rbd("create", "--size", "64M", CephCluster.POOL + "/" + image);
-        BlockDevice rbd = BlockDevices.loadDefault().open(ceph.uri(image));
+        BlockDevice rbd = BlockDevices.loadDefault().open(ceph.uri(image, "&rbd_disable_zero_copy_writes=false"));
         OsdRestart restart = new OsdRestart(ceph, tally.scenario(SCENARIO));
         try (RaceRig rig = new RaceRig(dir, path, rbd, DISK)) {
             RaceRig.Faults faults = RaceRig.choose(t -> t == 0 ? restart : RaceRig.Faults.NONE);
