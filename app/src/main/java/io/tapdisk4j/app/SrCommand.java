@@ -1,6 +1,7 @@
 package io.tapdisk4j.app;
 
 import io.tapdisk4j.nfs.device.NfsDirectory;
+import io.tapdisk4j.rbd.RbdPool;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
@@ -8,7 +9,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
-/** {@code sr}: storage repository operations; {@code sr ls} lists the VDIs of an NFS SR directory. */
+/** {@code sr}: storage repository operations; {@code sr ls} lists the VDIs of an NFS SR directory or an RBD pool. */
 @Command(name = "sr", description = "Storage repository operations.", subcommands = SrCommand.Ls.class)
 final class SrCommand implements Runnable {
 
@@ -21,16 +22,21 @@ final class SrCommand implements Runnable {
     }
 
     @Command(name = "ls", description = "List the image files of a directory with size and format, "
-            + "for example: sr ls nfs://server/export/sr-uuid")
+            + "for example: sr ls nfs://server/export/sr-uuid; or the images of an RBD pool with size and used space: "
+            + "sr ls rbd://POOL?conf=/etc/ceph/ceph.conf")
     static final class Ls implements Callable<Integer> {
 
-        @Parameters(paramLabel = "URI", description = "nfs://server[:port]/export/dir[?uid=…&gid=…&nfsport=…&mountport=…]")
+        @Parameters(paramLabel = "URI", description = "nfs://server[:port]/export/dir[?uid=…&gid=…&nfsport=…&mountport=…] "
+                + "or rbd://[ID@]POOL[/NAMESPACE][?conf=…&keyring=…]")
         String uri;
 
         @Override
         public Integer call() throws Exception {
+            if (uri.regionMatches(true, 0, "rbd:", 0, 4)) {
+                return listPool();
+            }
             if (!uri.regionMatches(true, 0, "nfs:", 0, 4)) {
-                throw new IllegalArgumentException("sr ls lists nfs:// directories; '" + uri + "' is not one");
+                throw new IllegalArgumentException("sr ls lists nfs:// directories and rbd:// pools; '" + uri + "' is neither");
             }
             List<NfsDirectory.Vdi> vdis = NfsDirectory.list(uri);
             int width = 4;
@@ -40,6 +46,19 @@ final class SrCommand implements Runnable {
             System.out.printf(Locale.ROOT, "%-" + width + "s  %15s  %s%n", "NAME", "SIZE", "FORMAT");
             for (NfsDirectory.Vdi v : vdis) {
                 System.out.printf(Locale.ROOT, "%-" + width + "s  %15d  %s%n", v.name(), v.size(), v.format());
+            }
+            return 0;
+        }
+
+        private int listPool() throws Exception {
+            List<RbdPool.Image> images = RbdPool.list(uri);
+            int width = 4;
+            for (RbdPool.Image i : images) {
+                width = Math.max(width, i.name().length());
+            }
+            System.out.printf(Locale.ROOT, "%-" + width + "s  %15s  %15s%n", "NAME", "SIZE", "USED");
+            for (RbdPool.Image i : images) {
+                System.out.printf(Locale.ROOT, "%-" + width + "s  %15d  %15d%n", i.name(), i.size(), i.used());
             }
             return 0;
         }

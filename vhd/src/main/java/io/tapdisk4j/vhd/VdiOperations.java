@@ -8,6 +8,7 @@ import io.tapdisk4j.block.BlockError;
 import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.block.Extent;
 import io.tapdisk4j.block.OpenOptions;
+import io.tapdisk4j.block.StorageSnapshots;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -103,6 +104,9 @@ public final class VdiOperations {
      */
     public String snapshot(String uri) throws IOException {
         DeviceUri u = DeviceUri.parse(uri);
+        if (devices.provider(u) instanceof StorageSnapshots own) {
+            return own.snapshot(u).text(); // the storage's own snapshot (RBD): the image stays writable at uri
+        }
         int blockSize = requireVhd(u);
         String name = u.path().substring(u.path().lastIndexOf('/') + 1);
         String base = name.endsWith(".vhd") ? name.substring(0, name.length() - 4) : name;
@@ -144,6 +148,11 @@ public final class VdiOperations {
     /** A new differencing child of {@code parent} at {@code newUri}; the parent should no longer be written. */
     public void clone(String parent, String newUri) throws IOException {
         DeviceUri p = DeviceUri.parse(parent);
+        DeviceUri child = DeviceUri.parse(newUri);
+        if (devices.provider(p) instanceof StorageSnapshots own && child.scheme().equals(p.scheme())) {
+            own.clone(p, child); // the storage's own copy-on-write clone (RBD layering)
+            return;
+        }
         int blockSize = requireVhd(p);
         createChild(p, DeviceUri.parse(newUri), blockSize);
         markReadOnly(p);

@@ -19,7 +19,7 @@ public final class SafetyReport {
 
     private static final Map<String, Tally> ROWS = new ConcurrentSkipListMap<>();
     private static final long SEED = chooseSeed();
-    private static final List<String> BACKENDS = List.of("file", "nbd", "nfs", "iscsi");
+    private static final List<String> BACKENDS = List.of("file", "nbd", "nfs", "iscsi", "rbd");
     private static final List<String> PATHS = List.of("copy", "map-copy", "persistent", "unsafe-map");
 
     private SafetyReport() {
@@ -65,7 +65,7 @@ public final class SafetyReport {
         return v.isBlank() ? trials() : Integer.parseInt(v.trim());
     }
 
-    /** The row for {@code backend} ("file", "nbd", "nfs", "iscsi") and {@code dataPath} ("copy", ...). */
+    /** The row for {@code backend} ("file", "nbd", "nfs", "iscsi", "rbd") and {@code dataPath} ("copy", ...). */
     public static Tally tally(String backend, String dataPath) {
         if (!BACKENDS.contains(backend) || !PATHS.contains(dataPath)) {
             throw new IllegalArgumentException("report rows are " + BACKENDS + " x " + PATHS + ", not "

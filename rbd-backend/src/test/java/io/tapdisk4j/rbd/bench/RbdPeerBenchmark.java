@@ -1,0 +1,175 @@
+package io.tapdisk4j.rbd.bench;
+
+import io.tapdisk4j.rbd.testing.CephCluster;
+import io.tapdisk4j.testsupport.PeerFigure;
+import io.tapdisk4j.testsupport.PeerProcess;
+import io.tapdisk4j.testsupport.Peers;
+import io.tapdisk4j.testsupport.Ports;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.Timeout;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.SplittableRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * tapdisk4j against QEMU on one single-node Ceph cluster, whole processes side by side in one run (best of
+ * {@code -Drounds}, default 2, interleaved): {@code ./tapdisk4j vdi copy} of a 1 GiB file into and out of RBD
+ * against {@code qemu-img convert} with QEMU's rbd driver; {@code ./tapdisk4j export rbd://…} against
+ * {@code qemu-nbd} exporting the same image, read with {@code nbdcopy -C 4} and fio 4 KiB random reads
+ * (ioengine=nbd, queue depth 32). Not part of the test suite (the name does not end in Test); run it with
+ * <pre>
+ *   ./tapdisk4j --version   # builds app/target/tapdisk4j.jar
+ *   mvn -pl rbd-backend -am test -Dtest=RbdPeerBenchmark -Dsurefire.failIfNoSpecifiedTests=false
+ * </pre>
+ */
+class RbdPeerBenchmark {
+
+    static final long SIZE = Long.getLong("size", 1L << 30);
+    static final int ROUNDS = Integer.getInteger("rounds", 2);
+    static final int FIO_SECONDS = Integer.getInteger("fio.seconds", 8);
+
+    @Test
+    @Timeout(3600)
+    void tapdisk4jAgainstQemu() throws Exception {
+        CephCluster ceph = CephCluster.shared();
+        Path root = Path.of(System.getProperty("tapdisk4j.root", Path.of("").toAbsolutePath().getParent().toString()));
+        String tapdisk4j = root.resolve("tapdisk4j").toString();
+        if (!Files.exists(root.resolve("app/target/tapdisk4j.jar"))) {
+            throw new AssertionError("build the command first: ./tapdisk4j --version (in " + root + ")");
+        }
+        String qemuImg = Peers.require("qemu-img", "qemu-utils");
+        String qemuNbd = Peers.require("qemu-nbd", "qemu-utils");
+        String nbdcopy = Peers.require("nbdcopy", "libnbd-bin");
+        String fio = Peers.require("fio", "fio");
+        Path dir = Files.createTempDirectory("rbd-bench");
+        try {
+            Path src = dir.resolve("src.raw");
+            writeRandom(src, SIZE);
+            double memcpy = memcpyGBps();
+            double tapIn = Double.MAX_VALUE, qemuIn = Double.MAX_VALUE, tapOut = Double.MAX_VALUE, qemuOut = Double.MAX_VALUE;
+            for (int round = 0; round < ROUNDS; round++) {
+                String tapImage = "bench-tap-" + round;
+                String qemuImage = "bench-qemu-" + round;
+                tapIn = Math.min(tapIn, time(tapdisk4j, "vdi", "copy", "file://" + src, ceph.uri(tapImage)));
+                qemuIn = Math.min(qemuIn, time(qemuImg, "convert", "-f", "raw", "-O", "raw", src.toString(), ceph.qemu(qemuImage)));
+                Path a = dir.resolve("out-tap.raw");
+                Path b = dir.resolve("out-qemu.raw");
+                tapOut = Math.min(tapOut, time(tapdisk4j, "vdi", "copy", ceph.uri(qemuImage), "file://" + a));
+                qemuOut = Math.min(qemuOut, time(qemuImg, "convert", "-f", "raw", "-O", "raw", ceph.qemu(tapImage), b.toString()));
+                if (round == 0) {
+                    // Both directions copied the same bytes.
+                    if (time(qemuImg, "compare", "-f", "raw", "-F", "raw", a.toString(), src.toString()) < 0
+                            || time(qemuImg, "compare", "-f", "raw", "-F", "raw", b.toString(), src.toString()) < 0) {
+                        throw new AssertionError("unreachable");
+                    }
+                }
+                Files.delete(a);
+                Files.delete(b);
+                if (round < ROUNDS - 1) {
+                    ceph.rbd("rm", CephCluster.POOL + "/" + tapImage);
+                    ceph.rbd("rm", CephCluster.POOL + "/" + qemuImage);
+                }
+            }
+            String image = "bench-tap-" + (ROUNDS - 1);
+            double tapCopy = Double.MAX_VALUE, qemuCopy = Double.MAX_VALUE, tapIops = 0, qemuIops = 0;
+            for (int round = 0; round < ROUNDS; round++) {
+                int port = Ports.free();
+                try (PeerProcess ours = PeerProcess.start("tapdisk4j-export", List.of(tapdisk4j, "export", ceph.uri(image),
+                        "--port", Integer.toString(port), "--bind", "127.0.0.1", "--read-only"), dir, null)) {
+                    Ports.awaitListening(port, Duration.ofSeconds(60), ours.process());
+                    String uri = "nbd://127.0.0.1:" + port + "/";
+                    tapCopy = Math.min(tapCopy, time(nbdcopy, "-C", "4", uri, "null:"));
+                    tapIops = Math.max(tapIops, fioIops(fio, uri));
+                }
+                port = Ports.free();
+                Path pid = dir.resolve("qemu-nbd.pid");
+                try (PeerProcess theirs = PeerProcess.start("qemu-nbd", List.of(qemuNbd, "-f", "raw", "-b", "127.0.0.1", "-p",
+                        Integer.toString(port), "-t", "-r", "-x", "", "--fork", "--pid-file", pid.toString(), ceph.qemu(image)),
+                        dir, pid)) {
+                    theirs.awaitLauncherExit(Duration.ofSeconds(60));
+                    Ports.awaitListening(port, Duration.ofSeconds(60), null);
+                    String uri = "nbd://127.0.0.1:" + port + "/";
+                    qemuCopy = Math.min(qemuCopy, time(nbdcopy, "-C", "4", uri, "null:"));
+                    qemuIops = Math.max(qemuIops, fioIops(fio, uri));
+                }
+            }
+            String gib = String.format(Locale.ROOT, "%.0f MiB", SIZE / 1048576.0);
+            List<PeerFigure> figures = new ArrayList<>();
+            figures.add(new PeerFigure("RBD", "vdi copy file -> rbd, " + gib, "qemu-img convert", tapIn, qemuIn, "s", false));
+            figures.add(new PeerFigure("RBD", "vdi copy rbd -> file, " + gib, "qemu-img convert", tapOut, qemuOut, "s", false));
+            figures.add(new PeerFigure("RBD NBD export", "nbdcopy -C 4, " + gib, "qemu-nbd", tapCopy, qemuCopy, "s", false));
+            figures.add(new PeerFigure("RBD NBD export", "fio 4k randread qd32, " + FIO_SECONDS + " s", "qemu-nbd", tapIops,
+                    qemuIops, "IOPS", true));
+            System.out.println("[rbd-bench] memcpy in this run: " + String.format(Locale.ROOT, "%.1f GB/s", memcpy));
+            System.out.println(PeerFigure.header());
+            figures.forEach(f -> System.out.println(f.row()));
+        } finally {
+            try (var files = Files.walk(dir)) {
+                files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+    }
+
+    static void writeRandom(Path file, long size) throws IOException {
+        SplittableRandom r = new SplittableRandom(42);
+        byte[] block = new byte[1 << 20];
+        try (OutputStream out = Files.newOutputStream(file)) {
+            for (long done = 0; done < size; done += block.length) {
+                r.nextBytes(block);
+                out.write(block, 0, (int) Math.min(block.length, size - done));
+            }
+        }
+    }
+
+    /** Wall-clock seconds of one whole process, which must succeed. */
+    static double time(String... cmd) throws Exception {
+        long start = System.nanoTime();
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        if (!p.waitFor(30, TimeUnit.MINUTES) || p.exitValue() != 0) {
+            throw new AssertionError(String.join(" ", cmd) + " failed:\n" + out);
+        }
+        double s = (System.nanoTime() - start) / 1e9;
+        System.out.println(String.format(Locale.ROOT, "[rbd-bench] %.2f s  %s", s, String.join(" ", cmd)));
+        return s;
+    }
+
+    static double fioIops(String fio, String uri) throws Exception {
+        Process p = new ProcessBuilder(fio, "--name=rr", "--ioengine=nbd", "--uri=" + uri, "--rw=randread", "--bs=4k",
+                "--iodepth=32", "--size=" + SIZE, "--runtime=" + FIO_SECONDS, "--time_based", "--readonly",
+                "--output-format=json").redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes());
+        p.waitFor();
+        Matcher m = Pattern.compile("\"read\"\\s*:\\s*\\{[^}]*?\"iops\"\\s*:\\s*([0-9.]+)").matcher(out);
+        if (!m.find()) {
+            throw new AssertionError("no IOPS in fio output:\n" + out);
+        }
+        double iops = Double.parseDouble(m.group(1));
+        System.out.println(String.format(Locale.ROOT, "[rbd-bench] %.0f IOPS  fio 4k randread %s", iops, uri));
+        return iops;
+    }
+
+    static double memcpyGBps() {
+        var a = java.nio.ByteBuffer.allocateDirect(256 << 20);
+        var b = java.nio.ByteBuffer.allocateDirect(256 << 20);
+        long best = Long.MAX_VALUE;
+        for (int i = 0; i < 5; i++) {
+            a.clear();
+            b.clear();
+            long t = System.nanoTime();
+            b.put(a);
+            best = Math.min(best, System.nanoTime() - t);
+        }
+        return (256L << 20) / (best / 1e9) / 1e9;
+    }
+}
