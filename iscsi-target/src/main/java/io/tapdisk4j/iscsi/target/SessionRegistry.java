@@ -15,12 +15,13 @@ final class SessionRegistry {
     private final Map<Integer, TargetSession> byTsih = new HashMap<>();
     private final Map<PortKey, TargetSession> byPort = new HashMap<>();
     private int nextTsih = 1;
+    private int nextDiscoveryTsih = 0x8000;
 
     /** Registers a new session; returns the session it replaces (to be closed by the caller) or null. */
     synchronized TargetSession add(TargetSession s) {
         do {
             s.tsih(nextTsih);
-            nextTsih = (nextTsih + 1) & 0xffff;
+            nextTsih = (nextTsih + 1) & 0x7fff;
         } while (s.tsih() == 0 || byTsih.containsKey(s.tsih()));
         byTsih.put(s.tsih(), s);
         TargetSession old = byPort.put(new PortKey(s.nexus().initiatorName(), s.nexus().isid()), s);
@@ -28,6 +29,15 @@ final class SessionRegistry {
             byTsih.remove(old.tsih());
         }
         return old;
+    }
+
+    /**
+     * A TSIH for a discovery session: never registered (a discovery session has no tasks to reinstate),
+     * taken from the upper half of the range so it cannot name a normal session.
+     */
+    synchronized int discoveryTsih() {
+        nextDiscoveryTsih = nextDiscoveryTsih == 0xffff ? 0x8000 : nextDiscoveryTsih + 1;
+        return nextDiscoveryTsih;
     }
 
     synchronized TargetSession byTsih(int tsih) {

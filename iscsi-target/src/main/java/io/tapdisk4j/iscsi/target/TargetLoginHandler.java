@@ -74,7 +74,7 @@ final class TargetLoginHandler extends SimpleChannelInboundHandler<Pdu> {
                 refuse(ctx, request, e);
                 return;
             }
-            tsih = session == null ? 0xffff & (0x8000 | negotiator.cid()) : session.tsih();
+            tsih = session == null ? target.sessions().discoveryTsih() : session.tsih();
         }
         Pdu response = TargetPdus.loginResponse(request.bhs(), answer.flags(), tsih, 0, 0,
                 answer.text().encode(ctx.alloc()));
