@@ -29,14 +29,18 @@ final class CtlCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Answer in JSON.")
     boolean json;
 
+    @Option(names = "--protocol", paramLabel = "nbd|iscsi", description = "export: the protocol (default nbd).")
+    String protocol;
+
     @Parameters(arity = "1..4", paramLabel = "COMMAND [DEVICE] [ARGS]",
-            description = "list | stats | pause | resume | detach | export DOM/DEV PORT [rw] | unexport DOM/DEV")
+            description = "list | stats | pause | resume | detach | export DOM/DEV PORT [rw] [--protocol iscsi] | unexport DOM/DEV")
     List<String> command;
 
     @Override
     public Integer call() throws Exception {
         Path s = socket != null ? socket : DaemonOptions.defaultControl(sim);
-        ControlResponse r = ControlClient.request(s, String.join(" ", command) + (json ? " --json" : ""));
+        ControlResponse r = ControlClient.request(s, String.join(" ", command)
+                + (protocol != null ? " --protocol " + protocol : "") + (json ? " --json" : ""));
         (r.ok() ? System.out : System.err).print(r.body().endsWith("\n") ? r.body() : r.body() + "\n");
         return r.ok() ? 0 : 1;
     }

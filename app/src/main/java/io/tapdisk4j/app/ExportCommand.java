@@ -3,6 +3,8 @@ package io.tapdisk4j.app;
 import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDevices;
 import io.tapdisk4j.block.OpenOptions;
+import io.tapdisk4j.iscsi.target.IscsiTarget;
+import io.tapdisk4j.iscsi.target.IscsiTargetConfig;
 import io.tapdisk4j.nbd.server.NbdServer;
 import io.tapdisk4j.nbd.server.NbdStandaloneExport;
 import io.tapdisk4j.nbd.server.NbdTlsMode;
@@ -14,15 +16,27 @@ import java.nio.file.Path;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
-/** Serves one device over NBD until stopped, like qemu-nbd. */
-@Command(name = "export", description = "Export a device (any URI) over NBD until stopped (Ctrl-C / SIGTERM).")
+/** Serves one device over NBD (like qemu-nbd) or iSCSI (one target, the device as LUN 0) until stopped. */
+@Command(name = "export", description = "Export a device (any URI) over NBD or iSCSI until stopped (Ctrl-C / SIGTERM).")
 final class ExportCommand implements Callable<Integer> {
 
     @Parameters(index = "0", paramLabel = "URI", description = "Device to export, e.g. file:///srv/disk.raw, memory:?size=1G, nbd://host/export.")
     String uri;
 
-    @Option(names = "--port", description = "TCP port (default 10809; 0 picks a free one).", defaultValue = "10809")
-    int port;
+    @Option(names = "--protocol", paramLabel = "nbd|iscsi", description = "Protocol (default nbd).", defaultValue = "nbd")
+    String protocol;
+
+    @Option(names = "--port", description = "TCP port (default 10809 for NBD, 3260 for iSCSI; 0 picks a free one).")
+    Integer port;
+
+    @Option(names = "--iqn", description = "iSCSI: target name (default: derived from the export name or URI).")
+    String iqn;
+
+    @Option(names = "--chap", paramLabel = "USER:SECRET", description = "iSCSI: initiators must log in with CHAP as USER.")
+    String chap;
+
+    @Option(names = "--mutual-chap", paramLabel = "USER:SECRET", description = "iSCSI: the target answers mutual CHAP as USER.")
+    String mutualChap;
 
     @Option(names = "--bind", description = "Address to listen on (default 127.0.0.1).", defaultValue = "127.0.0.1")
     String bind;
@@ -53,6 +67,14 @@ final class ExportCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (protocol.equals("iscsi")) {
+            return iscsi();
+        }
+        if (!protocol.equals("nbd")) {
+            throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this),
+                    "--protocol must be nbd or iscsi, not " + protocol);
+        }
+        int port = this.port == null ? 10809 : this.port;
         NbdStandaloneExport export = new NbdStandaloneExport(bind, port, socket, name, description, readOnly,
                 NbdTlsMode.parse(tls), tlsCerts, verifyPeer, tlsPsk);
         BlockDevice device = BlockDevices.loadDefault().open(uri, OpenOptions.DEFAULT.withReadOnly(readOnly));
@@ -65,6 +87,32 @@ final class ExportCommand implements Callable<Integer> {
             }, "export-shutdown"));
             System.out.println("exporting " + device.describe() + " as '" + name + "' on "
                     + (socket != null ? "unix:" + socket : server.localAddress()) + (readOnly ? " (read-only)" : ""));
+            stopped.await();
+        }
+        return 0;
+    }
+
+    private int iscsi() throws Exception {
+        IscsiTargetConfig config = IscsiTargetConfig.of(iqn != null ? iqn
+                : IscsiTargetConfig.defaultName(name.isEmpty() ? uri : name)).withReadOnly(readOnly);
+        if (chap != null) {
+            String[] c = IscsiTargetConfig.splitCredentials(chap);
+            config = config.withChap(c[0], c[1]);
+        }
+        if (mutualChap != null) {
+            String[] c = IscsiTargetConfig.splitCredentials(mutualChap);
+            config = config.withMutualChap(c[0], c[1]);
+        }
+        BlockDevice device = BlockDevices.loadDefault().open(uri, OpenOptions.DEFAULT.withReadOnly(readOnly));
+        CountDownLatch stopped = new CountDownLatch(1);
+        try (IscsiTarget target = IscsiTarget.start(device, config, bind, port == null ? IscsiTargetConfig.DEFAULT_PORT : port)) {
+            Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+                target.close();
+                device.close();
+                stopped.countDown();
+            }, "export-shutdown"));
+            System.out.println("exporting " + device.describe() + " as iSCSI target " + target.targetName() + " LUN 0 on "
+                    + target.localAddress() + (readOnly ? " (read-only)" : ""));
             stopped.await();
         }
         return 0;

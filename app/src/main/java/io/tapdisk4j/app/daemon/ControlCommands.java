@@ -21,7 +21,7 @@ import java.util.function.Function;
 final class ControlCommands {
 
     static final String USAGE = "commands: list | stats [DOMID/DEVID] | pause DOMID/DEVID | resume DOMID/DEVID"
-            + " | detach DOMID/DEVID | export DOMID/DEVID PORT [rw] | unexport DOMID/DEVID   (add --json for JSON)";
+            + " | detach DOMID/DEVID | export DOMID/DEVID PORT [rw] [--protocol nbd|iscsi] | unexport DOMID/DEVID   (add --json for JSON)";
 
     private final Tapback tapback;
     private final Function<VbdId, DeviceMetrics> metrics;
@@ -65,7 +65,17 @@ final class ControlCommands {
         }
     }
 
-    private ControlResponse export(List<String> args) {
+    private ControlResponse export(List<String> words) {
+        List<String> args = new java.util.ArrayList<>(words);
+        String protocol = "nbd";
+        int p = args.indexOf("--protocol");
+        if (p >= 0) {
+            if (p + 1 >= args.size()) {
+                throw new IllegalArgumentException("--protocol needs nbd or iscsi");
+            }
+            protocol = args.remove(p + 1);
+            args.remove(p);
+        }
         if (args.size() < 2 || args.size() > 3 || (args.size() == 3 && !args.get(2).equals("rw"))) {
             throw new IllegalArgumentException("export DOMID/DEVID PORT [rw]; " + USAGE);
         }
@@ -76,7 +86,8 @@ final class ControlCommands {
             throw new IllegalArgumentException("not a port: " + args.get(1));
         }
         try {
-            return new ControlResponse(true, exports.export(VbdId.parse(args.getFirst()), port, args.size() == 3));
+            return new ControlResponse(true, exports.export(VbdId.parse(args.getFirst()), port, args.size() == 3,
+                    protocol));
         } catch (java.io.IOException e) {
             return new ControlResponse(false, "export failed: " + e.getMessage());
         }

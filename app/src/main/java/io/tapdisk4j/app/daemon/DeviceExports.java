@@ -1,6 +1,8 @@
 package io.tapdisk4j.app.daemon;
 
 import io.tapdisk4j.block.BlockDevice;
+import io.tapdisk4j.iscsi.target.IscsiTarget;
+import io.tapdisk4j.iscsi.target.IscsiTargetConfig;
 import io.tapdisk4j.nbd.server.NbdExport;
 import io.tapdisk4j.nbd.server.NbdServer;
 import io.tapdisk4j.ring.xenbus.Tapback;
@@ -13,8 +15,8 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * NBD exports of attached devices ({@code ctl export DOM/DEV PORT}), so dom0 tools can copy or back up a
- * disk a guest is using. Read-only unless asked (a backup must not race the guest); on loopback only;
+ * NBD or iSCSI exports of attached devices ({@code ctl export DOM/DEV PORT [rw] [--protocol iscsi]}), so
+ * dom0 tools can copy or back up a disk a guest is using. Read-only unless asked (a backup must not race the guest); on loopback only;
  * the export sees the guest's writes because it shares the VBD's device.
  */
 final class DeviceExports implements AutoCloseable {
@@ -22,7 +24,18 @@ final class DeviceExports implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(DeviceExports.class);
 
     private final Tapback tapback;
-    private final Map<VbdId, NbdServer> servers = new ConcurrentHashMap<>();
+    /** A running export: its URI and the server to close. */
+    private record Export(String uri, AutoCloseable server) {
+        void close() {
+            try {
+                server.close();
+            } catch (Exception e) {
+                log.warn("closing the export at {}: {}", uri, e.toString());
+            }
+        }
+    }
+
+    private final Map<VbdId, Export> servers = new ConcurrentHashMap<>();
 
     DeviceExports(Tapback tapback) {
         this.tapback = tapback;
@@ -30,38 +43,55 @@ final class DeviceExports implements AutoCloseable {
 
     /** Starts exporting {@code id} on 127.0.0.1:{@code port} (0: any free port); returns its NBD URI. */
     synchronized String export(VbdId id, int port, boolean writable) throws IOException {
+        return export(id, port, writable, "nbd");
+    }
+
+    /** As {@link #export(VbdId, int, boolean)} over {@code protocol} (nbd or iscsi); returns the URI. */
+    synchronized String export(VbdId id, int port, boolean writable, String protocol) throws IOException {
         if (servers.containsKey(id)) {
-            throw new IllegalArgumentException(id + " is already exported at " + uri(id, servers.get(id)));
+            throw new IllegalArgumentException(id + " is already exported at " + servers.get(id).uri());
+        }
+        if (!protocol.equals("nbd") && !protocol.equals("iscsi")) {
+            throw new IllegalArgumentException("protocol must be nbd or iscsi, not " + protocol);
         }
         BlockDevice device = tapback.sharedDevice(id, !writable)
                 .orElseThrow(() -> new IllegalArgumentException("no open device " + id + " (not attached?)"));
         String name = id.domid() + "-" + id.devid();
+        if (protocol.equals("iscsi")) {
+            IscsiTargetConfig config = IscsiTargetConfig.of(IscsiTargetConfig.defaultName("vbd3-" + name))
+                    .withReadOnly(!writable);
+            IscsiTarget target = IscsiTarget.start(device, config, "127.0.0.1", port);
+            String uri = "iscsi://127.0.0.1:" + target.port() + "/" + target.targetName() + "/0";
+            servers.put(id, new Export(uri, target));
+            log.info("{}: exported over iSCSI at {}{}", id, uri, writable ? " (writable)" : " (read-only)");
+            return uri;
+        }
         NbdServer server = NbdServer.builder()
                 .export(new NbdExport(name, "vbd3/" + id.domid() + "/" + id.devid() + (writable ? "" : " (read-only)"),
                         device, !writable))
                 .bindTcp("127.0.0.1", port);
-        servers.put(id, server);
         String uri = uri(id, server);
+        servers.put(id, new Export(uri, server));
         log.info("{}: exported over NBD at {}{}", id, uri, writable ? " (writable)" : " (read-only)");
         return uri;
     }
 
     synchronized String unexport(VbdId id) {
-        NbdServer s = servers.remove(id);
+        Export s = servers.remove(id);
         if (s == null) {
             throw new IllegalArgumentException(id + " is not exported");
         }
         s.close();
-        log.info("{}: NBD export stopped", id);
+        log.info("{}: export stopped", id);
         return id + ": export stopped";
     }
 
     /** Stops the export of a device that went away; its storage is about to close. */
     void deviceRemoved(VbdId id) {
-        NbdServer s = servers.remove(id);
+        Export s = servers.remove(id);
         if (s != null) {
             s.close();
-            log.info("{}: NBD export stopped (device released)", id);
+            log.info("{}: export stopped (device released)", id);
         }
     }
 
@@ -71,7 +101,7 @@ final class DeviceExports implements AutoCloseable {
 
     @Override
     public synchronized void close() {
-        servers.values().forEach(NbdServer::close);
+        servers.values().forEach(Export::close);
         servers.clear();
     }
 }

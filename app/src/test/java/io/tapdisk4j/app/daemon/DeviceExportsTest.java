@@ -73,6 +73,17 @@ class DeviceExportsTest {
                 String gone = run(qemuIo, "-r", "-f", "raw", "-c", "read 0 4k", uri);
                 assertNotEquals('0', gone.charAt(0), gone);
                 assertFalse(ControlClient.request(daemon.controlSocket(), "export 9/9 0").ok());
+
+                ControlResponse iscsi = ControlClient.request(daemon.controlSocket(), "export 3/768 0 --protocol iscsi");
+                assertTrue(iscsi.ok(), iscsi.body());
+                String lun = iscsi.body().trim();
+                assertTrue(lun.matches("iscsi://127\\.0\\.0\\.1:\\d+/iqn\\.[^/]+/0"), lun);
+                String viaIscsi = run(qemuIo, "-r", "-f", "raw", "-c", "read -P 0xab 1M 64k", lun);
+                assertTrue(viaIscsi.startsWith("0\n") && !viaIscsi.contains("Pattern verification failed"), viaIscsi);
+                String refused = run(qemuIo, "-f", "raw", "-c", "write -P 0x11 1M 4k", lun);
+                assertNotEquals('0', refused.charAt(0), "a read-only LUN refuses writes: " + refused);
+                assertTrue(refused.contains("write protected"), refused);
+                assertTrue(ControlClient.request(daemon.controlSocket(), "unexport 3/768").ok());
                 assertEquals(0, (int) front.emulator().read(0, 2048, b, 0, 4096).get(10, TimeUnit.SECONDS).status());
             }
         }

@@ -164,7 +164,7 @@ public final class IscsiBlockDevice implements BlockDevice {
             if (c instanceof BlockDeviceException b) {
                 throw b;
             }
-            throw new BlockDeviceException(c instanceof io.tapdisk4j.iscsi.login.LoginException le
+            throw new BlockDeviceException(c instanceof io.tapdisk4j.iscsi.text.LoginException le
                     && le.authenticationFailure() ? BlockError.EACCES : BlockError.EIO,
                     url.display() + ": " + what + " failed: " + c.getMessage(), c);
         } catch (TimeoutException e) {

@@ -36,6 +36,23 @@ public final class IscsiDeviceProvider implements BlockDeviceProvider {
         return IscsiBlockDevice.open(url, url.sessionConfig(), options.readOnly());
     }
 
+    /**
+     * A LUN exists before anyone "creates" it: creating storage of {@code size} bytes on one opens it and
+     * checks that it is large enough (what {@code vdi copy} to a LUN needs). Its contents are left as they
+     * are; the LUN keeps its size.
+     */
+    @Override
+    public BlockDevice create(DeviceUri uri, long size) throws IOException {
+        BlockDevice d = open(uri, OpenOptions.DEFAULT);
+        if (d.size() < size) {
+            long lun = d.size();
+            d.close();
+            throw new BlockDeviceException(BlockError.ENOSPC, uri + ": the LUN has " + lun + " bytes, " + size
+                    + " are needed");
+        }
+        return d;
+    }
+
     /** {@code iscsi://host[:port]/}: the targets the portal reports, as {@code target-iqn} names. */
     @Override
     public List<String> list(DeviceUri directory) throws IOException {

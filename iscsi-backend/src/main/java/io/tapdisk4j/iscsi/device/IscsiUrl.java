@@ -1,7 +1,7 @@
 package io.tapdisk4j.iscsi.device;
 
 import io.tapdisk4j.block.DeviceUri;
-import io.tapdisk4j.iscsi.login.Chap;
+import io.tapdisk4j.iscsi.text.Chap;
 import io.tapdisk4j.iscsi.login.Credentials;
 import io.tapdisk4j.iscsi.login.LoginConfig;
 import io.tapdisk4j.iscsi.session.SessionConfig;

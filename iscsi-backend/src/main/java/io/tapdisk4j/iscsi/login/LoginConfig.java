@@ -1,5 +1,6 @@
 package io.tapdisk4j.iscsi.login;
 
+import io.tapdisk4j.iscsi.text.Chap;
 import java.util.List;
 
 /**

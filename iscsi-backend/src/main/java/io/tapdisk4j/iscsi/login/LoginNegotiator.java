@@ -1,5 +1,8 @@
 package io.tapdisk4j.iscsi.login;
 
+import io.tapdisk4j.iscsi.text.LoginException;
+import io.tapdisk4j.iscsi.text.TextParameters;
+import io.tapdisk4j.iscsi.text.Chap;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.tapdisk4j.iscsi.pdu.Opcode;

@@ -1,5 +1,7 @@
 package io.tapdisk4j.iscsi.login;
 
+import io.tapdisk4j.iscsi.text.Chap;
+
 /**
  * The outcome of a login: negotiated operational values (RFC 7143 13) and the sequence numbers the full
  * feature phase starts from.

@@ -1,7 +1,7 @@
 package io.tapdisk4j.iscsi.device;
 
 import io.tapdisk4j.block.DeviceUri;
-import io.tapdisk4j.iscsi.login.Chap;
+import io.tapdisk4j.iscsi.text.Chap;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;

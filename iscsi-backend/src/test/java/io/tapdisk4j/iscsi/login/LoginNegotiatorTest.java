@@ -1,5 +1,6 @@
 package io.tapdisk4j.iscsi.login;
 
+import io.tapdisk4j.iscsi.text.LoginException;
 import io.netty.buffer.Unpooled;
 import io.netty.buffer.UnpooledByteBufAllocator;
 import io.tapdisk4j.iscsi.pdu.Opcode;

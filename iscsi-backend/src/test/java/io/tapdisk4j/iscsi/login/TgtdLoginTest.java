@@ -1,5 +1,7 @@
 package io.tapdisk4j.iscsi.login;
 
+import io.tapdisk4j.iscsi.text.LoginException;
+import io.tapdisk4j.iscsi.text.Chap;
 import io.tapdisk4j.iscsi.session.Discovery;
 import io.tapdisk4j.iscsi.session.IscsiSession;
 import io.tapdisk4j.iscsi.session.ScsiCommand;

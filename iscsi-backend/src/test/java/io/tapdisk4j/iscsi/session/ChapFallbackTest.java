@@ -1,9 +1,9 @@
 package io.tapdisk4j.iscsi.session;
 
-import io.tapdisk4j.iscsi.login.Chap;
+import io.tapdisk4j.iscsi.text.Chap;
 import io.tapdisk4j.iscsi.login.Credentials;
 import io.tapdisk4j.iscsi.login.LoginConfig;
-import io.tapdisk4j.iscsi.login.LoginException;
+import io.tapdisk4j.iscsi.text.LoginException;
 import org.junit.jupiter.api.Test;
 
 import java.util.List;

@@ -9,7 +9,7 @@ import io.netty.channel.ChannelInitializer;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.SimpleChannelInboundHandler;
 import io.tapdisk4j.block.EventLoops;
-import io.tapdisk4j.iscsi.login.TextParameters;
+import io.tapdisk4j.iscsi.text.TextParameters;
 import io.tapdisk4j.iscsi.pdu.DigestSettings;
 import io.tapdisk4j.iscsi.pdu.Opcode;
 import io.tapdisk4j.iscsi.pdu.Pdu;

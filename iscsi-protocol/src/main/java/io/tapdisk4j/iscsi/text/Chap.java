@@ -1,4 +1,4 @@
-package io.tapdisk4j.iscsi.login;
+package io.tapdisk4j.iscsi.text;
 
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
@@ -16,7 +16,7 @@ import java.util.Locale;
  * values Linux LIO, open-iscsi and SCST implement.
  *
  * <p>tgt (1.0.x) takes a list and picks the first of "5" and "7" in the initiator's order, but computes
- * SHA-1 for 7; a correct SHA-256 response is refused. {@link io.tapdisk4j.iscsi.session.Connector}
+ * SHA-1 for 7; a correct SHA-256 response is refused. The initiator (iscsi-backend)
  * therefore logs in again with MD5 alone when a target refuses the response of a stronger algorithm it
  * chose itself, and the list offered can be narrowed per URL ({@code chap_algorithms=}).
  */

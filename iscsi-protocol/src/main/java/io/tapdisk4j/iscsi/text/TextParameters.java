@@ -1,4 +1,4 @@
-package io.tapdisk4j.iscsi.login;
+package io.tapdisk4j.iscsi.text;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;

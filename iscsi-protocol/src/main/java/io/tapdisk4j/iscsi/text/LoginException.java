@@ -1,4 +1,4 @@
-package io.tapdisk4j.iscsi.login;
+package io.tapdisk4j.iscsi.text;
 
 import java.io.IOException;
 
@@ -53,7 +53,7 @@ public final class LoginException extends IOException {
         return statusClass == 3;
     }
 
-    static String describe(int statusClass, int statusDetail) {
+    public static String describe(int statusClass, int statusDetail) {
         int code = (statusClass << 8) | statusDetail;
         return switch (code) {
             case 0x0101 -> "target moved temporarily";
