@@ -30,17 +30,32 @@ final class DeviceExports implements AutoCloseable {
 
     /** Starts exporting {@code id} on 127.0.0.1:{@code port} (0: any free port); returns its NBD URI. */
     synchronized String export(VbdId id, int port, boolean writable) throws IOException {
+        return export(id, port, null, writable);
+    }
+
+    /**
+     * Starts exporting {@code id} on the Unix socket {@code socket} (for dom0's kernel client,
+     * {@code nbd-client -unix}, as tapdisk3 gives dom0 a block device); returns its nbd+unix URI.
+     */
+    synchronized String exportUnix(VbdId id, java.nio.file.Path socket, boolean writable) throws IOException {
+        return export(id, 0, socket, writable);
+    }
+
+    private String export(VbdId id, int port, java.nio.file.Path socket, boolean writable) throws IOException {
         if (servers.containsKey(id)) {
             throw new IllegalArgumentException(id + " is already exported at " + uri(id, servers.get(id)));
         }
         BlockDevice device = tapback.sharedDevice(id, !writable)
                 .orElseThrow(() -> new IllegalArgumentException("no open device " + id + " (not attached?)"));
         String name = id.domid() + "-" + id.devid();
-        NbdServer server = NbdServer.builder()
+        NbdServer.Builder builder = NbdServer.builder()
                 .export(new NbdExport(name, "vbd3/" + id.domid() + "/" + id.devid() + (writable ? "" : " (read-only)"),
-                        device, !writable))
-                .bindTcp("127.0.0.1", port);
+                        device, !writable));
+        NbdServer server = socket != null ? builder.bindUnix(socket) : builder.bindTcp("127.0.0.1", port);
         servers.put(id, server);
+        if (socket != null) {
+            sockets.put(id, socket);
+        }
         String uri = uri(id, server);
         log.info("{}: exported over NBD at {}{}", id, uri, writable ? " (writable)" : " (read-only)");
         return uri;
@@ -48,6 +63,7 @@ final class DeviceExports implements AutoCloseable {
 
     synchronized String unexport(VbdId id) {
         NbdServer s = servers.remove(id);
+        sockets.remove(id);
         if (s == null) {
             throw new IllegalArgumentException(id + " is not exported");
         }
@@ -59,14 +75,19 @@ final class DeviceExports implements AutoCloseable {
     /** Stops the export of a device that went away; its storage is about to close. */
     void deviceRemoved(VbdId id) {
         NbdServer s = servers.remove(id);
+        sockets.remove(id);
         if (s != null) {
             s.close();
             log.info("{}: NBD export stopped (device released)", id);
         }
     }
 
-    private static String uri(VbdId id, NbdServer s) {
-        return "nbd://127.0.0.1:" + s.port() + "/" + id.domid() + "-" + id.devid();
+    private final Map<VbdId, java.nio.file.Path> sockets = new ConcurrentHashMap<>();
+
+    private String uri(VbdId id, NbdServer s) {
+        java.nio.file.Path socket = sockets.get(id);
+        return socket != null ? "nbd+unix:///" + id.domid() + "-" + id.devid() + "?socket=" + socket
+                : "nbd://127.0.0.1:" + s.port() + "/" + id.domid() + "-" + id.devid();
     }
 
     @Override
