@@ -629,7 +629,9 @@ final class RingServer {
             return;
         }
         r.answered = true;
-        codec.encodeResponse(responseScratch, r.req.id, r.req.operation, status);
+        // The operation blkfront sent, but for INDIRECT its indirect_op: blkfront compares the response's
+        // operation with that and disables the disk on a mismatch (as blkback answers, so must we).
+        codec.encodeResponse(responseScratch, r.req.id, r.req.dataOperation(), status);
         if (!released) {
             ring.putResponse(responseScratch, responseSize);
             needPush = true;

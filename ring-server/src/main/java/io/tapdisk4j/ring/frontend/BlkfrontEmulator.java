@@ -185,6 +185,14 @@ public final class BlkfrontEmulator implements AutoCloseable {
         }
     }
 
+    /**
+     * Why {@code queue} stopped as Linux blkfront stops a disk (a response with an id it is not waiting for,
+     * or with the wrong operation), or null while it works. Every request it waited for failed with this.
+     */
+    public String disabledReason(int queue) {
+        return queues.get(queue).disabledReason();
+    }
+
     /** Requests issued and not yet answered on {@code queue}. */
     public int outstanding(int queue) {
         return queues.get(queue).outstanding();
