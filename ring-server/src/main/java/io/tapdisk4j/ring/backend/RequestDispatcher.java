@@ -66,7 +66,7 @@ final class RequestDispatcher {
                     barrier(r);
                 }
             }
-            case Blkif.OP_FLUSH_DISKCACHE -> device.flush().whenComplete((v, e) -> completion.onLoop(() -> completion.finish(r, e)));
+            case Blkif.OP_FLUSH_DISKCACHE -> flushThenWrite(r, false);
             case Blkif.OP_DISCARD -> device.discard(q.sectorNumber << 9, q.nrSectors << 9, secure(q))
                     .whenComplete((v, e) -> completion.onLoop(() -> completion.finish(r, e)));
             default -> throw new IllegalStateException("no dispatch for " + Blkif.opName(q.operation));
@@ -94,13 +94,21 @@ final class RequestDispatcher {
     /** Runs a barrier alone on the ring: flush what came before, then its write with FUA. */
     void barrier(InFlight r) {
         barriers.started();
+        flushThenWrite(r, true);
+    }
+
+    /**
+     * Flushes (when the device can), then writes the request's segments if it has any: a barrier's write
+     * with FUA, and a FLUSH_DISKCACHE with segments as blkback takes it (a write after a flush).
+     */
+    private void flushThenWrite(InFlight r, boolean fua) {
         CompletableFuture<Void> flushed = device.has(Capability.FLUSH) ? device.flush()
                 : CompletableFuture.completedFuture(null);
         flushed.whenComplete((v, e) -> completion.onLoop(() -> {
             if (e != null || r.req.nrSegments == 0) {
                 completion.finish(r, e);
             } else {
-                transfer.start(r, Blkif.OP_WRITE, true);
+                transfer.start(r, Blkif.OP_WRITE, fua);
             }
         }));
     }

@@ -23,11 +23,19 @@ final class RequestValidator {
 
     /**
      * Null when {@code r} may go to the device, else the reason for its error response. Operations without
-     * a payload or range (FLUSH_DISKCACHE, unknown ones) have nothing to check here.
+     * a payload or range (an empty FLUSH_DISKCACHE, unknown ones) have nothing to check here.
      */
     String validate(BlkifRequest r) {
         return switch (r.operation) {
             case Blkif.OP_READ, Blkif.OP_WRITE, Blkif.OP_WRITE_BARRIER -> {
+                String bad = direct(r);
+                yield bad != null ? bad : segments(r, r.nrSegments);
+            }
+            // An empty flush changes nothing (also fine on a read-only device); one with data is a write.
+            case Blkif.OP_FLUSH_DISKCACHE -> {
+                if (r.nrSegments == 0) {
+                    yield null;
+                }
                 String bad = direct(r);
                 yield bad != null ? bad : segments(r, r.nrSegments);
             }
@@ -40,13 +48,13 @@ final class RequestValidator {
         };
     }
 
-    /** Direct READ/WRITE/WRITE_BARRIER header: segment count and mode. */
+    /** Direct READ/WRITE/WRITE_BARRIER/FLUSH_DISKCACHE header: segment count and mode. */
     private String direct(BlkifRequest r) {
         int n = r.nrSegments;
         if (n > BlkifLayout.MAX_SEGMENTS_PER_REQUEST) {
             return "nr_segments " + n + " > " + BlkifLayout.MAX_SEGMENTS_PER_REQUEST;
         }
-        if (n == 0 && r.operation != Blkif.OP_WRITE_BARRIER) {
+        if (n == 0 && (r.operation == Blkif.OP_READ || r.operation == Blkif.OP_WRITE)) {
             return "no segments";
         }
         if (r.operation != Blkif.OP_READ && readOnly) {

@@ -89,6 +89,15 @@ class RequestValidatorTest {
     }
 
     @Test
+    void aFlushWithSegmentsIsCheckedAsTheWriteItIs() {
+        assertNull(rw.validate(rw(Blkif.OP_FLUSH_DISKCACHE, 0, 2)));
+        assertEquals("nr_segments 12 > 11", rw.validate(rw(Blkif.OP_FLUSH_DISKCACHE, 0, 12)));
+        assertNotNull(rw.validate(rw(Blkif.OP_FLUSH_DISKCACHE, 2047, 1)));
+        assertEquals("FLUSH_DISKCACHE on a read-only device", ro.validate(rw(Blkif.OP_FLUSH_DISKCACHE, 0, 1)));
+        assertNull(ro.validate(rw(Blkif.OP_FLUSH_DISKCACHE, 2047, 0)), "an empty flush has no range");
+    }
+
+    @Test
     void aReadOnlyDeviceRefusesEveryChange() {
         assertEquals("WRITE on a read-only device", ro.validate(rw(Blkif.OP_WRITE, 0, 1)));
         assertEquals("WRITE_BARRIER on a read-only device", ro.validate(rw(Blkif.OP_WRITE_BARRIER, 0, 0)));
