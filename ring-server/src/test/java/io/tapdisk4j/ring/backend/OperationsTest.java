@@ -65,6 +65,37 @@ class OperationsTest {
     }
 
     @Test
+    void aFlushCarryingDataWritesItAfterTheFlushAsBlkbackDoes() throws Exception {
+        TestDevice d = new TestDevice(1 << 20, Set.of());
+        try (SimRig rig = new SimRig(dir, d, FrontendOptions.defaults(), DataPath.COPY);
+             GuestBuffer buf = rig.front.allocateBuffer(2)) {
+            byte[] data = new byte[8192];
+            Arrays.fill(data, (byte) 0x5a);
+            buf.put(0, data);
+            BlkifResponse rsp = get(rig.front.flush(0, 16, buf, 0, 8192));
+            assertEquals(Blkif.RSP_OKAY, rsp.status());
+            assertEquals(Blkif.OP_FLUSH_DISKCACHE, rsp.operation());
+            assertEquals(List.of("flush", "write 8192"), d.log(), "flushed first, then the data written");
+            io.netty.buffer.ByteBuf written = rig.device.read(8192, 8192).join();
+            try {
+                assertArrayEquals(data, io.netty.buffer.ByteBufUtil.getBytes(written));
+            } finally {
+                written.release();
+            }
+            assertEquals(8192, rig.backend.stats().bytesWritten());
+            // With data it is a write: checked like one.
+            assertEquals(Blkif.RSP_ERROR, get(rig.front.flush(0, 2047, buf, 0, 8192)).status(), "beyond the end");
+        }
+        TestDevice ro = new TestDevice(1 << 20, Set.of());
+        try (SimRig rig = new SimRig(dir, 2, ro, FrontendOptions.defaults(), DataPath.COPY, b -> b.readOnly(true));
+             GuestBuffer buf = rig.front.allocateBuffer(1)) {
+            assertEquals(Blkif.RSP_ERROR, get(rig.front.flush(0, 0, buf, 0, 4096)).status());
+            assertEquals(Blkif.RSP_OKAY, get(rig.front.flush(0)).status(), "an empty flush changes nothing");
+            assertEquals(List.of("flush"), ro.log());
+        }
+    }
+
+    @Test
     void barrierDrainsEverythingBeforeItAndHoldsBackEverythingAfter() throws Exception {
         TestDevice d = new TestDevice(1 << 20, Set.of());
         try (SimRig rig = new SimRig(dir, d, FrontendOptions.defaults(), DataPath.COPY);
