@@ -4,7 +4,7 @@
 blkback_launch() {
   new_image /srv/blkback.raw
   losetup /dev/loop0 /srv/blkback.raw || { fail blkback "losetup failed"; return 1; }
-  _seed=$(echo blkback | cksum | cut -d' ' -f1)
+  _seed=$(seed_of blkback)
   echo "blkback $_seed file:///srv/blkback.raw" > /tmp/blkback.scenario
   _d=$(create_guest blkback blkback 2 "" "$_seed") || { fail blkback "xl create failed"; return 1; }
   echo "$_d" > /tmp/blkback.domid

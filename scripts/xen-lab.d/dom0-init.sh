@@ -19,6 +19,13 @@ n=100; while [ ! -S /run/xenstored/socket ] && [ $n -gt 0 ]; do sleep 0.1; n=$((
 xen-init-dom0
 xenconsoled --log=guest --log-dir=/var/log/xen/console
 echo "XENLAB-DOM0-READY $(cut -d' ' -f1 /proc/uptime)"
+# A heartbeat on the console: when a run overruns its deadline, the serial log shows where it was.
+( while sleep 30; do
+    echo "XENLAB-HB $(cut -d' ' -f1 /proc/uptime) load $(cut -d' ' -f1-3 /proc/loadavg)" \
+      "domains: $(xl list 2>/dev/null | awk 'NR > 2 { printf "%s(%s) ", $1, $5 }')"
+  done ) &
+hb=$!
 cd /lab && . /lab/scenarios.sh
+kill $hb
 echo "XENLAB-END"
 poweroff -f

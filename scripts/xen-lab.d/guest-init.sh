@@ -24,8 +24,8 @@ D=/dev/xvda
 # shellcheck disable=SC2086
 insmod /xen-blkfront.ko $BF || result FAIL "insmod xen-blkfront $BF failed"
 wait_for() { # wait_for SECONDS COMMAND...: poll until COMMAND succeeds
-  n=$(($1 * 10)); shift
-  while ! "$@" 2>/dev/null; do n=$((n - 1)); [ $n -gt 0 ] || return 1; sleep 0.1; done
+  wend=$(($(cut -d. -f1 /proc/uptime) + $1)); shift
+  while ! "$@" 2>/dev/null; do [ "$(cut -d. -f1 /proc/uptime)" -lt $wend ] || return 1; sleep 0.1; done
 }
 wait_for 60 test -b $D || result FAIL "no $D within 60s"
 info() {

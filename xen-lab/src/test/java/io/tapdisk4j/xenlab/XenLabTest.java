@@ -40,7 +40,9 @@ class XenLabTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"defaults"})
+    @ValueSource(strings = {"defaults", "ring-order", "blkback", "datapath-copy", "datapath-map-copy",
+            "datapath-persistent", "datapath-unsafe-map", "flush", "readonly", "readonly-image", "vhd", "nbd-unix",
+            "reconnect", "detach", "pause-resume", "pause-held", "ffm-probe", "destroy-mid-io", "daemon-restart"})
     void scenario(String name) {
         List<LabRun.Result> results = run.results(name);
         if (results.isEmpty()) {
