@@ -57,8 +57,7 @@ final class DataTransfer {
             completion.refuse(r, Blkif.RSP_ERROR, e.getMessage());
             return;
         }
-        CompletableFuture<Void> written = mover.answerable(data,
-                device.write(r.offset, data, fua && device.has(Capability.FUA)));
+        CompletableFuture<Void> written = device.write(r.offset, data, fua && device.has(Capability.FUA));
         if (written.isDone() && !written.isCompletedExceptionally()) {
             completion.finish(r, null);
         } else {

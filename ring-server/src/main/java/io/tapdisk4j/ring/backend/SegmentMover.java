@@ -7,7 +7,6 @@ import io.tapdisk4j.ring.hv.GrantException;
 import io.tapdisk4j.ring.hv.Hypervisor;
 
 import java.lang.foreign.MemorySegment;
-import java.util.concurrent.CompletableFuture;
 
 /**
  * How one data path moves a validated request's payload between the guest's granted pages and dom0:
@@ -45,15 +44,6 @@ interface SegmentMover extends AutoCloseable {
                 buf.release();
             }
         }
-    }
-
-    /**
-     * When a write may be answered: once the device wrote it and, where the payload is the guest's own
-     * pages ({@link UnsafeMapMover}), once they are unmapped, because blkfront ends its grants' access when
-     * it sees the response and disables the disk if the backend still maps one.
-     */
-    default CompletableFuture<Void> answerable(ByteBuf payload, CompletableFuture<Void> written) {
-        return written;
     }
 
     /** Gives back what the mover keeps between requests (persistent mappings). */

@@ -5,11 +5,6 @@ import io.tapdisk4j.ring.blkif.Blkif;
 import io.tapdisk4j.ring.frontend.BlkifResponse;
 import io.tapdisk4j.ring.frontend.FrontendOptions;
 import io.tapdisk4j.ring.frontend.GuestBuffer;
-import io.netty.buffer.ByteBuf;
-import io.tapdisk4j.block.BlockDevice;
-import io.tapdisk4j.block.ForwardingBlockDevice;
-import io.tapdisk4j.block.local.MemoryDevice;
-import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -18,9 +13,6 @@ import org.junit.jupiter.params.provider.MethodSource;
 
 import java.nio.file.Path;
 import java.util.Arrays;
-import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeoutException;
 import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
@@ -50,45 +42,6 @@ class BlkfrontExpectationsTest {
             return f.get(10, TimeUnit.SECONDS);
         } catch (ExecutionException e) {
             throw new AssertionError("the emulated blkfront failed the request: " + e.getCause().getMessage(), e);
-        }
-    }
-
-    /**
-     * A device that completes writes at once but keeps the buffer (as network backends keep it until the
-     * server's reply or COMMIT) until {@link #letGo}.
-     */
-    static final class KeepingDevice extends ForwardingBlockDevice {
-        final List<ByteBuf> kept = new CopyOnWriteArrayList<>();
-
-        KeepingDevice(BlockDevice d) {
-            super(d);
-        }
-
-        @Override
-        public CompletableFuture<Void> write(long offset, ByteBuf data, boolean fua) {
-            kept.add(data.retain());
-            return super.write(offset, data, fua);
-        }
-
-        void letGo() {
-            kept.forEach(ByteBuf::release);
-            kept.clear();
-        }
-    }
-
-    @Test
-    void unsafeMapAnswersAWriteOnlyOnceTheGuestPagesAreUnmapped() throws Exception {
-        KeepingDevice d = new KeepingDevice(new MemoryDevice("keeping", 1 << 20));
-        try (SimRig rig = new SimRig(dir, d, FrontendOptions.defaults(), DataPath.UNSAFE_MAP);
-             GuestBuffer buf = rig.front.allocateBuffer(2)) {
-            buf.fill((byte) 0x42);
-            CompletableFuture<BlkifResponse> w = rig.front.write(0, 0, buf, 0, 8192);
-            Await.until(() -> !d.kept.isEmpty(), "the write to reach the device");
-            // blkfront ends the grants' access when it sees the response: the pages must be unmapped by then.
-            assertThrows(TimeoutException.class, () -> w.get(300, TimeUnit.MILLISECONDS),
-                    "answered while the device still held the guest's mapped pages");
-            d.letGo();
-            assertEquals(Blkif.RSP_OKAY, get(w).status());
         }
     }
 
