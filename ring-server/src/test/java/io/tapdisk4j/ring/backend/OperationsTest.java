@@ -54,6 +54,9 @@ class OperationsTest {
             assertTrue(bare.log().isEmpty());
             assertEquals("0", BackendFeatures.initWaitKeys(bare, DataPath.COPY, 256).get("feature-discard"));
             assertEquals("0", BackendFeatures.initWaitKeys(bare, DataPath.COPY, 256).get("feature-flush-cache"));
+            assertEquals("0", BackendFeatures.initWaitKeys(bare, DataPath.COPY, 256).get("feature-barrier"),
+                    "blkback advertises barriers only where it can flush");
+            assertEquals("1", BackendFeatures.initWaitKeys(d, DataPath.COPY, 256).get("feature-barrier"));
         }
         TestDevice noSecure = new TestDevice(1 << 20, Set.of(Capability.SECURE_DISCARD));
         try (SimRig rig = new SimRig(dir, 3, noSecure, FrontendOptions.defaults(), DataPath.COPY, b -> b)) {
