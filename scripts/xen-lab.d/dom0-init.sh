@@ -17,7 +17,8 @@ ifconfig lo 127.0.0.1 up
 xenstored --pid-file /run/xenstored.pid
 n=100; while [ ! -S /run/xenstored/socket ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
 xen-init-dom0
-xenconsoled --log=guest --log-dir=/var/log/xen/console
+xenconsoled --log=guest --log-dir=/var/log/xen/console || echo "XENLAB-WARN xenconsoled failed"
+pidof xenconsoled >/dev/null || echo "XENLAB-WARN xenconsoled is not running"
 echo "XENLAB-DOM0-READY $(cut -d' ' -f1 /proc/uptime)"
 # A heartbeat on the console: when a run overruns its deadline, the serial log shows where it was.
 ( while sleep 30; do

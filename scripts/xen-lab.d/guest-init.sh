@@ -17,7 +17,8 @@ for a in $(cat /proc/cmdline); do
     lab.seed=*) SEED=${a#lab.seed=} ;;
   esac
 done
-say() { echo "LAB-$*"; }
+# Each line also goes to the kernel log, which Xen's console shows too (earlyprintk=xen keep_bootcon).
+say() { echo "LAB-$*"; echo "LAB-$*" > /dev/kmsg; }
 result() { say "RESULT $W $*"; sync; poweroff -f; sleep 60; }
 ( sleep "$T"; say "RESULT $W FAIL watchdog: no result after ${T}s"; poweroff -f ) &
 D=/dev/xvda

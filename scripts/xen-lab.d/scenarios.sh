@@ -39,13 +39,13 @@ start_daemon() { # start_daemon [ARGS...]: one `tapdisk4j serve --xen`; waits fo
   rm -f /run/tapdisk4j/control.sock
   _t=$(now)
   # shellcheck disable=SC2086
-  java $JAVA_OPTS -Xmx384m -XX:MaxDirectMemorySize=512m -jar /lab/tapdisk4j.jar serve --xen --drain-timeout 10 \
+  java $JAVA_OPTS -XX:TieredStopAtLevel=1 -Xmx384m -XX:MaxDirectMemorySize=512m -jar /lab/tapdisk4j.jar serve --xen --drain-timeout 10 \
     "$@" >> /var/log/tapdisk4j.log 2>&1 &
   daemon_pid=$!
-  if wait_for 180 test -S /run/tapdisk4j/control.sock; then
+  if wait_for 900 test -S /run/tapdisk4j/control.sock; then
     lab "DAEMON started pid $daemon_pid in $(($(now) - _t))s"
   else
-    lab "DAEMON did not start within 180s"; tail -20 /var/log/tapdisk4j.log
+    lab "DAEMON did not start within 900s"; tail -20 /var/log/tapdisk4j.log
     return 1
   fi
 }
@@ -62,7 +62,7 @@ kernel = "/lab/vmlinux"
 ramdisk = "/lab/guest.cpio.gz"
 memory = 160
 vcpus = ${3:-1}
-extra = "console=hvc0 quiet lab.w=$2 lab.bf=$4 lab.seed=${5:-1} lab.t=${GUEST_T:-300}"
+extra = "console=hvc0 earlyprintk=xen keep_bootcon loglevel=5 lab.w=$2 lab.bf=$4 lab.seed=${5:-1} lab.t=${GUEST_T:-300}"
 on_poweroff = "destroy"
 on_crash = "destroy"
 on_reboot = "destroy"
@@ -79,8 +79,11 @@ wait_guest() {
     lab "GUEST $1 still running after $2s; destroying it"
     xl destroy "$1"
   fi
+  [ -f "$CONSOLE/guest-$1.log" ] || lab "GUEST $1: no console log; $CONSOLE has: $(ls $CONSOLE | tr '\n' ' ')"
   grep -a '^LAB-\|blkfront\|xen-blkfront\|blk_\|I/O error\|WARNING\|BUG' "$CONSOLE/guest-$1.log" 2>/dev/null | tr -d '\r' \
     | sed "s/^/LAB-GUEST $1: /" | head -60
+  guest_line "$1" RESULT | grep -q . || tail -n 25 "$CONSOLE/guest-$1.log" 2>/dev/null | tr -d '\r' \
+    | sed "s/^/LAB-GUESTTAIL $1: /"
 }
 guest_passed() { guest_line "$1" RESULT | grep -q " PASS"; }
 # launch SCENARIO WORKLOAD VCPUS BLKFRONT-PARAMS URI [ATTACH-ARGS...]: create paused, attach, unpause
@@ -154,44 +157,47 @@ export PATH=$PATH:/lab
 
 # 1 + 7: blkfront's defaults (2 vCPUs: 2 queues, indirect descriptors), a larger ring, and Linux's blkback
 # serving the same workload from a loop device, side by side
-if wanted defaults; then new_image /srv/defaults.raw; launch defaults defaults 2 "" file:///srv/defaults.raw; fi
+if wanted defaults; then
+  new_image /srv/defaults.raw; launch defaults defaults 2 "" file:///srv/defaults.raw && finish defaults
+fi
+if wanted blkback; then . /lab/blkback.sh; blkback_launch && blkback_finish; fi
 if wanted ring-order; then
   new_image /srv/ring-order.raw
-  launch ring-order ring-order 1 max_ring_page_order=3:max_indirect_segments=11 file:///srv/ring-order.raw
+  launch ring-order ring-order 1 max_ring_page_order=3:max_indirect_segments=11 file:///srv/ring-order.raw \
+    && finish ring-order
 fi
-if wanted blkback; then . /lab/blkback.sh; blkback_launch; fi
-wanted defaults && finish defaults
-wanted ring-order && finish ring-order
-wanted blkback && blkback_finish
 
 # 2 + 4: every data path on real gntdev, four guests at once on one daemon
-for p in copy map-copy persistent unsafe-map; do
-  if wanted "datapath-$p"; then
-    new_image "/srv/datapath-$p.raw"
-    launch "datapath-$p" small 1 max_indirect_segments=11 "file:///srv/datapath-$p.raw" --data-path "$p"
-  fi
+for pair in "copy map-copy" "persistent unsafe-map"; do
+  for p in $pair; do
+    if wanted "datapath-$p"; then
+      new_image "/srv/datapath-$p.raw"
+      launch "datapath-$p" small 1 "" "file:///srv/datapath-$p.raw" --data-path "$p"
+    fi
+  done
+  for p in $pair; do wanted "datapath-$p" && finish "datapath-$p"; done
 done
-for p in copy map-copy persistent unsafe-map; do wanted "datapath-$p" && finish "datapath-$p"; done
 
-# 3: flush and FUA, discard, a read-only VBD
+# 3: flush and FUA, discard, a read-only VBD; 4 + 6: a VHD image, checked in dom0 through nbd+unix and the
+# kernel's NBD client
 if wanted flush; then new_image /srv/flush.raw; launch flush flush 1 "" file:///srv/flush.raw; fi
+if wanted vhd; then cp /lab/empty.vhd /srv/vhd.vhd; launch vhd vhd 1 "" file:///srv/vhd.vhd; fi
+wanted flush && finish flush
+wanted vhd && finish vhd
 if wanted readonly; then
   new_image /srv/readonly.raw
   blkio write /srv/readonly.raw -s "$(seed_of readonly)" -o 0 -l $((8 * M)) -b $M >/dev/null
   ro_sum=$(sha256sum /srv/readonly.raw | cut -c1-64)
   launch readonly readonly 1 "" file:///srv/readonly.raw --mode r
 fi
-# 4 + 6: a VHD image, checked in dom0 through nbd+unix and the kernel's NBD client
-if wanted vhd; then cp /lab/empty.vhd /srv/vhd.vhd; launch vhd vhd 1 "" file:///srv/vhd.vhd; fi
+
 # 5: blkfront reconnects (module reload: Closing, Closed, Initialising, Connected again)
 if wanted reconnect; then new_image /srv/reconnect.raw; launch reconnect reconnect 1 "" file:///srv/reconnect.raw; fi
-wanted flush && finish flush
 if wanted readonly; then
   finish readonly
   if [ "$(sha256sum /srv/readonly.raw | cut -c1-64)" = "$ro_sum" ]; then pass readonly-image "sha256 unchanged"
   else fail readonly-image "dom0's image changed"; fi
 fi
-wanted vhd && finish vhd
 wanted reconnect && finish reconnect
 
 # 5: ctl detach while the guest runs: blkfront sees the backend close and removes its disk
