@@ -227,6 +227,7 @@ static struct {
 static uint64_t next_id = 1;
 static int protocol_errors;
 
+/* op: what the response must carry; for INDIRECT that is the indirect_op, as Linux blkfront checks. */
 static uint64_t new_id(uint8_t op)
 {
     uint64_t id = next_id++;
@@ -254,7 +255,7 @@ static void consume_responses(void)
                 continue;
             }
             if (rsp->operation != slots[s].op) {
-                printf("protocol response id %llu echoes operation %u, request had %u\n",
+                printf("protocol response id %llu has operation %u, expected %u\n",
                        (unsigned long long) rsp->id, rsp->operation, slots[s].op);
                 protocol_errors++;
             }
@@ -334,7 +335,7 @@ static int indirect(uint8_t indirect_op, uint64_t sector, uint16_t nr_segments, 
 {
     req_t *req = RING_GET_REQUEST(&front, front.req_prod_pvt);
     memset(req, 0, sizeof *req);
-    uint64_t id = new_id(BLKIF_OP_INDIRECT);
+    uint64_t id = new_id(indirect_op);
     req->operation = BLKIF_OP_INDIRECT;
     IND(req).indirect_op = indirect_op;
     IND(req).nr_segments = nr_segments;
@@ -515,7 +516,7 @@ static void indirect_io(void)
     int pages = (max_indirect + 1 + 511) / 512;
     req_t *req = RING_GET_REQUEST(&front, front.req_prod_pvt);
     memset(req, 0, sizeof *req);
-    uint64_t id = new_id(BLKIF_OP_INDIRECT);
+    uint64_t id = new_id(BLKIF_OP_READ);
     req->operation = BLKIF_OP_INDIRECT;
     IND(req).indirect_op = BLKIF_OP_READ;
     IND(req).nr_segments = (uint16_t) (max_indirect + 1);

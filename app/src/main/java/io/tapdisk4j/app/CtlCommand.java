@@ -17,7 +17,10 @@ import java.util.concurrent.Callable;
         "  stats [DOMID/DEVID]     requests, bytes, errors, in flight, latency percentiles",
         "  pause DOMID/DEVID       drain and stop serving (requests wait on the ring)",
         "  resume DOMID/DEVID      serve again",
-        "  detach DOMID/DEVID      drain, disconnect and release the device"})
+        "  detach DOMID/DEVID      drain, disconnect and release the device",
+        "As a toolstack (writes xenstore itself, for xl users; no daemon needed):",
+        "  attach DOMID VDEV URI [--mode r|w] [--data-path P]   give a guest a vbd3 disk (VDEV: xvda or 51712)",
+        "  detach DOMID VDEV       online = 0, wait for the backend to let go, remove the vbd3 nodes"})
 final class CtlCommand implements Callable<Integer> {
 
     @Option(names = "--sim", paramLabel = "DIR", description = "The daemon runs with --sim DIR (socket DIR/tapdisk4j.sock).")
@@ -36,8 +39,34 @@ final class CtlCommand implements Callable<Integer> {
             description = "list | stats | pause | resume | detach | export DOM/DEV PORT [rw] [--protocol iscsi] | unexport DOM/DEV")
     List<String> command;
 
+    @Option(names = "--mode", paramLabel = "r|w", defaultValue = "w", description = "attach: read-only or read-write.")
+    String mode;
+
+    @Option(names = "--data-path", paramLabel = "PATH", description = "attach: this device's data path.")
+    String dataPath;
+
+    @Option(names = "--xenstored", paramLabel = "SOCKET",
+            description = "attach/detach DOMID VDEV: xenstored's socket (default DIR/xenstored.sock, or /var/run/xenstored/socket).")
+    Path xenstored;
+
+    @Option(names = "--timeout", paramLabel = "SECONDS", defaultValue = "30",
+            description = "detach DOMID VDEV: how long to wait for the backend to release the device.")
+    int timeoutSeconds;
+
     @Override
     public Integer call() throws Exception {
+        String verb = command.getFirst();
+        if (verb.equals("attach") || (verb.equals("detach") && command.size() == 3)) {
+            Path xs = xenstored != null ? xenstored
+                    : sim != null ? sim.resolve("xenstored.sock") : DaemonOptions.XEN_XENSTORED;
+            if (verb.equals("attach") && command.size() != 4) {
+                throw new IllegalArgumentException("attach DOMID VDEV URI [--mode r|w]");
+            }
+            List<String> args = command.subList(1, command.size());
+            System.out.println(verb.equals("attach") ? CtlToolstack.attach(xs, args, mode, dataPath)
+                    : CtlToolstack.detach(xs, args, java.time.Duration.ofSeconds(timeoutSeconds)));
+            return 0;
+        }
         Path s = socket != null ? socket : DaemonOptions.defaultControl(sim);
         ControlResponse r = ControlClient.request(s, String.join(" ", command)
                 + (protocol != null ? " --protocol " + protocol : "") + (json ? " --json" : ""));

@@ -21,7 +21,8 @@ import java.util.function.Function;
 final class ControlCommands {
 
     static final String USAGE = "commands: list | stats [DOMID/DEVID] | pause DOMID/DEVID | resume DOMID/DEVID"
-            + " | detach DOMID/DEVID | export DOMID/DEVID PORT [rw] [--protocol nbd|iscsi] | unexport DOMID/DEVID   (add --json for JSON)";
+            + " | detach DOMID/DEVID | attach DOMID VDEV URI [--mode r|w] [--data-path P] | detach DOMID VDEV"
+            + " | export DOMID/DEVID PORT|unix:SOCKET [rw] [--protocol nbd|iscsi] | unexport DOMID/DEVID   (add --json for JSON)";
 
     private final Tapback tapback;
     private final Function<VbdId, DeviceMetrics> metrics;
@@ -49,7 +50,9 @@ final class ControlCommands {
                 }
                 case "pause" -> action(words, tapback::pause, json);
                 case "resume" -> action(words, tapback::resume, json);
-                case "detach" -> action(words, tapback::detach, json);
+                case "attach" -> new ControlResponse(true, ToolstackCommands.attach(tapback.xenstore(), words));
+                case "detach" -> words.size() == 2 ? new ControlResponse(true,
+                        ToolstackCommands.detach(tapback.xenstore(), words)) : action(words, tapback::detach, json);
                 case "export" -> export(words);
                 case "unexport" -> {
                     if (words.size() != 1) {
@@ -60,8 +63,13 @@ final class ControlCommands {
                 case "help" -> new ControlResponse(true, USAGE);
                 default -> new ControlResponse(false, "unknown command '" + cmd + "'; " + USAGE);
             };
-        } catch (IllegalArgumentException e) {
+        } catch (IllegalArgumentException | IllegalStateException e) {
             return new ControlResponse(false, e.getMessage());
+        } catch (java.io.IOException e) {
+            return new ControlResponse(false, cmd + " failed: " + e.getMessage());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return new ControlResponse(false, cmd + " interrupted");
         }
     }
 
@@ -77,7 +85,15 @@ final class ControlCommands {
             args.remove(p);
         }
         if (args.size() < 2 || args.size() > 3 || (args.size() == 3 && !args.get(2).equals("rw"))) {
-            throw new IllegalArgumentException("export DOMID/DEVID PORT [rw]; " + USAGE);
+            throw new IllegalArgumentException("export DOMID/DEVID PORT|unix:SOCKET [rw]; " + USAGE);
+        }
+        if (args.get(1).startsWith("unix:")) {
+            try {
+                return new ControlResponse(true, exports.exportUnix(VbdId.parse(args.getFirst()),
+                        java.nio.file.Path.of(args.get(1).substring(5)), args.size() == 3));
+            } catch (java.io.IOException e) {
+                return new ControlResponse(false, "export failed: " + e.getMessage());
+            }
         }
         int port;
         try {

@@ -11,19 +11,22 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.nio.file.Path;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * NBD or iSCSI exports of attached devices ({@code ctl export DOM/DEV PORT [rw] [--protocol iscsi]}), so
- * dom0 tools can copy or back up a disk a guest is using. Read-only unless asked (a backup must not race the guest); on loopback only;
- * the export sees the guest's writes because it shares the VBD's device.
+ * NBD or iSCSI exports of attached devices ({@code ctl export DOM/DEV PORT|unix:SOCKET [rw] [--protocol iscsi]}),
+ * so dom0 tools can copy or back up a disk a guest is using, and dom0's kernel NBD client can give dom0 a block
+ * device (as tapdisk3 does). Read-only unless asked (a backup must not race the guest); on loopback or a Unix
+ * socket only; the export sees the guest's writes because it shares the VBD's device.
  */
 final class DeviceExports implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(DeviceExports.class);
 
     private final Tapback tapback;
+
     /** A running export: its URI and the server to close. */
     private record Export(String uri, AutoCloseable server) {
         void close() {
@@ -48,32 +51,54 @@ final class DeviceExports implements AutoCloseable {
 
     /** As {@link #export(VbdId, int, boolean)} over {@code protocol} (nbd or iscsi); returns the URI. */
     synchronized String export(VbdId id, int port, boolean writable, String protocol) throws IOException {
-        if (servers.containsKey(id)) {
-            throw new IllegalArgumentException(id + " is already exported at " + servers.get(id).uri());
-        }
         if (!protocol.equals("nbd") && !protocol.equals("iscsi")) {
             throw new IllegalArgumentException("protocol must be nbd or iscsi, not " + protocol);
         }
-        BlockDevice device = tapback.sharedDevice(id, !writable)
-                .orElseThrow(() -> new IllegalArgumentException("no open device " + id + " (not attached?)"));
-        String name = id.domid() + "-" + id.devid();
-        if (protocol.equals("iscsi")) {
-            IscsiTargetConfig config = IscsiTargetConfig.of(IscsiTargetConfig.defaultName("vbd3-" + name))
-                    .withReadOnly(!writable);
-            IscsiTarget target = IscsiTarget.start(device, config, "127.0.0.1", port);
-            String uri = "iscsi://127.0.0.1:" + target.port() + "/" + target.targetName() + "/0";
-            servers.put(id, new Export(uri, target));
-            log.info("{}: exported over iSCSI at {}{}", id, uri, writable ? " (writable)" : " (read-only)");
-            return uri;
-        }
-        NbdServer server = NbdServer.builder()
-                .export(new NbdExport(name, "vbd3/" + id.domid() + "/" + id.devid() + (writable ? "" : " (read-only)"),
-                        device, !writable))
-                .bindTcp("127.0.0.1", port);
-        String uri = uri(id, server);
+        return protocol.equals("iscsi") ? exportIscsi(id, port, writable) : exportNbd(id, port, null, writable);
+    }
+
+    /**
+     * Starts exporting {@code id} over NBD on the Unix socket {@code socket} (for dom0's kernel client,
+     * {@code nbd-client -unix}); returns its nbd+unix URI.
+     */
+    synchronized String exportUnix(VbdId id, Path socket, boolean writable) throws IOException {
+        return exportNbd(id, 0, socket, writable);
+    }
+
+    private String exportIscsi(VbdId id, int port, boolean writable) throws IOException {
+        BlockDevice device = sharedDevice(id, writable);
+        IscsiTargetConfig config = IscsiTargetConfig.of(IscsiTargetConfig.defaultName("vbd3-" + name(id)))
+                .withReadOnly(!writable);
+        IscsiTarget target = IscsiTarget.start(device, config, "127.0.0.1", port);
+        String uri = "iscsi://127.0.0.1:" + target.port() + "/" + target.targetName() + "/0";
+        servers.put(id, new Export(uri, target));
+        log.info("{}: exported over iSCSI at {}{}", id, uri, writable ? " (writable)" : " (read-only)");
+        return uri;
+    }
+
+    private String exportNbd(VbdId id, int port, Path socket, boolean writable) throws IOException {
+        BlockDevice device = sharedDevice(id, writable);
+        NbdServer.Builder builder = NbdServer.builder()
+                .export(new NbdExport(name(id), "vbd3/" + id.domid() + "/" + id.devid() + (writable ? "" : " (read-only)"),
+                        device, !writable));
+        NbdServer server = socket != null ? builder.bindUnix(socket) : builder.bindTcp("127.0.0.1", port);
+        String uri = socket != null ? "nbd+unix:///" + name(id) + "?socket=" + socket
+                : "nbd://127.0.0.1:" + server.port() + "/" + name(id);
         servers.put(id, new Export(uri, server));
         log.info("{}: exported over NBD at {}{}", id, uri, writable ? " (writable)" : " (read-only)");
         return uri;
+    }
+
+    private BlockDevice sharedDevice(VbdId id, boolean writable) {
+        if (servers.containsKey(id)) {
+            throw new IllegalArgumentException(id + " is already exported at " + servers.get(id).uri());
+        }
+        return tapback.sharedDevice(id, !writable)
+                .orElseThrow(() -> new IllegalArgumentException("no open device " + id + " (not attached?)"));
+    }
+
+    private static String name(VbdId id) {
+        return id.domid() + "-" + id.devid();
     }
 
     synchronized String unexport(VbdId id) {
@@ -93,10 +118,6 @@ final class DeviceExports implements AutoCloseable {
             s.close();
             log.info("{}: export stopped (device released)", id);
         }
-    }
-
-    private static String uri(VbdId id, NbdServer s) {
-        return "nbd://127.0.0.1:" + s.port() + "/" + id.domid() + "-" + id.devid();
     }
 
     @Override

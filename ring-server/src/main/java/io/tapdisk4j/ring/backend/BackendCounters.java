@@ -34,7 +34,12 @@ final class BackendCounters {
                     bytesWritten.add(bytes);
                 }
             }
-            case Blkif.OP_FLUSH_DISKCACHE -> flushes.increment();
+            case Blkif.OP_FLUSH_DISKCACHE -> {
+                flushes.increment();
+                if (status == Blkif.RSP_OKAY) {
+                    bytesWritten.add(bytes); // a flush with segments wrote them
+                }
+            }
             case Blkif.OP_DISCARD -> discards.increment();
             default -> {
                 // unknown operations count only as errors

@@ -20,9 +20,11 @@ public final class BackendFeatures {
         k.put("multi-queue-max-queues", Integer.toString(BlkifBackend.MAX_QUEUES));
         k.put("feature-max-indirect-segments", Integer.toString(maxIndirectSegments));
         k.put("feature-persistent", dataPath == DataPath.PERSISTENT ? "1" : "0");
+        // As blkback: both follow the device's flush support. blkfront prefers flush-cache when both are 1;
+        // a barrier advertised for a device with nothing to flush only made every guest fsync drain the ring.
         boolean flush = device.has(Capability.FLUSH);
         k.put("feature-flush-cache", flush ? "1" : "0");
-        k.put("feature-barrier", "1");
+        k.put("feature-barrier", flush ? "1" : "0");
         boolean discard = device.has(Capability.DISCARD);
         k.put("feature-discard", discard ? "1" : "0");
         if (discard) {

@@ -17,7 +17,11 @@ public enum DataPath {
     /**
      * Zero copy for writes: the mapped guest pages themselves are handed to the device, so a guest can
      * change data after it was validated or checksummed. Exists only for the safety suite and benchmarks;
-     * needs {@link BackendSpec#allowUnsafe()} and logs a warning.
+     * needs {@link BackendSpec#allowUnsafe()} and logs a warning. A write is answered when the device
+     * completes it, and a device may keep the buffer (so the mapping) longer, as network backends do until
+     * the server's reply or COMMIT: Linux blkfront without persistent grants then finds a grant still
+     * mapped when it ends access and disables the disk. Against real guests use it only over devices that
+     * let go of a write's buffer when it completes (file, memory, null).
      */
     UNSAFE_MAP("unsafe-map");
 

@@ -6,8 +6,8 @@ import io.tapdisk4j.ring.blkif.BlkifRequest;
 
 /**
  * The checks Linux blkback applies before it touches a request, on the private copy: segment counts,
- * sector ranges inside a page, the disk's bounds (with u64 overflow), and the device's mode. Each returns
- * null when the request is fine, else the reason for the error response.
+ * sector ranges inside a page, the disk's bounds (with u64 overflow), and the device's mode. One call per
+ * request, {@link #validate}, after an INDIRECT request's segments were fetched ({@link IndirectSegments}).
  */
 final class RequestValidator {
 
@@ -21,13 +21,40 @@ final class RequestValidator {
         this.maxIndirectSegments = maxIndirectSegments;
     }
 
-    /** Direct READ/WRITE/WRITE_BARRIER header checks (segments are checked by {@link #segments}). */
-    String direct(BlkifRequest r) {
+    /**
+     * Null when {@code r} may go to the device, else the reason for its error response. Operations without
+     * a payload or range (an empty FLUSH_DISKCACHE, unknown ones) have nothing to check here.
+     */
+    String validate(BlkifRequest r) {
+        return switch (r.operation) {
+            case Blkif.OP_READ, Blkif.OP_WRITE, Blkif.OP_WRITE_BARRIER -> {
+                String bad = direct(r);
+                yield bad != null ? bad : segments(r, r.nrSegments);
+            }
+            // An empty flush changes nothing (also fine on a read-only device); one with data is a write.
+            case Blkif.OP_FLUSH_DISKCACHE -> {
+                if (r.nrSegments == 0) {
+                    yield null;
+                }
+                String bad = direct(r);
+                yield bad != null ? bad : segments(r, r.nrSegments);
+            }
+            case Blkif.OP_INDIRECT -> {
+                String bad = indirect(r);
+                yield bad != null ? bad : segments(r, r.nrSegments);
+            }
+            case Blkif.OP_DISCARD -> discard(r);
+            default -> null;
+        };
+    }
+
+    /** Direct READ/WRITE/WRITE_BARRIER/FLUSH_DISKCACHE header: segment count and mode. */
+    private String direct(BlkifRequest r) {
         int n = r.nrSegments;
         if (n > BlkifLayout.MAX_SEGMENTS_PER_REQUEST) {
             return "nr_segments " + n + " > " + BlkifLayout.MAX_SEGMENTS_PER_REQUEST;
         }
-        if (n == 0 && r.operation != Blkif.OP_WRITE_BARRIER) {
+        if (n == 0 && (r.operation == Blkif.OP_READ || r.operation == Blkif.OP_WRITE)) {
             return "no segments";
         }
         if (r.operation != Blkif.OP_READ && readOnly) {
@@ -36,8 +63,8 @@ final class RequestValidator {
         return null;
     }
 
-    /** INDIRECT header checks, before its segment pages are fetched. */
-    String indirect(BlkifRequest r) {
+    /** INDIRECT header: the operation inside, the count against what was advertised, and mode. */
+    private String indirect(BlkifRequest r) {
         if (r.indirectOp != Blkif.OP_READ && r.indirectOp != Blkif.OP_WRITE) {
             return "indirect operation " + Blkif.opName(r.indirectOp) + " not READ or WRITE";
         }
@@ -50,8 +77,8 @@ final class RequestValidator {
         return null;
     }
 
-    /** Segment sector ranges and the request's total range against the disk; returns reason or null. */
-    String segments(BlkifRequest r, int count) {
+    /** Segment sector ranges and the request's total range against the disk. */
+    private String segments(BlkifRequest r, int count) {
         long bytes = 0;
         for (int i = 0; i < count; i++) {
             int first = r.firstSect(i);
@@ -64,7 +91,7 @@ final class RequestValidator {
         return range(r.sectorNumber, bytes);
     }
 
-    String discard(BlkifRequest r) {
+    private String discard(BlkifRequest r) {
         if (readOnly) {
             return "DISCARD on a read-only device";
         }

@@ -67,7 +67,9 @@ public final class BlkifCodec {
         out.operation = src.get(U8, 0) & 0xff;
         out.id = src.get(U64, idOffset);
         switch (out.operation) {
-            case Blkif.OP_READ, Blkif.OP_WRITE, Blkif.OP_WRITE_BARRIER -> {
+            // FLUSH_DISKCACHE uses the read/write layout: blkfront fills it (nr_segments 0) and blkback
+            // takes one with segments as a write after a flush.
+            case Blkif.OP_READ, Blkif.OP_WRITE, Blkif.OP_WRITE_BARRIER, Blkif.OP_FLUSH_DISKCACHE -> {
                 out.nrSegments = src.get(U8, 1) & 0xff;
                 out.handle = src.get(U16, 2) & 0xffff;
                 out.sectorNumber = src.get(U64, sectorOffset);
@@ -90,7 +92,7 @@ public final class BlkifCodec {
                 }
             }
             default -> {
-                // FLUSH_DISKCACHE and unknown operations carry only an id.
+                // Unknown operations carry only an id.
             }
         }
     }

@@ -127,6 +127,14 @@ public final class BlkfrontEmulator implements AutoCloseable {
         return queues.get(queue).submit(r, null, null);
     }
 
+    /**
+     * FLUSH_DISKCACHE carrying data: Linux blkfront never sends one, but blkback (and so this backend)
+     * takes it as a write after a flush, as other frontends may send it.
+     */
+    public CompletableFuture<BlkifResponse> flush(int queue, long sector, GuestBuffer buf, int offset, int length) {
+        return queues.get(queue).data(Blkif.OP_FLUSH_DISKCACHE, sector, buf, offset, length);
+    }
+
     public CompletableFuture<BlkifResponse> discard(int queue, long sector, long nrSectors, boolean secure) {
         BlkifRequest r = new BlkifRequest(0);
         r.operation = Blkif.OP_DISCARD;
@@ -183,6 +191,14 @@ public final class BlkfrontEmulator implements AutoCloseable {
         synchronized (q) {
             q.ring.startAt(start);
         }
+    }
+
+    /**
+     * Why {@code queue} stopped as Linux blkfront stops a disk (a response with an id it is not waiting for,
+     * or with the wrong operation), or null while it works. Every request it waited for failed with this.
+     */
+    public String disabledReason(int queue) {
+        return queues.get(queue).disabledReason();
     }
 
     /** Requests issued and not yet answered on {@code queue}. */

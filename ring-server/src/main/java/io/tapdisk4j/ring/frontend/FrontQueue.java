@@ -43,6 +43,11 @@ final class FrontQueue {
     private final int[][] indirectRefs;
     private int outstanding;
     private boolean closed;
+    /**
+     * Why this queue stopped, as Linux blkfront stops a disk for good ("disabled for further use") when a
+     * response names no pending request or the wrong operation; null while the queue works.
+     */
+    private String disabled;
 
     /** A request not yet answered: what to complete and which transient grants to end. */
     private static final class Pending {
@@ -154,8 +159,9 @@ final class FrontQueue {
     private void enqueue(Pending p) {
         boolean notify;
         synchronized (this) {
-            if (closed) {
-                p.future.completeExceptionally(new IllegalStateException("frontend closed"));
+            if (closed || disabled != null) {
+                p.future.completeExceptionally(new IllegalStateException(
+                        disabled != null ? disabled : "frontend closed"));
                 return;
             }
             backlog.add(p);
@@ -235,8 +241,13 @@ final class FrontQueue {
     private void onEvent() {
         List<CompletableFuture<BlkifResponse>> done = new ArrayList<>();
         List<BlkifResponse> responses = new ArrayList<>();
+        List<CompletableFuture<BlkifResponse>> failed = List.of();
         boolean notify;
         synchronized (this) {
+            if (disabled != null) {
+                return; // blkfront ignores the event channel of a disabled disk
+            }
+            responses:
             do {
                 int rp = ring.rspProd();
                 while (ring.rspCons() != rp) {
@@ -245,7 +256,12 @@ final class FrontQueue {
                     BlkifResponse rsp = new BlkifResponse(id, codec.responseOperation(responseScratch),
                             codec.responseStatus(responseScratch));
                     CompletableFuture<BlkifResponse> f = raw.isEmpty() ? null : raw.remove(id);
-                    if (f == null && id >= 0 && id < byTag.length && byTag[(int) id] != null) {
+                    if (f == null) {
+                        String wrong = blkfrontRejects(id, rsp.operation());
+                        if (wrong != null) {
+                            failed = disable(wrong);
+                            break responses;
+                        }
                         Pending p = byTag[(int) id];
                         byTag[(int) id] = null;
                         freeTags[freeTagCount++] = (int) id;
@@ -271,12 +287,57 @@ final class FrontQueue {
         } finally {
             completer = null;
         }
+        if (!failed.isEmpty()) {
+            IllegalStateException e = new IllegalStateException(disabledReason());
+            failed.forEach(f -> f.completeExceptionally(e));
+        }
         synchronized (this) {
             notify |= issueBacklog();
         }
         if (notify) {
             port.notifyBackend();
         }
+    }
+
+    /**
+     * What Linux blkfront's blkif_interrupt checks before it completes a request: the id is one it issued and
+     * still waits for, and the operation is the one it sent (for INDIRECT: the indirect_op). Null when fine.
+     */
+    private String blkfrontRejects(long id, int operation) {
+        if (id < 0 || id >= byTag.length) {
+            return "response has incorrect id (" + id + ")";
+        }
+        Pending p = byTag[(int) id];
+        if (p == null) {
+            return "response references no pending request (id " + id + ")";
+        }
+        int op = p.req.dataOperation();
+        if (operation != op) {
+            return "response has wrong operation (" + operation + " instead of " + op + ")";
+        }
+        return null;
+    }
+
+    /** Stops the queue for good; returns what it waited for, to be failed outside the lock. */
+    private List<CompletableFuture<BlkifResponse>> disable(String reason) {
+        disabled = "disk disabled for further use: " + reason;
+        List<CompletableFuture<BlkifResponse>> fail = new ArrayList<>();
+        for (int t = 0; t < byTag.length; t++) {
+            if (byTag[t] != null) {
+                fail.add(byTag[t].future);
+                byTag[t] = null;
+            }
+        }
+        fail.addAll(raw.values());
+        raw.clear();
+        backlog.forEach(p -> fail.add(p.future));
+        backlog.clear();
+        return fail;
+    }
+
+    /** Why the queue is disabled (as blkfront disables a disk), or null. */
+    synchronized String disabledReason() {
+        return disabled;
     }
 
     /** The thread completing futures in {@link #onEvent}; its submissions are batched. */

@@ -45,6 +45,63 @@ public final class Toolstack {
         xs.setPerms(fe, List.of(new XsPerm(XsPerm.Access.NONE, id.domid()), new XsPerm(XsPerm.Access.READ, 0)));
     }
 
+    /**
+     * What {@code tapdisk4j ctl attach} does for an {@code xl} user: the device's nodes (plus {@code extra}
+     * backend keys, e.g. {@code data-path}) in one transaction, {@code device-type = disk} as xl writes it,
+     * and the permissions a toolstack sets on the parent directories too, so that the guest may list its
+     * {@code device/vbd} directory (blkfront enumerates it) and read its backend's.
+     */
+    public static void attach(io.tapdisk4j.ring.xenstore.XsClient xs, VbdId id, String uri, boolean readOnly,
+                              java.util.Map<String, String> extra) throws XsException {
+        String beParent = VbdId.BACKEND_ROOT + "/" + id.domid();
+        String feParent = "/local/domain/" + id.domid() + "/device/vbd";
+        xs.transaction(tx -> {
+            if (tx.exists(id.backendPath()) && tx.readOptional(id.backendPath() + "/frontend").isPresent()) {
+                throw new IllegalStateException(id + " exists already (detach it first)");
+            }
+            writeVbd(tx, id, uri, readOnly);
+            tx.write(id.frontendPath() + "/device-type", "disk");
+            for (java.util.Map.Entry<String, String> e : extra.entrySet()) {
+                tx.write(id.backendPath() + "/" + e.getKey(), e.getValue());
+            }
+            tx.setPerms(beParent, List.of(new XsPerm(XsPerm.Access.NONE, 0), new XsPerm(XsPerm.Access.READ, id.domid())));
+            tx.setPerms(feParent, List.of(new XsPerm(XsPerm.Access.NONE, id.domid()), new XsPerm(XsPerm.Access.READ, 0)));
+            return null;
+        });
+    }
+
+    /**
+     * What {@code tapdisk4j ctl detach DOMID VDEV} does: {@code online = 0}, then waits (up to
+     * {@code timeout}) for the backend to release the device and say Closed, then removes both directories.
+     * Returns whether the backend confirmed in time (the directories are removed either way).
+     */
+    public static boolean detach(io.tapdisk4j.ring.xenstore.XsClient xs, VbdId id, java.time.Duration timeout)
+            throws XsException, InterruptedException {
+        if (!xs.exists(id.backendPath())) {
+            throw new IllegalStateException("no device " + id + " in xenstore");
+        }
+        java.util.concurrent.CountDownLatch closed = new java.util.concurrent.CountDownLatch(1);
+        // Watch events arrive on the connection's event loop, which must not block on a read: hop off it.
+        java.util.concurrent.Executor reader = r -> Thread.ofVirtual().start(r);
+        String state = id.backendPath() + "/state";
+        boolean confirmed;
+        try (io.tapdisk4j.ring.xenstore.XsWatch w = xs.watch(state, "detach:" + id, (path, token) ->
+                reader.execute(() -> {
+                    try {
+                        if (XenbusState.CLOSED.value().equals(xs.readOptional(state).orElse("").trim())) {
+                            closed.countDown();
+                        }
+                    } catch (XsException ignored) {
+                        // the next event reads again; the timeout bounds the wait
+                    }
+                }))) {
+            setOffline(xs, id);
+            confirmed = closed.await(timeout.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+        }
+        removeVbd(xs, id);
+        return confirmed;
+    }
+
     /** {@code online = 0}: the backend releases the device. */
     public static void setOffline(XsOps xs, VbdId id) throws XsException {
         xs.write(id.backendPath() + "/online", "0");

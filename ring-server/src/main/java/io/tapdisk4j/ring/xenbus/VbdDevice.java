@@ -68,6 +68,8 @@ final class VbdDevice {
     private volatile BackendStats previous = ZERO;
     private volatile BlockDevice device;
     private boolean readOnly;
+    /** The daemon's data path, or the device's own from its backend key {@code data-path}. */
+    private io.tapdisk4j.ring.backend.DataPath dataPath;
     private String fe;
     private XsWatch feWatch;
     private String failedUri;
@@ -222,6 +224,7 @@ final class VbdDevice {
             throw new XenbusFatal(XenbusFatal.EINVAL, "a frontend must be a guest domain (>= 1), not " + id.domid());
         }
         readOnly = xs.readOptional(be + "/mode").orElse("w").trim().startsWith("r");
+        dataPath = dataPath(xs.readOptional(be + "/data-path").orElse(null));
         try {
             device = options.devices().open(params.trim(), OpenOptions.DEFAULT.withReadOnly(readOnly));
         } catch (IOException | RuntimeException e) {
@@ -234,6 +237,22 @@ final class VbdDevice {
             feWatch = xs.watch(fe + "/state", "fe:" + id, (path, token) -> kick());
         }
         advertise();
+    }
+
+    private io.tapdisk4j.ring.backend.DataPath dataPath(String key) throws XenbusFatal {
+        if (key == null || key.isBlank()) {
+            return options.dataPath();
+        }
+        io.tapdisk4j.ring.backend.DataPath p;
+        try {
+            p = io.tapdisk4j.ring.backend.DataPath.parse(key.trim());
+        } catch (IllegalArgumentException e) {
+            throw new XenbusFatal(XenbusFatal.EINVAL, "data-path: " + e.getMessage());
+        }
+        if (p == io.tapdisk4j.ring.backend.DataPath.UNSAFE_MAP && !options.allowUnsafe()) {
+            throw new XenbusFatal(XenbusFatal.EINVAL, "data-path unsafe-map needs the daemon's --allow-unsafe");
+        }
+        return p;
     }
 
     private static int errno(Throwable e) {
@@ -251,7 +270,7 @@ final class VbdDevice {
 
     /** Feature keys and InitWait, in one transaction (a frontend never sees InitWait without the keys). */
     private void advertise() throws XsException {
-        Map<String, String> keys = BackendFeatures.initWaitKeys(device, options.dataPath(),
+        Map<String, String> keys = BackendFeatures.initWaitKeys(device, dataPath,
                 options.maxIndirectSegments());
         if (error != null) {
             xs.rm(be + "/error");
@@ -289,7 +308,7 @@ final class VbdDevice {
         BackendSpec spec;
         try {
             spec = BackendSpec.builder(options.hypervisor(), id.domid(), device).name(id.toString())
-                    .queues(r.queues()).abi(r.abi()).dataPath(options.dataPath())
+                    .queues(r.queues()).abi(r.abi()).dataPath(dataPath)
                     .frontendPersistent(r.persistent()).allowUnsafe(options.allowUnsafe()).readOnly(readOnly)
                     .maxIndirectSegments(options.maxIndirectSegments()).closeTimeout(options.closeTimeout())
                     .listener(listener).build();

@@ -112,7 +112,7 @@ class HostileGuestTest {
             for (BlkifRequest r : new BlkifRequest[]{badSeg, badOp, tooMany, none, badPage}) {
                 BlkifResponse rsp = get(rig.front.submitRaw(0, r));
                 assertEquals(Blkif.RSP_ERROR, rsp.status(), r.toString());
-                assertEquals(Blkif.OP_INDIRECT, rsp.operation());
+                assertEquals(r.indirectOp, rsp.operation(), "blkback answers with the indirect_op");
             }
             assertTrue(d.log().isEmpty());
             stillServes(rig);

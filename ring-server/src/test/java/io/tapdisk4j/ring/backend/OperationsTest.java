@@ -55,6 +55,9 @@ class OperationsTest {
             assertTrue(bare.log().isEmpty());
             assertEquals("0", BackendFeatures.initWaitKeys(bare, DataPath.COPY, 256).get("feature-discard"));
             assertEquals("0", BackendFeatures.initWaitKeys(bare, DataPath.COPY, 256).get("feature-flush-cache"));
+            assertEquals("0", BackendFeatures.initWaitKeys(bare, DataPath.COPY, 256).get("feature-barrier"),
+                    "blkback advertises barriers only where it can flush");
+            assertEquals("1", BackendFeatures.initWaitKeys(d, DataPath.COPY, 256).get("feature-barrier"));
         }
         TestDevice noSecure = new TestDevice(1 << 20, Set.of(Capability.SECURE_DISCARD));
         try (SimRig rig = new SimRig(dir, 3, noSecure, FrontendOptions.defaults(), DataPath.COPY, b -> b)) {
@@ -62,6 +65,37 @@ class OperationsTest {
             assertEquals(Blkif.RSP_OKAY, get(rig.front.discard(0, 8, 16, false)).status());
             assertEquals("0", BackendFeatures.initWaitKeys(noSecure, DataPath.PERSISTENT, 256).get("discard-secure"));
             assertEquals("1", BackendFeatures.initWaitKeys(noSecure, DataPath.PERSISTENT, 256).get("feature-persistent"));
+        }
+    }
+
+    @Test
+    void aFlushCarryingDataWritesItAfterTheFlushAsBlkbackDoes() throws Exception {
+        TestDevice d = new TestDevice(1 << 20, Set.of());
+        try (SimRig rig = new SimRig(dir, d, FrontendOptions.defaults(), DataPath.COPY);
+             GuestBuffer buf = rig.front.allocateBuffer(2)) {
+            byte[] data = new byte[8192];
+            Arrays.fill(data, (byte) 0x5a);
+            buf.put(0, data);
+            BlkifResponse rsp = get(rig.front.flush(0, 16, buf, 0, 8192));
+            assertEquals(Blkif.RSP_OKAY, rsp.status());
+            assertEquals(Blkif.OP_FLUSH_DISKCACHE, rsp.operation());
+            assertEquals(List.of("flush", "write 8192"), d.log(), "flushed first, then the data written");
+            io.netty.buffer.ByteBuf written = rig.device.read(8192, 8192).join();
+            try {
+                assertArrayEquals(data, io.netty.buffer.ByteBufUtil.getBytes(written));
+            } finally {
+                written.release();
+            }
+            assertEquals(8192, rig.backend.stats().bytesWritten());
+            // With data it is a write: checked like one.
+            assertEquals(Blkif.RSP_ERROR, get(rig.front.flush(0, 2047, buf, 0, 8192)).status(), "beyond the end");
+        }
+        TestDevice ro = new TestDevice(1 << 20, Set.of());
+        try (SimRig rig = new SimRig(dir, 2, ro, FrontendOptions.defaults(), DataPath.COPY, b -> b.readOnly(true));
+             GuestBuffer buf = rig.front.allocateBuffer(1)) {
+            assertEquals(Blkif.RSP_ERROR, get(rig.front.flush(0, 0, buf, 0, 4096)).status());
+            assertEquals(Blkif.RSP_OKAY, get(rig.front.flush(0)).status(), "an empty flush changes nothing");
+            assertEquals(List.of("flush"), ro.log());
         }
     }
 

@@ -1,0 +1,32 @@
+#!/bin/sh
+# The lab's dom0 /init: brings up the Xen control plane (modules, xenstored, xenconsoled), runs the scenarios
+# in /lab/scenarios.sh and prints XENLAB-END, at which the host stops QEMU.
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin:/usr/lib/xen-4.17/bin:/opt/jdk/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /dev/pts /dev/shm /run/xenstored /run/xen /var/log/xen/console /var/lib/xen /srv
+mount -t devpts devpts /dev/pts
+mount -t tmpfs -o size=1g tmpfs /srv
+ln -s /run /var/run
+for m in xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-blkback loop nbd; do
+  insmod /lib/modules/lab/$m.ko || echo "XENLAB-WARN insmod $m failed"
+done
+mount -t xenfs xenfs /proc/xen
+ifconfig lo 127.0.0.1 up
+xenstored --pid-file /run/xenstored.pid
+n=100; while [ ! -S /run/xenstored/socket ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
+xen-init-dom0
+xenconsoled --log=guest --log-dir=/var/log/xen/console || echo "XENLAB-WARN xenconsoled failed"
+pidof xenconsoled >/dev/null || echo "XENLAB-WARN xenconsoled is not running"
+echo "XENLAB-DOM0-READY $(cut -d' ' -f1 /proc/uptime)"
+# A heartbeat on the console: when a run overruns its deadline, the serial log shows where it was.
+( while sleep 30; do
+    echo "XENLAB-HB $(cut -d' ' -f1 /proc/uptime) load $(cut -d' ' -f1-3 /proc/loadavg)" \
+      "domains: $(xl list 2>/dev/null | awk 'NR > 2 { printf "%s(%s) ", $1, $5 }')"
+  done ) &
+hb=$!
+cd /lab && . /lab/scenarios.sh
+kill $hb
+echo "XENLAB-END"
+poweroff -f

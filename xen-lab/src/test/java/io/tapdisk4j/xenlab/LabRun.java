@@ -1,0 +1,73 @@
+package io.tapdisk4j.xenlab;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/** One run of scripts/xen-lab and its result lines ({@code LAB-RESULT name PASS|FAIL detail}). */
+record LabRun(Path out, List<String> lines, boolean ended) {
+
+    record Result(String name, boolean passed, String detail) {
+    }
+
+    /** Runs the lab (its own deadline is {@code deadlineSeconds}); stops it by pid if it overruns that. */
+    static LabRun run(Path root, Path out, int deadlineSeconds) throws IOException, InterruptedException {
+        Files.createDirectories(out);
+        Path log = out.resolve("xen-lab.log");
+        Process p = new ProcessBuilder(root.resolve("scripts/xen-lab").toString(), "--out", out.toString(),
+                "--deadline", Integer.toString(deadlineSeconds))
+                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        if (!p.waitFor(deadlineSeconds + 600L, TimeUnit.SECONDS)) {
+            p.descendants().forEach(ProcessHandle::destroy);
+            p.destroy();
+            p.waitFor(30, TimeUnit.SECONDS);
+        }
+        Path results = out.resolve("results.txt");
+        List<String> lines = Files.exists(results) ? Files.readAllLines(results, StandardCharsets.UTF_8)
+                : Files.readAllLines(log, StandardCharsets.UTF_8);
+        return new LabRun(out, lines, lines.stream().anyMatch(l -> l.startsWith("XENLAB-END")));
+    }
+
+    List<Result> results(String name) {
+        List<Result> r = new ArrayList<>();
+        for (String l : lines) {
+            String[] w = l.split(" ", 4);
+            if (w.length >= 3 && w[0].equals("LAB-RESULT") && w[1].equals(name)) {
+                r.add(new Result(name, w[2].equals("PASS"), w.length > 3 ? w[3] : ""));
+            }
+        }
+        return r;
+    }
+
+    boolean anyFailure() {
+        return !failures().isEmpty();
+    }
+
+    List<String> failures() {
+        return lines.stream().filter(l -> l.startsWith("LAB-RESULT ") && l.split(" ")[2].equals("FAIL")).toList();
+    }
+
+    /** The lines about one scenario's guest, for a failure message. */
+    String context(String name) {
+        StringBuilder b = new StringBuilder();
+        for (String l : lines) {
+            if (l.contains(" " + name + ":") || l.contains(" " + name + " ")) {
+                b.append(l).append('\n');
+            }
+        }
+        return b.toString();
+    }
+
+    Path serialLog() {
+        return out.resolve("serial.log");
+    }
+
+    String tail() {
+        int from = Math.max(0, lines.size() - 40);
+        return String.join("\n", lines.subList(from, lines.size()));
+    }
+}
