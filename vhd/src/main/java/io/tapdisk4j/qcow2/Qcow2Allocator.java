@@ -50,6 +50,22 @@ final class Qcow2Allocator {
         long end = offset + length;
         while (pos < end) {
             int in = (int) (pos & (cs - 1));
+            long host = inPlaceHost(pos, (int) Math.min(cs - in, end - pos));
+            if (host >= 0) {
+                // allocated clusters contiguous in the file: one write straight to the file
+                int n = (int) Math.min(cs - in, end - pos);
+                while (pos + n < end) {
+                    int k = (int) Math.min(cs, end - pos - n);
+                    if (inPlaceHost(pos + n, k) != host + n) {
+                        break;
+                    }
+                    n += k;
+                }
+                parts.add(image.transport.write(host,
+                        data.retainedSlice(data.readerIndex() + (int) (pos - offset), n), false));
+                pos += n;
+                continue;
+            }
             // a run of whole clusters none of which is allocated goes out as one allocation and one write
             int whole = in == 0 ? wholeUnallocated(pos, end) : 0;
             int n = whole > 0 ? (int) Math.min((long) whole * cs, end - pos) : (int) Math.min(cs - in, end - pos);
@@ -77,6 +93,17 @@ final class Qcow2Allocator {
         if (first != null) {
             throw first;
         }
+    }
+
+    /** Where {@code n} bytes at {@code pos} (inside one cluster) can be written in place, or -1. */
+    private long inPlaceHost(long pos, int n) throws BlockDeviceException {
+        Qcow2ClusterMap.Lookup l = map.lookup(pos);
+        long e = l.entry();
+        if (!inPlace(e) || !image.extendedL2 && L2Entry.zeroFlag(e)
+                || image.extendedL2 && !covered(l.bitmap(), (int) (pos & (image.clusterSize - 1)), n)) {
+            return -1;
+        }
+        return L2Entry.offset(e) + (pos & (image.clusterSize - 1));
     }
 
     /** How many whole clusters from {@code pos} (before {@code end}) are unallocated and in one L2 table. */

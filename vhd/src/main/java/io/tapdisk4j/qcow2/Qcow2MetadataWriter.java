@@ -12,7 +12,7 @@ import java.util.concurrent.locks.ReentrantLock;
 
 /**
  * Crash-ordered write-back of a qcow2 image's metadata, on flush, FUA, close, or after
- * {@value #WRITEBACK_THRESHOLD} allocations. The dirty state is taken at once, then written in stages, each
+ * {@value #WRITEBACK_BYTES} bytes of new clusters. The dirty state is taken at once, then written in stages, each
  * behind a flush of everything before it: new and changed refcount blocks; the refcount table (a moved one
  * whole, then the header naming it); L2 tables; L1 entries. A crash between stages leaves clusters whose
  * refcount says used but which nothing references: leaks, never a reference to a cluster the refcounts call
@@ -21,18 +21,25 @@ import java.util.concurrent.locks.ReentrantLock;
  */
 final class Qcow2MetadataWriter {
 
-    static final int WRITEBACK_THRESHOLD = 64;
+    /**
+     * Clusters allocated between write-backs: 1 GiB of them (at least 64). Write-back is never needed for
+     * correctness before a flush; this only bounds the metadata a flush has to write, while keeping its
+     * flushes out of a stream of first writes.
+     */
+    static final long WRITEBACK_BYTES = 1L << 30;
 
     private final Qcow2Image image;
     private final Qcow2Tables tables;
     private final Qcow2Refcounts refs;
     private final ReentrantLock lock = new ReentrantLock();
     private final AtomicInteger unsynced = new AtomicInteger();
+    private final int threshold;
 
     Qcow2MetadataWriter(Qcow2Image image, Qcow2Tables tables, Qcow2Refcounts refs) {
         this.image = image;
         this.tables = tables;
         this.refs = refs;
+        this.threshold = (int) Math.max(64, WRITEBACK_BYTES / image.clusterSize);
     }
 
     void allocated() {
@@ -40,7 +47,7 @@ final class Qcow2MetadataWriter {
     }
 
     boolean takeThresholdReached() {
-        if (unsynced.get() >= WRITEBACK_THRESHOLD) {
+        if (unsynced.get() >= threshold) {
             unsynced.set(0);
             return true;
         }

@@ -71,11 +71,11 @@ class Qcow2CrashSafetyTest {
 
     @Test
     void killedWritersLeaveImagesQemuAccepts() throws Exception {
-        int slots = 256; // 16 MiB of 64 KiB slots
+        int slots = 128; // 8 MiB of 64 KiB slots
         long size = (long) slots * CrashWriter.SLOT;
         Random r = new Random(Long.getLong("qcow2.crash.seed", 20261207L));
         int[][] variants = {{65536, 0, 0}, {4096, 0, 0}, {512, 0, 0}, {32768, 1, 1}, {65536, 0, 1}};
-        for (int it = 0; it < variants.length * 2; it++) {
+        for (int it = 0; it < variants.length * Integer.getInteger("qcow2.crash.rounds", 1); it++) {
             int[] v = variants[it % variants.length];
             long seed = r.nextLong();
             byte[] below = new byte[(int) size];
@@ -189,7 +189,7 @@ class Qcow2CrashSafetyTest {
             }
             List<ChangeLog.Entry> entries = log.entries();
             List<ChangeLog.CrashPoint> images = ChangeLog.crashPoints(entries);
-            int stride = Math.max(1, images.size() / 150);
+            int stride = Math.max(1, images.size() / 100);
             Path crashed = dir.resolve("crashed.qcow2");
             int checked = 0;
             for (int n = 0; n < images.size(); n += stride) {
@@ -214,7 +214,7 @@ class Qcow2CrashSafetyTest {
             }
             System.out.println("power cuts, clusters " + v[0] + ": " + entries.size() + " changes, " + images.size()
                     + " crash states, " + checked + " checked");
-            assertTrue(checked > 50);
+            assertTrue(checked >= 100 || checked == images.size(), "crash states checked: " + checked);
             assertEquals(0, entries.size() == 0 ? 1 : 0);
         }
     }
