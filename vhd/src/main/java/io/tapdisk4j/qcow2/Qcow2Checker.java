@@ -69,9 +69,9 @@ public final class Qcow2Checker {
         Qcow2Refcounts refs = q.refcounts();
         long leaks = 0;
         int reported = 0;
-        for (int c = 0; c < r.counts.length; c++) {
+        for (long c = 0; c < r.clusters(); c++) {
             long have = refs.get(c);
-            int want = r.counts[c];
+            int want = r.count(c);
             if (have < want || want > 0 && have == 0) {
                 if (!q.header().dirty() && reported++ < 20) {
                     problems.add(where + ": cluster " + c + " has refcount " + have + " but " + want + " references");

@@ -133,6 +133,14 @@ public final class Qcow2Device implements BlockDevice {
         if (bad != null) {
             return CompletableFuture.failedFuture(bad);
         }
+        if (length > 0) {
+            // Clusters never move and are never reused once freed, so a read or write that maps to one run
+            // in the file may go there directly, without the structure lock (see Qcow2Space).
+            long at = map.contiguousInFile(offset, length);
+            if (at >= 0) {
+                return image.transport.read(at, length);
+            }
+        }
         return Io.async(describe(), () -> {
             image.structureLock.readLock().lock();
             ByteBuf out = Buffers.direct(length);
@@ -154,6 +162,11 @@ public final class Qcow2Device implements BlockDevice {
         if (bad != null) {
             data.release();
             return CompletableFuture.failedFuture(bad);
+        }
+        long at = data.readableBytes() == 0 ? -1 : map.contiguousInFile(offset, data.readableBytes());
+        if (at >= 0) {
+            CompletableFuture<Void> w = image.transport.write(at, data, false);
+            return fua ? w.thenCompose(v -> flush()) : w;
         }
         return Io.async(describe(), () -> {
             try {

@@ -199,7 +199,9 @@ final class Qcow2Refcounts {
             movedFrom = new long[]{image.header.refcountTableOffset(), image.header.refcountTableClusters()};
         } else {
             // grown twice before a write-back: the intermediate table was never written; free it at once
-            releases.add(image.pendingReftableOffset >>> clusterBits);
+            for (long c = 0; c < image.pendingReftableClusters; c++) {
+                releases.add((image.pendingReftableOffset >>> clusterBits) + c);
+            }
         }
         table = java.util.Arrays.copyOf(old, (int) (clusters << clusterBits) / 8);
         long at = nextFree;

@@ -12,13 +12,33 @@ final class Qcow2References {
 
     /** A checker counts at most this many clusters (a 64 TiB file of 64 KiB clusters). */
     static final long MAX_CLUSTERS = 1L << 30;
+    /** Counts are kept in pages allocated on first use, so memory follows the clusters really referenced. */
+    private static final int PAGE_BITS = 16;
 
-    final int[] counts;
+    private final int[][] pages;
+    private final long clusters;
     /** References to a cluster that is also metadata, or to one beyond any sane end: overlap errors. */
     final java.util.List<String> overlaps = new java.util.ArrayList<>();
 
-    private Qcow2References(int[] counts) {
-        this.counts = counts;
+    private Qcow2References(long clusters) {
+        this.clusters = clusters;
+        this.pages = new int[(int) ((clusters + (1 << PAGE_BITS) - 1) >>> PAGE_BITS)][];
+    }
+
+    /** Clusters counted: from 0 to this (exclusive). */
+    long clusters() {
+        return clusters;
+    }
+
+    /** References to cluster {@code c}. */
+    int count(long c) {
+        int[] page = pages[(int) (c >>> PAGE_BITS)];
+        return page == null ? 0 : page[(int) (c & ((1 << PAGE_BITS) - 1))];
+    }
+
+    /** Whether any cluster of the page holding {@code c} is referenced (pages never touched can be skipped). */
+    boolean pageTouched(long c) {
+        return pages[(int) (c >>> PAGE_BITS)] != null;
     }
 
     static Qcow2References count(Qcow2Device d) throws BlockDeviceException {
@@ -29,7 +49,7 @@ final class Qcow2References {
         if (end > MAX_CLUSTERS) {
             throw new BlockDeviceException(BlockError.EFBIG, d.describe() + ": " + end + " clusters are too many to count");
         }
-        Qcow2References r = new Qcow2References(new int[(int) end + 1]);
+        Qcow2References r = new Qcow2References(end + 1);
         r.add(0, 1, "header");
         r.addBytes(h.l1TableOffset(), (long) h.l1Size() * 8, bits, "L1 table");
         r.addBytes(h.refcountTableOffset(), (long) h.refcountTableClusters() * cs, bits, "refcount table");
@@ -71,13 +91,19 @@ final class Qcow2References {
 
     /** {@code exclusive} 1: a cluster only one thing may use; 0: shared compressed data. */
     private void add(long c, int exclusive, String what) {
-        if (c < 0 || c >= counts.length) {
+        if (c < 0 || c >= clusters) {
             overlaps.add(what + " at cluster " + c + " lies beyond the end of the file");
             return;
         }
-        if (exclusive == 1 && counts[(int) c] > 0) {
+        int[] page = pages[(int) (c >>> PAGE_BITS)];
+        if (page == null) {
+            page = new int[1 << PAGE_BITS];
+            pages[(int) (c >>> PAGE_BITS)] = page;
+        }
+        int i = (int) (c & ((1 << PAGE_BITS) - 1));
+        if (exclusive == 1 && page[i] > 0 && overlaps.size() < 100) {
             overlaps.add(what + " at cluster " + c + " overlaps another use of that cluster");
         }
-        counts[(int) c]++;
+        page[i]++;
     }
 }

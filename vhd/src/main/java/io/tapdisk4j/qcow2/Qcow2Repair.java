@@ -20,9 +20,9 @@ final class Qcow2Repair {
                     + r.overlaps.getFirst() + "); repair it with 'qemu-img check -r all'");
         }
         Qcow2Refcounts refs = d.refcounts();
-        for (int c = 0; c < r.counts.length; c++) {
-            if (refs.get(c) != r.counts[c]) {
-                refs.set(c, r.counts[c]);
+        for (long c = 0; c < r.clusters(); c++) {
+            if (refs.get(c) != r.count(c)) {
+                refs.set(c, r.count(c));
             }
         }
         Qcow2Image image = d.image();

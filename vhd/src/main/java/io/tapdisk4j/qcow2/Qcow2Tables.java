@@ -53,6 +53,11 @@ final class Qcow2Tables {
         return l1.clone();
     }
 
+    /** The L2 table of L1 entry {@code i} if it is in the cache (never reads the file), else null. */
+    synchronized L2Table cached(int i) {
+        return cache.get(i);
+    }
+
     /** The L2 table of L1 entry {@code i}, or null when there is none. */
     synchronized L2Table l2(int i) throws BlockDeviceException {
         if (i >= l1.length) {

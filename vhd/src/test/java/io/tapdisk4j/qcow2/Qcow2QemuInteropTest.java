@@ -160,4 +160,25 @@ class Qcow2QemuInteropTest {
             }
         }
     }
+
+    @Test
+    void theRefcountTableGrowsWhenTheFileOutgrowsIt() throws Exception {
+        // QEMU makes a one-cluster refcount table: with 512 B clusters it covers 8 MiB of file
+        Path q = dir.resolve("grow.qcow2");
+        Cmd.run(qemuImg(), "create", "-f", "qcow2", "-o", "cluster_size=512", q.toString(), "24M").ok();
+        long before = java.nio.ByteBuffer.wrap(Files.readAllBytes(q)).getLong(48);
+        byte[] model = new byte[24 << 20];
+        new Random(7).nextBytes(model);
+        try (BlockDevice d = devices.open("file://" + q)) {
+            for (int off = 0; off < model.length; off += 1 << 20) {
+                Disks.write(d, off, java.util.Arrays.copyOfRange(model, off, off + (1 << 20)));
+            }
+        }
+        long after = java.nio.ByteBuffer.wrap(Files.readAllBytes(q)).getLong(48);
+        assertTrue(after != before, "the refcount table moved");
+        qemuCheck(q);
+        Path raw = dir.resolve("grow.raw");
+        Files.write(raw, model);
+        Cmd.run(qemuImg(), "compare", "-f", "qcow2", "-F", "raw", q.toString(), raw.toString()).ok();
+    }
 }
