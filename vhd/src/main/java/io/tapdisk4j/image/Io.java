@@ -81,6 +81,36 @@ public final class Io {
         }
     }
 
+    /**
+     * Reads {@code length} bytes at any offset by reading the whole 512-byte sectors around them: a LUN
+     * refuses I/O that is not sector aligned, and metadata (a qcow2 header, an L1 table) need not be.
+     */
+    public static byte[] readAligned(BlockDevice dev, long offset, int length) throws BlockDeviceException {
+        long start = offset / 512 * 512;
+        long end = Math.min(Math.max(dev.size(), offset + length), (offset + length + 511) / 512 * 512);
+        if (start == offset && end == offset + length) {
+            return read(dev, offset, length);
+        }
+        if (end > dev.size()) {
+            return read(dev, offset, length); // a file's unaligned tail: files take any alignment
+        }
+        byte[] whole = read(dev, start, (int) (end - start));
+        return java.util.Arrays.copyOfRange(whole, (int) (offset - start), (int) (offset - start) + length);
+    }
+
+    /** Writes {@code data} at any offset, reading and rewriting the partial sectors at its ends (see readAligned). */
+    public static void writeAligned(BlockDevice dev, long offset, byte[] data) throws BlockDeviceException {
+        long start = offset / 512 * 512;
+        long end = (offset + data.length + 511) / 512 * 512;
+        if ((start == offset && end == offset + data.length) || end > dev.size()) {
+            write(dev, offset, data);
+            return;
+        }
+        byte[] whole = read(dev, start, (int) (end - start));
+        System.arraycopy(data, 0, whole, (int) (offset - start), data.length);
+        write(dev, start, whole);
+    }
+
     public static CompletableFuture<Void> writeAsync(BlockDevice dev, long offset, byte[] data) {
         ByteBuf b = Buffers.direct(data.length).writeBytes(data);
         return dev.write(offset, b, false);

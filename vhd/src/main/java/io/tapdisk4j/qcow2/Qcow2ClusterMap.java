@@ -190,7 +190,7 @@ final class Qcow2ClusterMap implements LayerMap {
                     long from = L2Entry.offset(l.entry()) + in;
                     long have = Math.max(0, Math.min(bytes, image.transport.size() - from));
                     if (have > 0) {
-                        out.writeBytes(Io.read(image.transport, from, (int) have));
+                        out.writeBytes(Io.readAligned(image.transport, from, (int) have));
                     }
                     out.writeZero(bytes - (int) have);
                 }
@@ -209,7 +209,7 @@ final class Qcow2ClusterMap implements LayerMap {
         if (len <= 0 || len > 2L * image.clusterSize + 512) {
             throw image.corrupt("compressed cluster at " + off + " of " + len + " bytes");
         }
-        byte[] in = Io.read(image.transport, off, (int) len);
+        byte[] in = Io.readAligned(image.transport, off, (int) len);
         byte[] out = new byte[image.clusterSize];
         Inflater inf = new Inflater(true);
         try {

@@ -90,7 +90,8 @@ final class Qcow2MetadataWriter {
                 if (table.movedFrom() != null) {
                     Qcow2Header h = image.header.withRefcountTable(image.pendingReftableOffset,
                             image.pendingReftableClusters);
-                    MetadataBarrier.afterFlush(file, List.of(new MetadataBarrier.Write(0, h.encodeFixed())));
+                    Io.join(file.flush());
+                    Io.writeAligned(file, 0, h.encodeFixed());
                     image.header = h;
                     for (long c = 0; c < table.movedFrom()[1]; c++) {
                         refs.release(table.movedFrom()[0] + (c << image.clusterBits));

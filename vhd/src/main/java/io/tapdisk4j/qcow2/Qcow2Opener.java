@@ -33,24 +33,24 @@ final class Qcow2Opener {
         if (transport.size() < 72) {
             return false;
         }
-        return ByteBuffer.wrap(Io.read(transport, 0, 4)).getInt() == Qcow2Header.MAGIC;
+        return ByteBuffer.wrap(Io.readAligned(transport, 0, 4)).getInt() == Qcow2Header.MAGIC;
     }
 
     /** The header of the image on {@code transport}, with its extensions (which lie in the first cluster). */
     static Qcow2Header readHeader(BlockDevice transport, String where) throws BlockDeviceException {
         long size = transport.size();
         if (size < 104) {
-            if (size >= 72 && ByteBuffer.wrap(Io.read(transport, 0, 8)).getInt(4) == 2) {
-                return Qcow2Header.parse(Io.read(transport, 0, 72), where);
+            if (size >= 72 && ByteBuffer.wrap(Io.readAligned(transport, 0, 8)).getInt(4) == 2) {
+                return Qcow2Header.parse(Io.readAligned(transport, 0, 72), where);
             }
             throw new BlockDeviceException(BlockError.EIO, where + ": too small to be a qcow2 image (" + size + " bytes)");
         }
-        byte[] first = Io.read(transport, 0, 104);
+        byte[] first = Io.readAligned(transport, 0, 104);
         int bits = ByteBuffer.wrap(first).getInt(20);
         if (bits < 9 || bits > 21) {
             return Qcow2Header.parse(first, where); // reports the bad cluster size
         }
-        return Qcow2Header.parse(Io.read(transport, 0, (int) Math.min(size, 1L << bits)), where);
+        return Qcow2Header.parse(Io.readAligned(transport, 0, (int) Math.min(size, 1L << bits)), where);
     }
 
     static Qcow2Device open(BlockDevice transport, DeviceUri uri, boolean readOnly, BlockDevices devices)
@@ -77,7 +77,7 @@ final class Qcow2Opener {
         if (h.l1Size() > 0 && h.l1TableOffset() < cs || h.refcountTableOffset() < cs) {
             throw bad(where, "a table overlaps the header");
         }
-        long[] l1 = Qcow2Tables.parseL1(Io.read(transport, h.l1TableOffset(), (int) l1Bytes), h.l1Size());
+        long[] l1 = Qcow2Tables.parseL1(Io.readAligned(transport, h.l1TableOffset(), (int) l1Bytes), h.l1Size());
         long[] reftable = Qcow2Refcounts.parseTable(Io.read(transport, h.refcountTableOffset(), (int) refBytes));
         List<Qcow2Snapshots.Snapshot> snapshots = Qcow2Snapshots.read(transport, h, where);
 
@@ -178,7 +178,8 @@ final class Qcow2Opener {
         if (h.backingFileOffset() == 0) {
             return BackingLayer.none();
         }
-        String name = new String(Io.read(transport, h.backingFileOffset(), h.backingFileSize()), StandardCharsets.UTF_8);
+        String name = new String(Io.readAligned(transport, h.backingFileOffset(), h.backingFileSize()),
+                StandardCharsets.UTF_8);
         DeviceUri target = resolve(uri, name, devices);
         if (target.text().equals(uri.text())) {
             throw bad(uri.text(), "parent loop: the image names itself as its backing file");

@@ -29,7 +29,7 @@ final class Qcow2Repair {
         new Qcow2MetadataWriter(image, d.tables(), refs).flush();
         // refcount blocks created just now counted themselves; clusters beyond the file end read 0 already
         Qcow2Header h = image.header.withIncompatible(image.header.incompatible() & ~Qcow2Header.INCOMPAT_DIRTY);
-        Io.write(image.transport, 0, h.encodeFixed());
+        Io.writeAligned(image.transport, 0, h.encodeFixed());
         Io.join(image.transport.flush());
         image.header = h;
     }

@@ -68,7 +68,7 @@ final class Qcow2Resizer {
                 Io.write(file, at, tables.encodeL1(clusters));
                 Io.join(file.flush());
                 Qcow2Header nh = h.withSize(newSize, (int) needed, at);
-                Io.write(file, 0, nh.encodeFixed());
+                Io.writeAligned(file, 0, nh.encodeFixed());
                 Io.join(file.flush());
                 image.header = nh;
                 long oldClusters = ((long) h.l1Size() * 8 + image.clusterSize - 1) / image.clusterSize;
@@ -78,7 +78,7 @@ final class Qcow2Resizer {
                 metadata.flush();
             } else {
                 Qcow2Header nh = h.withSize(newSize, h.l1Size(), h.l1TableOffset());
-                Io.write(file, 0, nh.encodeFixed());
+                Io.writeAligned(file, 0, nh.encodeFixed());
                 Io.join(file.flush());
                 image.header = nh;
             }
@@ -126,7 +126,7 @@ final class Qcow2Resizer {
         unmapFrom(keptEnd);
         Qcow2Header h = image.header;
         Qcow2Header nh = h.withSize(newSize, h.l1Size(), h.l1TableOffset());
-        Io.write(image.transport, 0, nh.encodeFixed());
+        Io.writeAligned(image.transport, 0, nh.encodeFixed());
         Io.join(image.transport.flush());
         image.header = nh;
     }

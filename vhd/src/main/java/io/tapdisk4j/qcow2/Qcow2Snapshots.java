@@ -31,7 +31,7 @@ public final class Qcow2Snapshots {
                 throw new BlockDeviceException(io.tapdisk4j.block.BlockError.EIO, where
                         + ": snapshot table runs past the end of the file");
             }
-            ByteBuffer b = ByteBuffer.wrap(Io.read(file, at, 40));
+            ByteBuffer b = ByteBuffer.wrap(Io.readAligned(file, at, 40));
             int idLen = b.getShort(12) & 0xFFFF;
             int nameLen = b.getShort(14) & 0xFFFF;
             long date = Integer.toUnsignedLong(b.getInt(16));
@@ -40,7 +40,7 @@ public final class Qcow2Snapshots {
                 throw new BlockDeviceException(io.tapdisk4j.block.BlockError.EIO, where + ": snapshot " + i
                         + " has an invalid entry");
             }
-            ByteBuffer rest = ByteBuffer.wrap(Io.read(file, at + 40, extra + idLen + nameLen));
+            ByteBuffer rest = ByteBuffer.wrap(Io.readAligned(file, at + 40, extra + idLen + nameLen));
             long disk = extra >= 16 ? rest.getLong(8) : 0;
             String id = new String(rest.array(), extra, idLen, StandardCharsets.UTF_8);
             String name = new String(rest.array(), extra + idLen, nameLen, StandardCharsets.UTF_8);

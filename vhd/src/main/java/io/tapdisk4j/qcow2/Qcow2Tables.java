@@ -129,8 +129,8 @@ final class Qcow2Tables {
             for (int k = s * 64; k < end * 64; k++) {
                 b.putLong(k < l1.length ? l1[k] : 0);
             }
-            int bytes = (int) Math.min((long) (end - s) * 512, (long) l1.length * 8 - (long) s * 512);
-            out.add(new MetadataBarrier.Write(l1Offset + (long) s * 512, java.util.Arrays.copyOf(b.array(), bytes)));
+            // whole sectors (a LUN takes nothing else): the L1 table owns whole clusters, zeroes past its end
+            out.add(new MetadataBarrier.Write(l1Offset + (long) s * 512, b.array()));
             s = end;
         }
         dirtyL1.clear();

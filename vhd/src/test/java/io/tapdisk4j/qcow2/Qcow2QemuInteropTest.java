@@ -181,4 +181,26 @@ class Qcow2QemuInteropTest {
         Files.write(raw, model);
         Cmd.run(qemuImg(), "compare", "-f", "qcow2", "-F", "raw", q.toString(), raw.toString()).ok();
     }
+
+    @Test
+    void everyRefcountWidthAndVersionTwoTakeWrites() throws Exception {
+        for (String opts : new String[]{"refcount_bits=1", "refcount_bits=2", "refcount_bits=8", "refcount_bits=64",
+                "compat=0.10", "cluster_size=4096,refcount_bits=4"}) {
+            Path q = dir.resolve("w-" + opts.replace(',', '_').replace('=', '-') + ".qcow2");
+            Cmd.run(qemuImg(), "create", "-f", "qcow2", "-o", opts, q.toString(), "16M").ok();
+            qemuWrites(q, "write -P 0x71 2M 128k");
+            byte[] model = qemuRaw(q);
+            try (BlockDevice d = devices.open("file://" + q)) {
+                Disks.scribble(d, model, new Random(11), 40, 200_000, false);
+                d.discard(4 << 20, 1 << 20, false).join(); // whole clusters, no backing file: zeroes
+                java.util.Arrays.fill(model, 4 << 20, 5 << 20, (byte) 0);
+                d.writeZeroes(2 << 20, 64 << 10, true).join();
+                java.util.Arrays.fill(model, 2 << 20, (2 << 20) + (64 << 10), (byte) 0);
+                Disks.assertSame(model, d, opts);
+            }
+            qemuCheck(q);
+            byte[] seen = qemuRaw(q);
+            assertTrue(java.util.Arrays.equals(model, seen), opts + ": QEMU reads what was written");
+        }
+    }
 }
