@@ -13,7 +13,7 @@ import java.util.concurrent.Callable;
         + "tgtd + iscsi-perf), run tapdisk4j and the peer on the same work in one run, print a table of ratios.")
 final class BenchPeersCommand implements Callable<Integer> {
 
-    @Option(names = "--only", split = ",", description = "Comparisons to run: nbd, nfs, iscsi, vhd (default all).")
+    @Option(names = "--only", split = ",", description = "Comparisons to run: nbd, nfs, iscsi, vhd, qcow2 (default all).")
     List<String> only = List.of();
 
     @Option(names = "--dir", description = "Work directory for images (default: a new temporary directory).")

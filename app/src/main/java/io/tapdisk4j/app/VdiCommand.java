@@ -38,11 +38,11 @@ public final class VdiCommand implements Runnable {
         return Sizes.parse(text);
     }
 
-    @Command(name = "create", description = "Create an empty image (raw, or a dynamic/fixed VHD with 2 MiB blocks).")
+    @Command(name = "create", description = "Create an empty image: raw, a dynamic/fixed VHD with 2 MiB blocks (up to 2040 GiB), or qcow2 v3 with 64 KiB clusters (up to 64 TiB).")
     static final class Create implements Callable<Integer> {
         @Parameters(paramLabel = "URI") String uri;
         @Option(names = "--size", required = true, description = "Virtual size, e.g. 10G.") String size;
-        @Option(names = "--format", defaultValue = "raw", description = "raw or vhd (default: ${DEFAULT-VALUE}).") String format;
+        @Option(names = "--format", defaultValue = "raw", description = "raw, vhd or qcow2 (default: ${DEFAULT-VALUE}).") String format;
         @Option(names = "--fixed", description = "A fixed-size VHD (all space at once) instead of a dynamic one.") boolean fixed;
 
         @Override
@@ -123,7 +123,7 @@ public final class VdiCommand implements Runnable {
     static final class Copy implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "SRC") String src;
         @Parameters(index = "1", paramLabel = "DST") String dst;
-        @Option(names = "--format", defaultValue = "raw", description = "Format of DST: raw or vhd (default: ${DEFAULT-VALUE}).") String format;
+        @Option(names = "--format", defaultValue = "raw", description = "Format of DST: raw, vhd or qcow2 (default: ${DEFAULT-VALUE}).") String format;
 
         @Override
         public Integer call() throws Exception {

@@ -36,6 +36,7 @@ public final class PeersBenchmark {
         all.put("nfs", d -> NfsBenchmark.run());
         all.put("iscsi", d -> IscsiPerfComparison.run(5, 512, 5));
         all.put("vhd", PeersBenchmark::vhdFirstWrite);
+        all.put("qcow2", d -> Qcow2NbdBenchmark.run(d.resolve("qcow2")));
         List<PeerFigure> figures = new ArrayList<>();
         List<String> missing = new ArrayList<>();
         Files.createDirectories(dir);

@@ -1,5 +1,6 @@
 package io.tapdisk4j.vhd;
 
+import io.tapdisk4j.image.Io;
 import io.netty.buffer.ByteBuf;
 import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDeviceException;
@@ -9,6 +10,10 @@ import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.block.Extent;
 import io.tapdisk4j.block.OpenOptions;
 import io.tapdisk4j.block.StorageSnapshots;
+import io.tapdisk4j.qcow2.Qcow2Checker;
+import io.tapdisk4j.qcow2.Qcow2Creator;
+import io.tapdisk4j.qcow2.Qcow2Device;
+import io.tapdisk4j.qcow2.Qcow2Info;
 
 import java.io.IOException;
 import java.nio.file.Path;
@@ -46,6 +51,9 @@ public final class VdiOperations {
     public void create(String uri, long size, String format, boolean fixed) throws IOException {
         DeviceUri u = DeviceUri.parse(uri);
         String f = format == null ? "raw" : format.toLowerCase(java.util.Locale.ROOT);
+        if (f.equals("qcow2")) {
+            Qcow2Creator.checkSize(size);
+        }
         if (f.equals("vhd")) {
             VhdCreator.checkSize(size);
             if (fixed) {
@@ -81,6 +89,9 @@ public final class VdiOperations {
                         allocated, storage, v.blockSize(), v.footer().uuid().toString(),
                         v.parentUri() == null ? null : v.parentUri().text(), chain);
             }
+            if (d instanceof Qcow2Device q) {
+                return Qcow2Info.of(uri, q, storage);
+            }
             long allocated = 0;
             for (Extent e : allocationOf(d, 0, d.size())) {
                 if (!e.hole()) {
@@ -92,7 +103,8 @@ public final class VdiOperations {
     }
 
     public VhdChecker.Result check(String uri) {
-        return VhdChecker.check(devices, DeviceUri.parse(uri));
+        DeviceUri u = DeviceUri.parse(uri);
+        return Qcow2Checker.isQcow2(devices, u) ? Qcow2Checker.check(devices, u) : VhdChecker.check(devices, u);
     }
 
     /**
@@ -108,9 +120,10 @@ public final class VdiOperations {
             return own.snapshot(u).text(); // the storage's own snapshot (RBD): the image stays writable at uri
         }
         int blockSize = requireVhd(u);
+        String ext = blockSize == QCOW2 ? ".qcow2" : ".vhd";
         String name = u.path().substring(u.path().lastIndexOf('/') + 1);
-        String base = name.endsWith(".vhd") ? name.substring(0, name.length() - 4) : name;
-        String parentName = base + ".snap-" + UUID.randomUUID().toString().substring(0, 8) + ".vhd";
+        String base = name.endsWith(ext) ? name.substring(0, name.length() - ext.length()) : name;
+        String parentName = base + ".snap-" + UUID.randomUUID().toString().substring(0, 8) + ext;
         DeviceUri parentUri = name.isEmpty() ? null : devices.provider(u).resolve(u, parentName);
         try {
             if (parentUri == null) {
@@ -158,11 +171,18 @@ public final class VdiOperations {
         markReadOnly(p);
     }
 
+    /** {@link #requireVhd}'s answer for a qcow2 image (whose children are qcow2 images). */
+    private static final int QCOW2 = -1;
+
+    /** The block size for a VHD's children, or {@link #QCOW2}. */
     private int requireVhd(DeviceUri u) throws IOException {
         try (BlockDevice d = devices.open(u, OpenOptions.readOnlyOptions())) {
+            if (d instanceof Qcow2Device) {
+                return QCOW2;
+            }
             if (!(d instanceof VhdDevice v)) {
-                throw new BlockDeviceException(BlockError.EINVAL, u + " is not a VHD: snapshots and clones need VHD images"
-                        + " (convert with 'vdi copy SRC DST --format vhd')");
+                throw new BlockDeviceException(BlockError.EINVAL, u + " is not a VHD or qcow2 image: snapshots and"
+                        + " clones need one (convert with 'vdi copy SRC DST --format qcow2')");
             }
             return v.blockSize() > 0 ? v.blockSize() : VhdDynamicHeader.DEFAULT_BLOCK_SIZE;
         }
@@ -170,6 +190,10 @@ public final class VdiOperations {
 
     private void createChild(DeviceUri parent, DeviceUri child, int blockSize) throws IOException {
         try (BlockDevice t = devices.provider(child).create(child, 0)) {
+            if (blockSize == QCOW2) {
+                Qcow2Info.createChild(t, child, parent, devices);
+                return;
+            }
             VhdCreator.createDifferencing(t, child, parent, devices, blockSize);
         }
     }
@@ -189,18 +213,28 @@ public final class VdiOperations {
     public void coalesce(String uri, VdiProgress progress) throws IOException {
         DeviceUri u = DeviceUri.parse(uri);
         try (BlockDevice d = devices.open(u, OpenOptions.DEFAULT)) {
-            if (!(d instanceof VhdDevice child) || child.diskType() != DiskType.DIFFERENCING) {
-                throw new BlockDeviceException(BlockError.EINVAL, uri + " is not a differencing VHD: nothing to coalesce");
+            DeviceUri parentUri;
+            String parentFormat;
+            if (d instanceof Qcow2Device q && q.backingUri() != null) {
+                parentUri = q.backingUri();
+                parentFormat = null; // a qcow2 backing file may be raw, vhd or qcow2: probed
+            } else if (d instanceof VhdDevice v && v.diskType() == DiskType.DIFFERENCING) {
+                parentUri = v.parentUri();
+                parentFormat = "vhd";
+            } else {
+                throw new BlockDeviceException(BlockError.EINVAL, uri + " is neither a differencing VHD nor a qcow2"
+                        + " image with a backing file: nothing to coalesce");
             }
-            DeviceUri parentUri = child.parentUri();
+            BlockDevice child = d;
             if (parentUri.scheme().equals("file")) {
                 Path.of(parentUri.path()).toFile().setWritable(true, true);
             }
-            try (BlockDevice parent = devices.open(parentUri, OpenOptions.DEFAULT.withFormat("vhd"))) {
+            try (BlockDevice parent = devices.open(parentUri, OpenOptions.DEFAULT.withFormat(parentFormat))) {
                 if (parent.size() < child.size()) {
                     Io.join(parent.resize(child.size()));
                 }
-                List<Extent> extents = child.layerAllocation(0, child.size());
+                List<Extent> extents = d instanceof Qcow2Device q ? q.layerAllocation(0, child.size())
+                        : ((VhdDevice) d).layerAllocation(0, child.size());
                 long total = extents.stream().filter(e -> !e.hole()).mapToLong(Extent::length).sum();
                 long done = 0;
                 progress.update("coalesce", 0, total);
@@ -225,7 +259,11 @@ public final class VdiOperations {
             } finally {
                 markReadOnly(parentUri);
             }
-            child.emptyLayer();
+            if (d instanceof Qcow2Device q) {
+                q.emptyLayer();
+            } else {
+                ((VhdDevice) d).emptyLayer();
+            }
         }
     }
 
@@ -238,6 +276,8 @@ public final class VdiOperations {
             String f = format == null ? "raw" : format;
             if (f.equalsIgnoreCase("vhd")) {
                 VhdCreator.checkSize(s.size());
+            } else if (f.equalsIgnoreCase("qcow2")) {
+                Qcow2Creator.checkSize(s.size());
             }
             try (BlockDevice d = devices.create(DeviceUri.parse(dst), s.size(), f)) {
                 long total = s.size();
@@ -311,7 +351,9 @@ public final class VdiOperations {
                 throw new BlockDeviceException(BlockError.EINVAL, "resizing " + uri + " from " + d.size() + " to "
                         + size + " bytes cuts off the data beyond the new end; pass --shrink to do that");
             }
-            if (d instanceof VhdDevice v) {
+            if (d instanceof Qcow2Device q) {
+                q.resizeSync(size, shrink);
+            } else if (d instanceof VhdDevice v) {
                 v.resizeSync(size, shrink);
             } else {
                 Io.join(d.resize(size));

@@ -1,5 +1,7 @@
 package io.tapdisk4j.vhd;
 
+import io.tapdisk4j.image.ChainGuard;
+import io.tapdisk4j.image.Io;
 import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDeviceException;
 import io.tapdisk4j.block.BlockDeviceProvider;
@@ -10,7 +12,6 @@ import io.tapdisk4j.block.OpenOptions;
 
 import java.io.IOException;
 import java.util.ArrayList;
-import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.UUID;
 
@@ -23,10 +24,8 @@ import java.util.UUID;
  */
 public final class VhdChain {
 
-    /** XenServer keeps chains far shorter; anything deeper is a loop we could not see or a hostile image. */
-    public static final int MAX_DEPTH = 64;
-
-    private static final ThreadLocal<LinkedHashSet<UUID>> OPENING = ThreadLocal.withInitial(LinkedHashSet::new);
+    /** See {@link ChainGuard#MAX_DEPTH}. */
+    public static final int MAX_DEPTH = ChainGuard.MAX_DEPTH;
 
     private VhdChain() {
     }
@@ -35,23 +34,11 @@ public final class VhdChain {
     }
 
     static void enter(VhdFooter footer, String where) throws BlockDeviceException {
-        LinkedHashSet<UUID> chain = OPENING.get();
-        if (chain.contains(footer.uuid())) {
-            throw new BlockDeviceException(BlockError.EIO, where + ": parent loop: image " + footer.uuid()
-                    + " is its own ancestor");
-        }
-        if (chain.size() >= MAX_DEPTH) {
-            throw new BlockDeviceException(BlockError.EIO, where + ": chain deeper than " + MAX_DEPTH + " images");
-        }
-        chain.add(footer.uuid());
+        ChainGuard.enter(footer.uuid(), where);
     }
 
     static void leave(VhdFooter footer) {
-        LinkedHashSet<UUID> chain = OPENING.get();
-        chain.remove(footer.uuid());
-        if (chain.isEmpty()) {
-            OPENING.remove();
-        }
+        ChainGuard.leave(footer.uuid());
     }
 
     /** The candidate parent URIs from a child's locators, in the order they are tried. */
@@ -104,10 +91,7 @@ public final class VhdChain {
             try {
                 d = devices.open(u, OpenOptions.readOnlyOptions().withFormat("vhd"));
             } catch (BlockDeviceException e) {
-                if (e.getMessage() != null && e.getMessage().contains("parent loop")) {
-                    throw e;
-                }
-                if (e.getMessage() != null && e.getMessage().contains("chain deeper")) {
+                if (ChainGuard.isChainError(e)) {
                     throw e;
                 }
                 tried.add(u + " (" + e.getMessage() + ")");

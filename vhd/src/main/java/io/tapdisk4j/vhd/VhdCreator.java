@@ -1,5 +1,6 @@
 package io.tapdisk4j.vhd;
 
+import io.tapdisk4j.image.Io;
 import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDeviceException;
 import io.tapdisk4j.block.BlockDevices;
@@ -145,7 +146,7 @@ public final class VhdCreator {
     }
 
     /** A name for the parent relative to the child that the child's transport resolves back to the parent. */
-    static String relativeName(DeviceUri child, DeviceUri parent, BlockDevices devices) {
+    public static String relativeName(DeviceUri child, DeviceUri parent, BlockDevices devices) {
         if (!child.scheme().equals(parent.scheme()) || child.path().isEmpty() || parent.path().isEmpty()) {
             return null;
         }

@@ -1,5 +1,6 @@
 package io.tapdisk4j.vhd;
 
+import io.tapdisk4j.image.Io;
 import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDeviceException;
 import io.tapdisk4j.block.BlockDevices;

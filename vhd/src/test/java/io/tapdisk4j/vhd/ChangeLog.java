@@ -17,31 +17,31 @@ import java.util.concurrent.CompletableFuture;
  * so far on disk (the process died), or only those a flush made durable (the power failed), or those plus any
  * one later change (the disk wrote that one first).
  */
-final class ChangeLog extends ForwardingBlockDevice {
+public final class ChangeLog extends ForwardingBlockDevice {
 
-    sealed interface Entry {
+    public sealed interface Entry {
     }
 
-    record Write(long offset, byte[] data) implements Entry {
+    public record Write(long offset, byte[] data) implements Entry {
     }
 
     /** Write-zeroes and discard: both read back as zeroes on the file transports these tests use. */
-    record Zero(long offset, long length) implements Entry {
+    public record Zero(long offset, long length) implements Entry {
     }
 
-    record Resize(long size) implements Entry {
+    public record Resize(long size) implements Entry {
     }
 
-    record Flush() implements Entry {
+    public record Flush() implements Entry {
     }
 
     private final List<Entry> entries = Collections.synchronizedList(new ArrayList<>());
 
-    ChangeLog(BlockDevice delegate) {
+    public ChangeLog(BlockDevice delegate) {
         super(delegate);
     }
 
-    List<Entry> entries() {
+    public List<Entry> entries() {
         synchronized (entries) {
             return List.copyOf(entries);
         }
@@ -78,15 +78,22 @@ final class ChangeLog extends ForwardingBlockDevice {
     }
 
     /** One state a crash could leave: its name and the storage's bytes. */
-    record CrashImage(String name, byte[] bytes) {
+    public record CrashImage(String name, byte[] bytes) {
+    }
+
+    /** One state a crash could leave, not yet built: the first {@code upTo} entries, plus {@code extra} (or -1). */
+    public record CrashPoint(String name, int after, int upTo, int extra) {
+        public byte[] bytes(byte[] initial, List<Entry> log) {
+            return replay(initial, log, upTo, extra);
+        }
     }
 
     /**
      * Every state a crash after {@code k} issued entries could leave, for each k: everything issued; only what
      * the last flush covered; that plus any one unflushed change.
      */
-    static List<CrashImage> crashImages(byte[] initial, List<Entry> log) {
-        List<CrashImage> out = new ArrayList<>();
+    public static List<CrashPoint> crashPoints(List<Entry> log) {
+        List<CrashPoint> out = new ArrayList<>();
         for (int k = 0; k <= log.size(); k++) {
             int flushed = 0;
             for (int i = 0; i < k; i++) {
@@ -94,17 +101,26 @@ final class ChangeLog extends ForwardingBlockDevice {
                     flushed = i;
                 }
             }
-            out.add(new CrashImage("process died after change " + k, replay(initial, log, k, -1)));
+            out.add(new CrashPoint("process died after change " + k, k, k, -1));
             if (flushed < k) {
-                out.add(new CrashImage("power cut after change " + k + " (flushed up to " + flushed + ")",
-                        replay(initial, log, flushed, -1)));
+                out.add(new CrashPoint("power cut after change " + k + " (flushed up to " + flushed + ")", k,
+                        flushed, -1));
                 for (int j = flushed + 1; j < k; j++) {
                     if (!(log.get(j) instanceof Flush)) {
-                        out.add(new CrashImage("power cut after change " + k + " with only change " + j
-                                + " of the unflushed ones on disk", replay(initial, log, flushed, j)));
+                        out.add(new CrashPoint("power cut after change " + k + " with only change " + j
+                                + " of the unflushed ones on disk", k, flushed, j));
                     }
                 }
             }
+        }
+        return out;
+    }
+
+    /** {@link #crashPoints}, built. */
+    public static List<CrashImage> crashImages(byte[] initial, List<Entry> log) {
+        List<CrashImage> out = new ArrayList<>();
+        for (CrashPoint p : crashPoints(log)) {
+            out.add(new CrashImage(p.name(), p.bytes(initial, log)));
         }
         return out;
     }

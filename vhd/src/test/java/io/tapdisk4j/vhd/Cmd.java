@@ -7,9 +7,9 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 
 /** Runs a peer program to completion and keeps its output. */
-record Cmd(int exit, String output) {
+public record Cmd(int exit, String output) {
 
-    static Cmd run(String... args) throws IOException, InterruptedException {
+    public static Cmd run(String... args) throws IOException, InterruptedException {
         List<String> cmd = new ArrayList<>(List.of(args));
         Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
         byte[] out = p.getInputStream().readAllBytes();
@@ -20,7 +20,7 @@ record Cmd(int exit, String output) {
         return new Cmd(p.exitValue(), new String(out, StandardCharsets.UTF_8));
     }
 
-    Cmd ok() {
+    public Cmd ok() {
         if (exit != 0) {
             throw new AssertionError("exit " + exit + ": " + output);
         }

@@ -16,14 +16,14 @@ import java.util.concurrent.CompletableFuture;
  */
 public final class CrashWriter {
 
-    static final int SLOT = 64 * 1024;
-    static final int BATCH = 8;
+    public static final int SLOT = 64 * 1024;
+    public static final int BATCH = 8;
 
     private CrashWriter() {
     }
 
     /** The order slots are written in (a seeded shuffle, so new blocks are allocated in random order). */
-    static int[] order(long seed, int slots) {
+    public static int[] order(long seed, int slots) {
         int[] o = new int[slots];
         for (int i = 0; i < slots; i++) {
             o[i] = i;
@@ -39,7 +39,7 @@ public final class CrashWriter {
     }
 
     /** What write number {@code i} puts in its slot; never a zero byte, so it differs from unwritten space. */
-    static byte[] pattern(long seed, int i) {
+    public static byte[] pattern(long seed, int i) {
         byte[] b = new byte[SLOT];
         new Random(seed * 1_000_003L + i).nextBytes(b);
         for (int k = 0; k < b.length; k++) {

@@ -9,12 +9,12 @@ import java.util.Arrays;
 import java.util.Random;
 
 /** Test helpers: a raw model of a disk and blocking reads/writes through a device. */
-final class Disks {
+public final class Disks {
 
     private Disks() {
     }
 
-    static byte[] read(BlockDevice d, long offset, int length) {
+    public static byte[] read(BlockDevice d, long offset, int length) {
         ByteBuf b = d.read(offset, length).orTimeout(1, TimeUnit.MINUTES).join();
         try {
             byte[] out = new byte[length];
@@ -25,12 +25,12 @@ final class Disks {
         }
     }
 
-    static void write(BlockDevice d, long offset, byte[] data) {
+    public static void write(BlockDevice d, long offset, byte[] data) {
         d.write(offset, Buffers.direct(data.length).writeBytes(data), false).orTimeout(1, TimeUnit.MINUTES).join();
     }
 
     /** Writes random data at random offsets (sector aligned unless told) into the device and the model. */
-    static void scribble(BlockDevice d, byte[] model, Random r, int writes, int maxLength, boolean aligned) {
+    public static void scribble(BlockDevice d, byte[] model, Random r, int writes, int maxLength, boolean aligned) {
         for (int i = 0; i < writes; i++) {
             int len = 1 + r.nextInt(maxLength);
             if (aligned) {
@@ -48,7 +48,7 @@ final class Disks {
     }
 
     /** The image at {@code uri} (opened read-only) holds the model and passes {@code vdi check}. */
-    static void assertImage(VdiOperations vdi, String uri, byte[] model) throws java.io.IOException {
+    public static void assertImage(VdiOperations vdi, String uri, byte[] model) throws java.io.IOException {
         try (BlockDevice d = io.tapdisk4j.block.BlockDevices.loadDefault().open(uri,
                 io.tapdisk4j.block.OpenOptions.readOnlyOptions())) {
             org.junit.jupiter.api.Assertions.assertEquals(model.length, d.size(), uri + ": size");
@@ -59,7 +59,7 @@ final class Disks {
     }
 
     /** Compares the whole device with the model, naming the first differing offset. */
-    static void assertSame(byte[] model, BlockDevice d, String what) {
+    public static void assertSame(byte[] model, BlockDevice d, String what) {
         int chunk = 1 << 20;
         for (int off = 0; off < model.length; off += chunk) {
             int n = Math.min(chunk, model.length - off);

@@ -1,4 +1,4 @@
-package io.tapdisk4j.vhd;
+package io.tapdisk4j.image;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
@@ -14,23 +14,23 @@ import java.util.concurrent.Executors;
 import java.util.function.Supplier;
 
 /**
- * Blocking helpers over the asynchronous {@link BlockDevice}: the VHD logic runs on virtual threads, where
+ * Blocking helpers over the asynchronous {@link BlockDevice}: image formats run on virtual threads, where
  * waiting for a transport future costs no platform thread, so it can be written as plain sequential code.
  */
-final class Io {
+public final class Io {
 
-    static final ExecutorService VIRTUAL = Executors.newThreadPerTaskExecutor(
-            Thread.ofVirtual().name("tapdisk4j-vhd-", 0).factory());
+    public static final ExecutorService VIRTUAL = Executors.newThreadPerTaskExecutor(
+            Thread.ofVirtual().name("tapdisk4j-image-", 0).factory());
 
     private Io() {
     }
 
-    interface Body<T> {
+    public interface Body<T> {
         T run() throws Exception;
     }
 
     /** Runs {@code body} on a virtual thread; failures become {@link BlockDeviceException}s. */
-    static <T> CompletableFuture<T> async(String what, Body<T> body) {
+    public static <T> CompletableFuture<T> async(String what, Body<T> body) {
         CompletableFuture<T> f = new CompletableFuture<>();
         try {
             VIRTUAL.execute(() -> {
@@ -46,7 +46,7 @@ final class Io {
         return f;
     }
 
-    static BlockDeviceException asBlock(String what, Throwable t) {
+    public static BlockDeviceException asBlock(String what, Throwable t) {
         Throwable c = BlockDeviceException.unwrap(t);
         if (c instanceof BlockDeviceException b) {
             return b;
@@ -54,7 +54,7 @@ final class Io {
         return new BlockDeviceException(BlockError.EIO, what + ": " + c, c);
     }
 
-    static <T> T join(CompletableFuture<T> f) throws BlockDeviceException {
+    public static <T> T join(CompletableFuture<T> f) throws BlockDeviceException {
         try {
             return f.join();
         } catch (CompletionException e) {
@@ -66,11 +66,11 @@ final class Io {
         }
     }
 
-    static <T> T join(Supplier<CompletableFuture<T>> s) throws BlockDeviceException {
+    public static <T> T join(Supplier<CompletableFuture<T>> s) throws BlockDeviceException {
         return join(s.get());
     }
 
-    static byte[] read(BlockDevice dev, long offset, int length) throws BlockDeviceException {
+    public static byte[] read(BlockDevice dev, long offset, int length) throws BlockDeviceException {
         ByteBuf b = join(dev.read(offset, length));
         try {
             byte[] out = new byte[length];
@@ -81,21 +81,51 @@ final class Io {
         }
     }
 
-    static CompletableFuture<Void> writeAsync(BlockDevice dev, long offset, byte[] data) {
+    /**
+     * Reads {@code length} bytes at any offset by reading the whole 512-byte sectors around them: a LUN
+     * refuses I/O that is not sector aligned, and metadata (a qcow2 header, an L1 table) need not be.
+     */
+    public static byte[] readAligned(BlockDevice dev, long offset, int length) throws BlockDeviceException {
+        long start = offset / 512 * 512;
+        long end = Math.min(Math.max(dev.size(), offset + length), (offset + length + 511) / 512 * 512);
+        if (start == offset && end == offset + length) {
+            return read(dev, offset, length);
+        }
+        if (end > dev.size()) {
+            return read(dev, offset, length); // a file's unaligned tail: files take any alignment
+        }
+        byte[] whole = read(dev, start, (int) (end - start));
+        return java.util.Arrays.copyOfRange(whole, (int) (offset - start), (int) (offset - start) + length);
+    }
+
+    /** Writes {@code data} at any offset, reading and rewriting the partial sectors at its ends (see readAligned). */
+    public static void writeAligned(BlockDevice dev, long offset, byte[] data) throws BlockDeviceException {
+        long start = offset / 512 * 512;
+        long end = (offset + data.length + 511) / 512 * 512;
+        if ((start == offset && end == offset + data.length) || end > dev.size()) {
+            write(dev, offset, data);
+            return;
+        }
+        byte[] whole = read(dev, start, (int) (end - start));
+        System.arraycopy(data, 0, whole, (int) (offset - start), data.length);
+        write(dev, start, whole);
+    }
+
+    public static CompletableFuture<Void> writeAsync(BlockDevice dev, long offset, byte[] data) {
         ByteBuf b = Buffers.direct(data.length).writeBytes(data);
         return dev.write(offset, b, false);
     }
 
-    static void write(BlockDevice dev, long offset, byte[] data) throws BlockDeviceException {
+    public static void write(BlockDevice dev, long offset, byte[] data) throws BlockDeviceException {
         join(writeAsync(dev, offset, data));
     }
 
-    static ByteBuf wrap(byte[] data) {
+    public static ByteBuf wrap(byte[] data) {
         return Unpooled.wrappedBuffer(data);
     }
 
     /** Writes zeroes over a range: the device's own write-zeroes if it has one, else zero buffers. */
-    static CompletableFuture<Void> zero(BlockDevice dev, long offset, long length) {
+    public static CompletableFuture<Void> zero(BlockDevice dev, long offset, long length) {
         if (length <= 0) {
             return CompletableFuture.completedFuture(null);
         }

@@ -1,0 +1,126 @@
+package io.tapdisk4j.bench;
+
+import io.tapdisk4j.testsupport.PeerFigure;
+import io.tapdisk4j.testsupport.PeerProcess;
+import io.tapdisk4j.testsupport.Peers;
+import io.tapdisk4j.testsupport.Ports;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * qcow2 writes through tapdisk4j against the same writes through qemu-nbd, whole processes side by side in one
+ * run: a fresh 1 GiB qcow2 image (made by qemu-img) exported by {@code tapdisk4j export} (its own JVM, the
+ * launcher's options) or by {@code qemu-nbd}, written by the same fio command (ioengine=nbd, ending with a
+ * flush): first writes into the fresh image, then rewrites of the now allocated clusters, sequential (1 MiB)
+ * and random (64 KiB, every cluster once). The figure is the wall time of the fio process, as MB/s.
+ */
+public final class Qcow2NbdBenchmark {
+
+    static final long SIZE = 1L << 30;
+    static final int ROUNDS = Integer.getInteger("qcow2.bench.rounds", 2);
+
+    private Qcow2NbdBenchmark() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        run(Files.createTempDirectory("qcow2-bench-")).forEach(f -> System.out.println(f.row()));
+    }
+
+    public static List<PeerFigure> run(Path dir) throws Exception {
+        String qemuImg = Peers.require("qemu-img", "qemu-utils");
+        String qemuNbd = Peers.require("qemu-nbd", "qemu-utils");
+        String fio = Peers.require("fio", "fio");
+        Files.createDirectories(dir);
+        List<PeerFigure> out = new ArrayList<>();
+        double[][] best = new double[8][]; // [pattern*4 + phase*2 + server] -> MB/s per round
+        String[] patterns = {"sequential 1 MiB", "random 64 KiB"};
+        for (int round = 0; round < ROUNDS; round++) {
+            for (int p = 0; p < 2; p++) {
+                for (int server = 0; server < 2; server++) {
+                    Path image = dir.resolve("bench-" + server + ".qcow2");
+                    Files.deleteIfExists(image);
+                    run(List.of(qemuImg, "create", "-q", "-f", "qcow2", image.toString(), Long.toString(SIZE)));
+                    try (Server s = server == 0 ? tapdisk4j(dir, image) : qemuNbd(dir, qemuNbd, image)) {
+                        for (int phase = 0; phase < 2; phase++) {
+                            double mbps = fio(fio, s.uri(), p == 1);
+                            int k = p * 4 + phase * 2 + server;
+                            best[k] = best[k] == null ? new double[]{mbps} : new double[]{Math.max(best[k][0], mbps)};
+                            System.out.printf(Locale.ROOT, "round %d: %s %s %s: %.0f MB/s%n", round,
+                                    server == 0 ? "tapdisk4j" : "qemu-nbd", patterns[p],
+                                    phase == 0 ? "first write" : "rewrite", mbps);
+                        }
+                    }
+                }
+            }
+        }
+        for (int p = 0; p < 2; p++) {
+            for (int phase = 0; phase < 2; phase++) {
+                out.add(new PeerFigure("qcow2 over NBD", (phase == 0 ? "first write, " : "rewrite, ") + patterns[p]
+                        + ", 1 GiB", "qemu-nbd", best[p * 4 + phase * 2][0], best[p * 4 + phase * 2 + 1][0], "MB/s", true));
+            }
+            out.add(new PeerFigure("qcow2 over NBD", "first write vs rewrite, " + patterns[p], "itself (target >= 0.5)",
+                    best[p * 4][0], best[p * 4 + 2][0], "MB/s", true));
+        }
+        return out;
+    }
+
+    /** A running server and its NBD URI; closing stops it by pid. */
+    record Server(String uri, PeerProcess process) implements AutoCloseable {
+        @Override
+        public void close() {
+            process.close();
+        }
+    }
+
+    static Server tapdisk4j(Path dir, Path image) throws Exception {
+        int port = Ports.free();
+        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+        PeerProcess p = PeerProcess.start("tapdisk4j-export", List.of(java, "--enable-native-access=ALL-UNNAMED",
+                "--sun-misc-unsafe-memory-access=allow", "-XX:+UseG1GC", "-Xms32m", "-Xmx512m",
+                "-XX:MaxDirectMemorySize=4g", "-cp", System.getProperty("java.class.path"), "io.tapdisk4j.app.Main",
+                "export", "file://" + image, "--port", Integer.toString(port), "--bind", "127.0.0.1", "--name", "bench"),
+                dir, null);
+        awaitPort(port, p);
+        return new Server("nbd://127.0.0.1:" + port + "/bench", p);
+    }
+
+    static Server qemuNbd(Path dir, String qemuNbd, Path image) throws Exception {
+        int port = Ports.free();
+        Path pid = dir.resolve("qemu-nbd.pid");
+        Files.deleteIfExists(pid);
+        PeerProcess p = PeerProcess.start("qemu-nbd", List.of(qemuNbd, "-f", "qcow2", "--cache=writeback",
+                "--aio=threads", "--persistent", "-b", "127.0.0.1", "-p", Integer.toString(port), "-x", "bench", "--fork",
+                "--pid-file", pid.toString(), image.toString()), dir, pid);
+        p.awaitLauncherExit(java.time.Duration.ofSeconds(30));
+        Ports.awaitListening(port, java.time.Duration.ofSeconds(60), null); // the launcher exited: the daemon serves
+        return new Server("nbd://127.0.0.1:" + port + "/bench", p);
+    }
+
+    static void awaitPort(int port, PeerProcess p) {
+        Ports.awaitListening(port, java.time.Duration.ofSeconds(60), p.process());
+    }
+
+    /** The fio process's wall time over 1 GiB (ending with a flush), as MB/s. */
+    static double fio(String fio, String uri, boolean random) throws Exception {
+        long t0 = System.nanoTime();
+        run(List.of(fio, "--name=qcow2", "--ioengine=nbd", "--uri=" + uri, "--rw=" + (random ? "randwrite" : "write"),
+                "--bs=" + (random ? "64k" : "1m"), "--iodepth=16", "--size=" + SIZE, "--end_fsync=1",
+                "--randrepeat=1", "--output=/dev/null"));
+        double s = (System.nanoTime() - t0) / 1e9;
+        return SIZE / 1e6 / s;
+    }
+
+    static void run(List<String> cmd) throws Exception {
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+        byte[] out = p.getInputStream().readAllBytes();
+        if (!p.waitFor(600, TimeUnit.SECONDS) || p.exitValue() != 0) {
+            throw new IOException(cmd + " failed: " + new String(out));
+        }
+    }
+}
