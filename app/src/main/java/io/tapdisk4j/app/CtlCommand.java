@@ -12,11 +12,14 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 /** {@code tapdisk4j ctl}: talks to a running {@code serve} through its control socket, like tap-ctl. */
-@Command(name = "ctl", description = {"Control a running `tapdisk4j serve`:",
+@Command(name = "ctl", mixinStandardHelpOptions = true, description = {"Control a running `tapdisk4j serve`:",
         "  list                    every device: domain, device, state, data path, queues, URI",
         "  stats [DOMID/DEVID]     requests, bytes, errors, in flight, latency percentiles",
-        "  pause DOMID/DEVID       drain and stop serving (requests wait on the ring)",
-        "  resume DOMID/DEVID      serve again",
+        "  pause DOMID/DEVID       drain, close the image chain, stop serving (requests wait on the ring)",
+        "  resume DOMID/DEVID [--uri URI]",
+        "                          reopen the image (the same URI, or URI: a relink) and serve again",
+        "  snapshot DOMID/DEVID    live snapshot: pause, snapshot the image, resume on the new child",
+        "  coalesce DOMID/DEVID    online leaf-coalesce into the parent while the guest keeps writing",
         "  detach DOMID/DEVID      drain, disconnect and release the device"})
 final class CtlCommand implements Callable<Integer> {
 
@@ -29,14 +32,18 @@ final class CtlCommand implements Callable<Integer> {
     @Option(names = "--json", description = "Answer in JSON.")
     boolean json;
 
+    @Option(names = "--uri", paramLabel = "URI", description = "With resume: the image to serve from now on.")
+    String uri;
+
     @Parameters(arity = "1..4", paramLabel = "COMMAND [DEVICE] [ARGS]",
-            description = "list | stats | pause | resume | detach | export DOM/DEV PORT [rw] | unexport DOM/DEV")
+            description = "list | stats | pause | resume | snapshot | coalesce | detach | export DOM/DEV PORT [rw] | unexport DOM/DEV")
     List<String> command;
 
     @Override
     public Integer call() throws Exception {
         Path s = socket != null ? socket : DaemonOptions.defaultControl(sim);
-        ControlResponse r = ControlClient.request(s, String.join(" ", command) + (json ? " --json" : ""));
+        ControlResponse r = ControlClient.request(s, String.join(" ", command)
+                + (uri != null ? " --uri " + uri : "") + (json ? " --json" : ""));
         (r.ok() ? System.out : System.err).print(r.body().endsWith("\n") ? r.body() : r.body() + "\n");
         return r.ok() ? 0 : 1;
     }

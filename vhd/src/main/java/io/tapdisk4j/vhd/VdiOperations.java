@@ -171,23 +171,77 @@ public final class VdiOperations {
         }
     }
 
+    /** Coalesces {@code uri} into its parent, refusing when the parent has other children. */
+    public void coalesce(String uri, VdiProgress progress) throws IOException {
+        coalesce(uri, List.of(), progress);
+    }
+
     /**
      * Merges the differencing image at {@code uri} into its parent: every sector the child holds is written
      * into the parent, the parent is flushed, and only then is the child emptied (it stays at {@code uri}, a
-     * child with no blocks, so the URI reads the same throughout). Any other child of the same parent sees
-     * the merged data: coalesce a parent only when {@code uri} is its one child.
+     * child with no blocks, so the URI reads the same throughout). Another child of the same parent would see
+     * the merged data, so the parent's directory is scanned first and the coalesce refused while it has
+     * other children, unless they are all named in {@code keep}: each of those first receives the parent's
+     * old data wherever it does not hold its own, so it reads the same before and after.
      */
-    public void coalesce(String uri, VdiProgress progress) throws IOException {
+    public void coalesce(String uri, List<String> keep, VdiProgress progress) throws IOException {
+        mergeIntoParent(uri, keep, progress, true);
+    }
+
+    /**
+     * Writes every sector the differencing image at {@code uri} holds into its parent (keeping the children
+     * named in {@code keep} intact, as {@link #coalesce(String, List, VdiProgress)}), and empties the child
+     * when {@code empty}. Without emptying, the chain reads the same before and after: what an online
+     * coalesce does while the child is still open elsewhere. Returns the parent's URI.
+     */
+    public String mergeIntoParent(String uri, List<String> keep, VdiProgress progress, boolean empty)
+            throws IOException {
+        return merge(uri, null, keep, progress, empty);
+    }
+
+    /**
+     * Writes the sectors the differencing image at {@code uri} itself holds (its layer only) into
+     * {@code ancestor}, an image further up its chain whose layers in between are already merged into it:
+     * the last step of an online coalesce, for the small child written while the big merge ran.
+     */
+    public void mergeLayerInto(String uri, String ancestor, VdiProgress progress) throws IOException {
+        merge(uri, DeviceUri.parse(ancestor), List.of(), progress, false);
+    }
+
+    private String merge(String uri, DeviceUri target, List<String> keep, VdiProgress progress, boolean empty)
+            throws IOException {
         DeviceUri u = DeviceUri.parse(uri);
-        try (BlockDevice d = devices.open(u, OpenOptions.DEFAULT)) {
+        try (BlockDevice d = devices.open(u, empty ? OpenOptions.DEFAULT : OpenOptions.readOnlyOptions())) {
             if (!(d instanceof VhdDevice child) || child.diskType() != DiskType.DIFFERENCING) {
                 throw new BlockDeviceException(BlockError.EINVAL, uri + " is not a differencing VHD: nothing to coalesce");
             }
-            DeviceUri parentUri = child.parentUri();
+            DeviceUri parentUri = target != null ? target : child.parentUri();
+            List<String> siblings = target != null ? List.of() : otherChildren(parentUri, u);
+            List<String> unnamed = new ArrayList<>();
+            for (String s : siblings) {
+                if (keep.stream().noneMatch(k -> sameImage(k, s))) {
+                    unnamed.add(s);
+                }
+            }
+            if (!unnamed.isEmpty()) {
+                throw new BlockDeviceException(BlockError.EINVAL, "cannot coalesce " + uri + ": its parent "
+                        + parentUri + " has other children (" + String.join(", ", unnamed) + "), which would read "
+                        + "the merged data; name them with --keep to copy the parent's old data into them first");
+            }
+            for (String k : keep) {
+                if (siblings.stream().noneMatch(s -> sameImage(k, s))) {
+                    throw new BlockDeviceException(BlockError.EINVAL, k + " is not another child of " + parentUri);
+                }
+            }
             if (parentUri.scheme().equals("file")) {
                 Path.of(parentUri.path()).toFile().setWritable(true, true);
             }
+            List<VhdDevice> kept = new ArrayList<>();
             try (BlockDevice parent = devices.open(parentUri, OpenOptions.DEFAULT.withFormat("vhd"))) {
+                for (String k : keep) {
+                    BlockDevice s = devices.open(DeviceUri.parse(k), OpenOptions.DEFAULT.withFormat("vhd"));
+                    kept.add((VhdDevice) s);
+                }
                 if (parent.size() < child.size()) {
                     Io.join(parent.resize(child.size()));
                 }
@@ -206,6 +260,7 @@ public final class VdiOperations {
                                     + " is unchanged (its parent holds part of its data, which it still overrides)");
                         }
                         int n = (int) Math.min(CHUNK, e.end() - off);
+                        preserve(parent, kept, off, n);
                         ByteBuf data = Io.join(child.read(off, n));
                         Io.join(parent.write(off, data, false));
                         done += n;
@@ -214,10 +269,97 @@ public final class VdiOperations {
                 }
                 Io.join(parent.flush());
             } finally {
+                for (VhdDevice k : kept) {
+                    k.close();
+                }
                 markReadOnly(parentUri);
             }
-            child.emptyLayer();
+            if (empty) {
+                child.emptyLayer();
+            }
+            return parentUri.text();
         }
+    }
+
+    /**
+     * Before the parent's range [off, off+n) changes, each kept sibling receives the parent's current data
+     * wherever it holds none of its own, and is flushed: a crash after this still leaves it reading the same.
+     */
+    private static void preserve(BlockDevice parent, List<VhdDevice> kept, long off, int n) throws IOException {
+        if (kept.isEmpty()) {
+            return;
+        }
+        ByteBuf old = Io.join(parent.read(off, n));
+        try {
+            for (VhdDevice k : kept) {
+                long limit = Math.min(off + n, k.size());
+                if (limit <= off) {
+                    continue;
+                }
+                for (Extent h : k.layerAllocation(off, limit - off)) {
+                    if (h.hole()) {
+                        Io.join(k.write(h.offset(), old.retainedSlice((int) (h.offset() - off), (int) h.length()),
+                                false));
+                    }
+                }
+                Io.join(k.flush());
+            }
+        } finally {
+            old.release();
+        }
+    }
+
+    /**
+     * The other differencing images in {@code parent}'s directory whose parent is {@code parent}, found by
+     * listing the directory (storage that cannot list has no siblings to find; a child elsewhere is not seen).
+     */
+    public List<String> otherChildren(DeviceUri parent, DeviceUri except) throws IOException {
+        DeviceUri dir = devices.provider(parent).resolve(parent, ".");
+        if (dir == null) {
+            return List.of();
+        }
+        List<String> names;
+        try {
+            names = devices.provider(parent).list(dir);
+        } catch (BlockDeviceException e) {
+            if (e.error() == BlockError.ENOTSUP) {
+                return List.of();
+            }
+            throw e;
+        }
+        java.util.UUID parentId;
+        try (BlockDevice t = devices.openTransport(parent, OpenOptions.readOnlyOptions())) {
+            parentId = VhdOpener.readFooter(t, parent.text()).uuid();
+        }
+        List<String> found = new ArrayList<>();
+        for (String name : names) {
+            if (!name.endsWith(".vhd")) {
+                continue;
+            }
+            DeviceUri candidate = devices.provider(parent).resolve(parent, name);
+            if (candidate == null || sameImage(candidate.text(), except.text())
+                    || sameImage(candidate.text(), parent.text())) {
+                continue;
+            }
+            try (BlockDevice t = devices.openTransport(candidate, OpenOptions.readOnlyOptions())) {
+                // Matched by the parent's unique id, as a chain is: a name can be written many ways.
+                VhdFooter f = VhdOpener.readFooter(t, candidate.text());
+                if (f.diskType() == DiskType.DIFFERENCING && parentId != null) {
+                    VhdDynamicHeader h = VhdDynamicHeader.parse(Io.read(t, f.dataOffset(), VhdDynamicHeader.SIZE),
+                            candidate.text());
+                    if (h.parentUuid().equals(parentId)) {
+                        found.add(candidate.text());
+                    }
+                }
+            } catch (IOException | RuntimeException notAnImage) {
+                // not a VHD we can read: not a child we could keep intact either
+            }
+        }
+        return found;
+    }
+
+    private static boolean sameImage(String a, String b) {
+        return DeviceUri.parse(a).text().equals(DeviceUri.parse(b).text());
     }
 
     /**

@@ -20,22 +20,35 @@ import java.util.function.Function;
  */
 final class ControlCommands {
 
-    static final String USAGE = "commands: list | stats [DOMID/DEVID] | pause DOMID/DEVID | resume DOMID/DEVID"
+    static final String USAGE = "commands: list | stats [DOMID/DEVID] | pause DOMID/DEVID"
+            + " | resume DOMID/DEVID [--uri URI] | snapshot DOMID/DEVID | coalesce DOMID/DEVID"
             + " | detach DOMID/DEVID | export DOMID/DEVID PORT [rw] | unexport DOMID/DEVID   (add --json for JSON)";
 
     private final Tapback tapback;
     private final Function<VbdId, DeviceMetrics> metrics;
     private final DeviceExports exports;
+    private final LiveVdi live;
 
     ControlCommands(Tapback tapback, Map<VbdId, DeviceMetrics> metrics, DeviceExports exports) {
         this.tapback = tapback;
         this.metrics = metrics::get;
         this.exports = exports;
+        this.live = new LiveVdi(tapback, tapback.options().devices());
     }
 
     ControlResponse execute(String line) {
         List<String> words = new ArrayList<>(Arrays.asList(line.trim().split("\\s+")));
         boolean json = words.remove("--json");
+        String uri = null;
+        int u = words.indexOf("--uri");
+        if (u >= 0) {
+            if (u + 1 >= words.size()) {
+                return new ControlResponse(false, "--uri needs a URI; " + USAGE);
+            }
+            uri = words.remove(u + 1);
+            words.remove(u);
+        }
+        String resumeUri = uri;
         if (words.isEmpty() || words.getFirst().isEmpty()) {
             return new ControlResponse(false, USAGE);
         }
@@ -48,7 +61,9 @@ final class ControlCommands {
                     yield new ControlResponse(true, json ? statsJson(devices) : statsText(devices));
                 }
                 case "pause" -> action(words, tapback::pause, json);
-                case "resume" -> action(words, tapback::resume, json);
+                case "resume" -> action(words, id -> tapback.resume(id, resumeUri), json);
+                case "snapshot" -> action(words, id -> blocking(() -> live.snapshot(id)), json);
+                case "coalesce" -> action(words, id -> blocking(() -> live.coalesce(id)), json);
                 case "detach" -> action(words, tapback::detach, json);
                 case "export" -> export(words);
                 case "unexport" -> {
@@ -79,6 +94,16 @@ final class ControlCommands {
             return new ControlResponse(true, exports.export(VbdId.parse(args.getFirst()), port, args.size() == 3));
         } catch (java.io.IOException e) {
             return new ControlResponse(false, "export failed: " + e.getMessage());
+        }
+    }
+
+    /** Runs a live operation on the calling (virtual) thread; its failure becomes the command's error. */
+    private static CompletableFuture<String> blocking(java.util.concurrent.Callable<String> op) {
+        try {
+            return CompletableFuture.completedFuture(op.call());
+        } catch (Exception e) {
+            Throwable c = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
+            return CompletableFuture.failedFuture(c);
         }
     }
 
