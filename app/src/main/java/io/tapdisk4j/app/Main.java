@@ -28,10 +28,27 @@ public final class Main implements Runnable {
 
     /** Runs the CLI and returns its exit status (tests call this in-process). */
     public static int run(String... args) {
-        return new CommandLine(new Main())
+        return commandLine()
                 .setExecutionExceptionHandler(new ErrorReporter())
                 .setCaseInsensitiveEnumValuesAllowed(true)
                 .execute(args);
+    }
+
+    /** The whole command tree; every command and subcommand answers -h/--help, however it was declared. */
+    static CommandLine commandLine() {
+        CommandLine c = new CommandLine(new Main());
+        addHelp(c);
+        return c;
+    }
+
+    private static void addHelp(CommandLine c) {
+        CommandLine.Model.CommandSpec s = c.getCommandSpec();
+        if (s.findOption("--help") == null) {
+            String[] names = s.findOption("-h") == null ? new String[]{"-h", "--help"} : new String[]{"--help"};
+            s.addOption(CommandLine.Model.OptionSpec.builder(names).usageHelp(true)
+                    .description("Show this help message and exit.").build());
+        }
+        c.getSubcommands().values().forEach(Main::addHelp);
     }
 
     @Override

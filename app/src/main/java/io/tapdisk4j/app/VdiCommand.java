@@ -109,13 +109,17 @@ public final class VdiCommand implements Runnable {
     }
 
     @Command(name = "coalesce", description = "Merge a differencing image into its parent; the image stays, now empty. "
-            + "The parent must have no other children.")
+            + "Refused while the parent has other children (found in its directory), unless each is named with --keep: "
+            + "those first receive the parent's old data, so they read the same afterwards. "
+            + "For an image a guest is using: ctl coalesce DOMID/DEVID.")
     static final class Coalesce implements Callable<Integer> {
         @Parameters(paramLabel = "URI") String uri;
+        @Option(names = "--keep", paramLabel = "URI", description = "Another child of the parent to keep intact (repeat for each).")
+        java.util.List<String> keep = new java.util.ArrayList<>();
 
         @Override
         public Integer call() throws Exception {
-            return Progress.run("coalesce", p -> new VdiOperations().coalesce(uri, p));
+            return Progress.run("coalesce", p -> new VdiOperations().coalesce(uri, keep, p));
         }
     }
 

@@ -217,6 +217,11 @@ public final class VdiOperations {
             }
             DeviceUri parentUri = target != null ? target : child.parentUri();
             List<String> siblings = target != null ? List.of() : otherChildren(parentUri, u);
+            for (String k : keep) {
+                if (siblings.stream().noneMatch(s -> sameImage(k, s))) {
+                    throw new BlockDeviceException(BlockError.EINVAL, k + " is not another child of " + parentUri);
+                }
+            }
             List<String> unnamed = new ArrayList<>();
             for (String s : siblings) {
                 if (keep.stream().noneMatch(k -> sameImage(k, s))) {
@@ -227,11 +232,6 @@ public final class VdiOperations {
                 throw new BlockDeviceException(BlockError.EINVAL, "cannot coalesce " + uri + ": its parent "
                         + parentUri + " has other children (" + String.join(", ", unnamed) + "), which would read "
                         + "the merged data; name them with --keep to copy the parent's old data into them first");
-            }
-            for (String k : keep) {
-                if (siblings.stream().noneMatch(s -> sameImage(k, s))) {
-                    throw new BlockDeviceException(BlockError.EINVAL, k + " is not another child of " + parentUri);
-                }
             }
             if (parentUri.scheme().equals("file")) {
                 Path.of(parentUri.path()).toFile().setWritable(true, true);
