@@ -1,5 +1,6 @@
 package io.tapdisk4j.app;
 
+import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.block.Sizes;
 import io.tapdisk4j.vhd.VdiInfo;
 import io.tapdisk4j.vhd.VdiOperations;
@@ -48,7 +49,7 @@ public final class VdiCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             new VdiOperations().create(uri, size(size), format, fixed);
-            System.out.println("created " + uri + " (" + format.toLowerCase(Locale.ROOT) + (fixed ? ", fixed" : "")
+            System.out.println("created " + DeviceUri.redact(uri) + " (" + format.toLowerCase(Locale.ROOT) + (fixed ? ", fixed" : "")
                     + ", " + Sizes.format(size(size)) + ")");
             return 0;
         }
@@ -74,10 +75,10 @@ public final class VdiCommand implements Runnable {
         @Override
         public Integer call() {
             VhdChecker.Result r = new VdiOperations().check(uri);
-            r.warnings().forEach(w -> System.out.println("warning: " + w));
-            r.problems().forEach(p -> System.out.println("error: " + p));
-            System.out.println(r.ok() ? uri + " is valid (chain: " + String.join(" -> ", r.chain()) + ")"
-                    : uri + " has " + r.problems().size() + " problem(s)");
+            r.warnings().forEach(w -> System.out.println("warning: " + DeviceUri.redact(w)));
+            r.problems().forEach(p -> System.out.println("error: " + DeviceUri.redact(p)));
+            System.out.println(DeviceUri.redact(r.ok() ? uri + " is valid (chain: " + String.join(" -> ", r.chain()) + ")"
+                    : uri + " has " + r.problems().size() + " problem(s)"));
             return r.ok() ? 0 : 1;
         }
     }
@@ -90,7 +91,7 @@ public final class VdiCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             String parent = new VdiOperations().snapshot(uri);
-            System.out.println(uri + " is now a child of " + parent);
+            System.out.println(DeviceUri.redact(uri + " is now a child of " + parent));
             return 0;
         }
     }
@@ -103,7 +104,7 @@ public final class VdiCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             new VdiOperations().clone(parent, newUri);
-            System.out.println("created " + newUri + " as a child of " + parent);
+            System.out.println(DeviceUri.redact("created " + newUri + " as a child of " + parent));
             return 0;
         }
     }
@@ -144,7 +145,7 @@ public final class VdiCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             new VdiOperations().resize(uri, size(size), shrink);
-            System.out.println("resized " + uri + " to " + Sizes.format(size(size)));
+            System.out.println("resized " + DeviceUri.redact(uri) + " to " + Sizes.format(size(size)));
             return 0;
         }
     }

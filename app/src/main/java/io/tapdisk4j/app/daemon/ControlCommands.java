@@ -1,5 +1,6 @@
 package io.tapdisk4j.app.daemon;
 
+import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.ring.backend.BackendStats;
 import io.tapdisk4j.ring.xenbus.Tapback;
 import io.tapdisk4j.ring.xenbus.VbdId;
@@ -36,7 +37,13 @@ final class ControlCommands {
         this.live = new LiveVdi(tapback, tapback.options().devices());
     }
 
+    /** Answers {@code line}; no secret of a device URI is in the answer. */
     ControlResponse execute(String line) {
+        ControlResponse r = answer(line);
+        return new ControlResponse(r.ok(), DeviceUri.redact(r.body()));
+    }
+
+    private ControlResponse answer(String line) {
         List<String> words = new ArrayList<>(Arrays.asList(line.trim().split("\\s+")));
         boolean json = words.remove("--json");
         String uri = null;
@@ -140,7 +147,8 @@ final class ControlCommands {
         for (VbdInfo d : tapback.devices()) {
             b.append(String.format("%-6d %-7d %-11s %-22s %-10s %-6d %-5d %s%s%n", d.id().domid(), d.id().devid(),
                     d.state(), d.phase(), d.dataPath() == null ? "-" : d.dataPath(), d.queues(), d.ringOrder(),
-                    d.uri() == null ? "-" : d.uri(), d.error() == null ? "" : "  error: " + d.error()));
+                    d.uri() == null ? "-" : DeviceUri.redact(d.uri()),
+                    d.error() == null ? "" : "  error: " + DeviceUri.redact(d.error())));
         }
         return b.toString();
     }
@@ -149,9 +157,9 @@ final class ControlCommands {
         Json j = new Json().beginArray();
         for (VbdInfo d : tapback.devices()) {
             j.beginObject().field("domain", d.id().domid()).field("device", d.id().devid())
-                    .field("uri", d.uri()).field("state", d.state().name()).field("stateCode", d.state().code())
+                    .field("uri", DeviceUri.redact(d.uri())).field("state", d.state().name()).field("stateCode", d.state().code())
                     .field("phase", d.phase()).field("dataPath", d.dataPath()).field("queues", d.queues())
-                    .field("ringOrder", d.ringOrder()).field("error", d.error()).endObject();
+                    .field("ringOrder", d.ringOrder()).field("error", DeviceUri.redact(d.error())).endObject();
         }
         return j.endArray().toString();
     }

@@ -56,6 +56,11 @@ final class LiveVdi {
     /** Pause, snapshot, resume on the same URI (now the new, empty child); returns the frozen parent's URI. */
     String snapshot(VbdId id) throws Exception {
         String uri = uriOf(id);
+        return id + ": " + uri + " is now a child of " + snapshotParent(id);
+    }
+
+    private String snapshotParent(VbdId id) throws Exception {
+        String uri = uriOf(id);
         pause(id);
         String parent;
         try {
@@ -63,8 +68,8 @@ final class LiveVdi {
         } finally {
             resume(id, null); // on the new child, or, if the snapshot failed, on the image as it was
         }
-        log.info("{}: live snapshot of {}: frozen as {}", id, uri, parent);
-        return id + ": " + uri + " is now a child of " + parent;
+        log.info("{}: live snapshot of {}: frozen as {}", id, DeviceUri.redact(uri), DeviceUri.redact(parent));
+        return parent;
     }
 
     /**
@@ -83,8 +88,9 @@ final class LiveVdi {
             throw new IllegalArgumentException("cannot coalesce " + leaf + ": its parent " + parent
                     + " has other children (" + String.join(", ", siblings) + "), which would read the merged data");
         }
-        String frozen = snapshot(id).replaceFirst(".* is now a child of ", "");
-        log.info("{}: online coalesce: merging {} into {} while the guest writes", id, frozen, parent);
+        String frozen = snapshotParent(id);
+        log.info("{}: online coalesce: merging {} into {} while the guest writes", id, DeviceUri.redact(frozen),
+                DeviceUri.redact(parent));
         vdi.mergeIntoParent(frozen, List.of(), VdiProgress.NONE, false);
         pause(id);
         String resumeOn = null;
@@ -111,7 +117,8 @@ final class LiveVdi {
         } finally {
             resume(id, null);
         }
-        log.info("{}: online coalesce done: {} merged into {}, now at {}", id, leaf, parent, resumeOn);
+        log.info("{}: online coalesce done: {} merged into {}, now at {}", id, DeviceUri.redact(leaf),
+                DeviceUri.redact(parent), DeviceUri.redact(resumeOn));
         return id + ": coalesced " + leaf + " into " + parent + ", which is now " + leaf;
     }
 
@@ -127,7 +134,7 @@ final class LiveVdi {
         try {
             devices.provider(u).remove(u);
         } catch (IOException | RuntimeException e) {
-            log.warn("online coalesce: could not remove {} (no longer used): {}", u, e.getMessage());
+            log.warn("online coalesce: could not remove {} (no longer used): {}", u, DeviceUri.redact(e.getMessage()));
         }
     }
 }

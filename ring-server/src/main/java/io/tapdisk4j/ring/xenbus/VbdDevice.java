@@ -2,6 +2,7 @@ package io.tapdisk4j.ring.xenbus;
 
 import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDeviceException;
+import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.block.OpenOptions;
 import io.tapdisk4j.ring.backend.BackendFeatures;
 import io.tapdisk4j.ring.backend.BackendListener;
@@ -230,11 +231,11 @@ final class VbdDevice {
         try {
             device = options.devices().open(params.trim(), OpenOptions.DEFAULT.withReadOnly(readOnly));
         } catch (IOException | RuntimeException e) {
-            throw new XenbusFatal(errno(e), "opening " + params.trim() + ": " + e.getMessage());
+            throw new XenbusFatal(errno(e), DeviceUri.redact("opening " + params.trim() + ": " + e.getMessage()));
         }
         uri = params.trim();
         failedUri = null;
-        log.info("{}: opened {} ({} bytes, {})", id, uri, device.size(), readOnly ? "read-only" : "read-write");
+        log.info("{}: opened {} ({} bytes, {})", id, DeviceUri.redact(uri), device.size(), readOnly ? "read-only" : "read-write");
         if (feWatch == null) {
             feWatch = xs.watch(fe + "/state", "fe:" + id, (path, token) -> kick());
         }
@@ -363,10 +364,10 @@ final class VbdDevice {
             try {
                 device.close();
             } catch (RuntimeException e) {
-                log.warn("{}: closing {} failed: {}", id, uri, e.toString());
+                log.warn("{}: closing {} failed: {}", id, DeviceUri.redact(uri), DeviceUri.redact(e.toString()));
             }
             device = null;
-            log.info("{}: released {} ({})", id, uri, why);
+            log.info("{}: released {} ({})", id, DeviceUri.redact(uri), why);
         }
     }
 
@@ -384,7 +385,7 @@ final class VbdDevice {
                 // leaf, a coalesce rewrites the parent) is what resume opens, not a stale open file.
                 closeDevice("paused");
                 phase("paused");
-                log.info("{}: paused, {} closed (requests stay on the ring until resume)", id, uri);
+                log.info("{}: paused, {} closed (requests stay on the ring until resume)", id, DeviceUri.redact(uri));
                 return id + " paused";
             }
             case RESUME -> {
@@ -397,8 +398,8 @@ final class VbdDevice {
                     reopened = options.devices().open(target, OpenOptions.DEFAULT.withReadOnly(readOnly));
                 } catch (IOException | RuntimeException e) {
                     // Stay paused: the guest's requests wait on the ring, and resume may be retried (with --uri).
-                    throw new IllegalStateException(id + ": resume failed, still paused: opening " + target + ": "
-                            + e.getMessage());
+                    throw new IllegalStateException(DeviceUri.redact(id + ": resume failed, still paused: opening " + target
+                            + ": " + e.getMessage()));
                 }
                 BackendSpec old = pausedSpec;
                 BackendSpec spec = new BackendSpec(old.hypervisor(), old.frontendDomid(), old.name(), reopened,
@@ -415,8 +416,8 @@ final class VbdDevice {
                     throw new IllegalStateException(id + ": resume failed: " + e.getMessage());
                 }
                 phase("connected");
-                log.info("{}: resumed on {}", id, uri);
-                return id + " resumed on " + uri;
+                log.info("{}: resumed on {}", id, DeviceUri.redact(uri));
+                return id + " resumed on " + DeviceUri.redact(uri);
             }
             case DETACH -> {
                 release("detached by ctl");
@@ -484,7 +485,7 @@ final class VbdDevice {
         state = s;
         phase = newPhase;
         if (old != s) {
-            log.info("{}: state {} -> {}{}", id, old, s, uri != null ? " (" + uri + ")" : "");
+            log.info("{}: state {} -> {}{}", id, old, s, uri != null ? " (" + DeviceUri.redact(uri) + ")" : "");
         }
         tapback.changed(this);
     }
