@@ -32,7 +32,9 @@ final class SrCommand implements Runnable {
             if (!uri.regionMatches(true, 0, "nfs:", 0, 4)) {
                 throw new IllegalArgumentException("sr ls lists nfs:// directories; '" + uri + "' is not one");
             }
-            List<NfsDirectory.Vdi> vdis = NfsDirectory.list(uri);
+            // Writer lock files (NAME.lock, held while an image is open for writing) are not images.
+            List<NfsDirectory.Vdi> vdis = NfsDirectory.list(uri).stream()
+                    .filter(v -> !v.name().endsWith(".lock")).toList();
             int width = 4;
             for (NfsDirectory.Vdi v : vdis) {
                 width = Math.max(width, v.name().length());

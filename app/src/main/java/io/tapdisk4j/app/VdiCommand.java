@@ -35,6 +35,14 @@ public final class VdiCommand implements Runnable {
         spec.commandLine().usage(System.out);
     }
 
+    /** Every writable open takes the image's writer lock; --force breaks one whose holder is known dead. */
+    @Option(names = "--force", scope = picocli.CommandLine.ScopeType.INHERIT,
+            description = "Break a stale writer lock left by a dead holder (an NFS lock file whose lease ran out); "
+                    + "a live holder's lock is never broken.")
+    void force(boolean force) {
+        io.tapdisk4j.block.WriterLocks.breakStale(force);
+    }
+
     static long size(String text) {
         return Sizes.parse(text);
     }
@@ -90,7 +98,12 @@ public final class VdiCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            String parent = new VdiOperations().snapshot(uri);
+            String parent;
+            try {
+                parent = new VdiOperations().snapshot(uri);
+            } catch (io.tapdisk4j.block.BlockDeviceException e) {
+                throw inUse(e);
+            }
             System.out.println(DeviceUri.redact(uri + " is now a child of " + parent));
             return 0;
         }
@@ -120,7 +133,13 @@ public final class VdiCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            return Progress.run("coalesce", p -> new VdiOperations().coalesce(uri, keep, p));
+            return Progress.run("coalesce", p -> {
+                try {
+                    new VdiOperations().coalesce(uri, keep, p);
+                } catch (io.tapdisk4j.block.BlockDeviceException e) {
+                    throw inUse(e);
+                }
+            });
         }
     }
 
@@ -148,6 +167,16 @@ public final class VdiCommand implements Runnable {
             System.out.println("resized " + DeviceUri.redact(uri) + " to " + Sizes.format(size(size)));
             return 0;
         }
+    }
+
+    /** An image in use by a writer: say how to do the operation on a live image instead. */
+    static io.tapdisk4j.block.BlockDeviceException inUse(io.tapdisk4j.block.BlockDeviceException e) {
+        if (e.error() != io.tapdisk4j.block.BlockError.EBUSY) {
+            return e;
+        }
+        return new io.tapdisk4j.block.BlockDeviceException(e.error(), e.getMessage() + ". If a tapdisk4j daemon"
+                + " serves it, do it through the daemon: `tapdisk4j ctl snapshot|coalesce DOMID/DEVID` (pause, change,"
+                + " resume), or pause the device first with `ctl pause`", e);
     }
 
     interface Operation {

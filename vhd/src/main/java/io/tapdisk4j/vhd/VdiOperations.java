@@ -104,6 +104,14 @@ public final class VdiOperations {
     public String snapshot(String uri) throws IOException {
         DeviceUri u = DeviceUri.parse(uri);
         int blockSize = requireVhd(u);
+        // Held until the child is in place: the image's writer lock, so an image a daemon serves (or
+        // anyone writes) is refused instead of frozen under a writer that keeps the old file open.
+        try (BlockDevice writer = devices.openTransport(u, OpenOptions.DEFAULT)) {
+            return snapshotLocked(u, uri, blockSize);
+        }
+    }
+
+    private String snapshotLocked(DeviceUri u, String uri, int blockSize) throws IOException {
         String name = u.path().substring(u.path().lastIndexOf('/') + 1);
         String base = name.endsWith(".vhd") ? name.substring(0, name.length() - 4) : name;
         String parentName = base + ".snap-" + UUID.randomUUID().toString().substring(0, 8) + ".vhd";

@@ -64,6 +64,9 @@ public final class FileDevice implements BlockDevice, FileRegionReads {
         LinuxFile f = LinuxFile.open(path, flags, 0);
         LinuxFile d = null;
         try {
+            if (!readOnly) {
+                WriterLock.acquire(f, path);
+            }
             if (directIo) {
                 d = LinuxFile.open(path, flags | LinuxFile.O_DIRECT, 0);
             }

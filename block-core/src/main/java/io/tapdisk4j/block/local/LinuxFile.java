@@ -71,6 +71,12 @@ public final class LinuxFile implements AutoCloseable {
     private static final MethodHandle SYSCALL4 = handle("syscall",
             FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS,
                     ValueLayout.ADDRESS, ValueLayout.JAVA_LONG), CCS, Linker.Option.firstVariadicArg(1));
+    /** fcntl(fd, cmd, struct flock *): for open file description (OFD) locks. */
+    private static final MethodHandle FCNTL = handle("fcntl",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS),
+            CCS, Linker.Option.firstVariadicArg(2));
+    static final int F_OFD_SETLK = 37;
+    static final short F_WRLCK = 1;
     private static final MethodHandle CLOSE = handle("close",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
     private static final long PAGE = pageSize();
@@ -132,6 +138,36 @@ public final class LinuxFile implements AutoCloseable {
 
     public String path() {
         return path;
+    }
+
+    /**
+     * Takes a write lock on {@code [start, start+length)} that belongs to this open file description (an OFD
+     * lock: not shared by other opens in this process, not lost when another descriptor of the file closes, and
+     * released by the kernel when the holder dies). Returns false when another open holds a conflicting lock.
+     */
+    public boolean tryWriteLock(long start, long length) throws BlockDeviceException {
+        try (Arena arena = Arena.ofConfined()) {
+            // struct flock on LP64: short l_type, short l_whence, off_t l_start, off_t l_len, pid_t l_pid (0 for OFD).
+            MemorySegment flock = arena.allocate(32, 8);
+            flock.set(ValueLayout.JAVA_SHORT, 0, F_WRLCK);
+            flock.set(ValueLayout.JAVA_SHORT, 2, (short) 0); // SEEK_SET
+            flock.set(ValueLayout.JAVA_LONG, 8, start);
+            flock.set(ValueLayout.JAVA_LONG, 16, length);
+            MemorySegment state = STATE.get();
+            int r = (int) FCNTL.invokeExact(state, fd, F_OFD_SETLK, flock);
+            if (r == 0) {
+                return true;
+            }
+            int e = errno(state);
+            if (e == EAGAIN || e == 13) { // EACCES: some file systems answer a conflict so
+                return false;
+            }
+            throw error("fcntl(F_OFD_SETLK)", path, e);
+        } catch (BlockDeviceException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
     }
 
     /** The file descriptor number (for /proc/self/fd/N, which reopens this very file). */
