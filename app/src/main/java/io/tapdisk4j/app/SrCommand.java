@@ -8,7 +8,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
-/** {@code sr}: storage repository operations; {@code sr ls} lists the VDIs of an NFS SR directory. */
+/**
+ * {@code sr}: storage repository operations; {@code sr ls} lists the VDIs of an NFS SR directory, or the
+ * targets and LUNs of an iSCSI portal (as iscsi-ls does).
+ */
 @Command(name = "sr", description = "Storage repository operations.", subcommands = SrCommand.Ls.class)
 final class SrCommand implements Runnable {
 
@@ -20,17 +23,22 @@ final class SrCommand implements Runnable {
         spec.commandLine().usage(System.out);
     }
 
-    @Command(name = "ls", description = "List the image files of a directory with size and format, "
-            + "for example: sr ls nfs://server/export/sr-uuid")
+    @Command(name = "ls", description = "List the image files of an NFS directory with size and format "
+            + "(sr ls nfs://server/export/sr-uuid), or the targets and LUNs of an iSCSI portal (sr ls iscsi://portal).")
     static final class Ls implements Callable<Integer> {
 
-        @Parameters(paramLabel = "URI", description = "nfs://server[:port]/export/dir[?uid=…&gid=…&nfsport=…&mountport=…]")
+        @Parameters(paramLabel = "URI", description = "nfs://server[:port]/export/dir[?uid=…&gid=…&nfsport=…&mountport=…] "
+                + "or iscsi://[user%%password@]host[:port]")
         String uri;
 
         @Override
         public Integer call() throws Exception {
+            if (uri.regionMatches(true, 0, "iscsi:", 0, 6)) {
+                return IscsiPortalListing.print(uri, System.out);
+            }
             if (!uri.regionMatches(true, 0, "nfs:", 0, 4)) {
-                throw new IllegalArgumentException("sr ls lists nfs:// directories; '" + uri + "' is not one");
+                throw new IllegalArgumentException("sr ls lists nfs:// directories and iscsi:// portals; '"
+                        + io.tapdisk4j.block.DeviceUri.redact(uri) + "' is neither");
             }
             // Writer lock files (NAME.lock, held while an image is open for writing) are not images.
             List<NfsDirectory.Vdi> vdis = NfsDirectory.list(uri).stream()

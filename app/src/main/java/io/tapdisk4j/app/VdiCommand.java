@@ -143,15 +143,18 @@ public final class VdiCommand implements Runnable {
         }
     }
 
-    @Command(name = "copy", description = "Copy SRC to a new image DST, reading only allocated data (thin), between any two URIs.")
+    @Command(name = "copy", description = "Copy SRC to a new image DST, reading only allocated data (thin), between any two URIs; "
+            + "with --existing onto an image or LUN that exists (as qemu-img convert -n): the only way onto an iSCSI LUN.")
     static final class Copy implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "SRC") String src;
         @Parameters(index = "1", paramLabel = "DST") String dst;
-        @Option(names = "--format", defaultValue = "raw", description = "Format of DST: raw or vhd (default: ${DEFAULT-VALUE}).") String format;
+        @Option(names = "--format", defaultValue = "raw", description = "Format of a new DST: raw or vhd (default: ${DEFAULT-VALUE}).") String format;
+        @Option(names = {"-n", "--existing"}, description = "DST exists (an image, a LUN): write into it, zeroes where SRC has none; "
+                + "it must be at least as large as SRC.") boolean existing;
 
         @Override
         public Integer call() throws Exception {
-            return Progress.run("copy", p -> new VdiOperations().copy(src, dst, format, p));
+            return Progress.run("copy", p -> new VdiOperations().copy(src, dst, format, existing, p));
         }
     }
 

@@ -28,6 +28,8 @@ public final class VdiOperations {
 
     /** Bytes per read/write while copying or coalescing. */
     static final int CHUNK = 4 << 20;
+    /** Bytes per copy_file_range call: large, as no buffer holds them; small enough for progress and Ctrl-C. */
+    static final long KERNEL_CHUNK = 64L << 20;
     /** Requests in flight while copying. */
     static final int DEPTH = 4;
 
@@ -104,14 +106,18 @@ public final class VdiOperations {
     public String snapshot(String uri) throws IOException {
         DeviceUri u = DeviceUri.parse(uri);
         int blockSize = requireVhd(u);
-        // Held until the child is in place: the image's writer lock, so an image a daemon serves (or
-        // anyone writes) is refused instead of frozen under a writer that keeps the old file open.
-        try (BlockDevice writer = devices.openTransport(u, OpenOptions.DEFAULT)) {
-            return snapshotLocked(u, uri, blockSize);
+        // The image's writer lock, held until the rename: an image a daemon serves (or anyone writes) is
+        // refused instead of frozen under a writer that keeps the old file open. After the rename nothing can
+        // open the name until the child is there, and the child takes the name's lock (NFS locks by name).
+        BlockDevice writer = devices.openTransport(u, OpenOptions.DEFAULT);
+        try {
+            return snapshotLocked(u, uri, blockSize, writer);
+        } finally {
+            writer.close();
         }
     }
 
-    private String snapshotLocked(DeviceUri u, String uri, int blockSize) throws IOException {
+    private String snapshotLocked(DeviceUri u, String uri, int blockSize, BlockDevice writer) throws IOException {
         String name = u.path().substring(u.path().lastIndexOf('/') + 1);
         String base = name.endsWith(".vhd") ? name.substring(0, name.length() - 4) : name;
         String parentName = base + ".snap-" + UUID.randomUUID().toString().substring(0, 8) + ".vhd";
@@ -129,6 +135,7 @@ public final class VdiOperations {
                     + ", which a snapshot needs; use 'vdi clone " + uri + " NEWURI' instead: the image stays where"
                     + " it is, as the read-only parent of a new child at NEWURI", e);
         }
+        writer.close(); // closing twice is harmless
         try {
             createChild(parentUri, u, blockSize);
         } catch (IOException | RuntimeException e) {
@@ -375,43 +382,87 @@ public final class VdiOperations {
      * allocation map says holds data: holes and zero runs are skipped, so thin images stay thin.
      */
     public void copy(String src, String dst, String format, VdiProgress progress) throws IOException {
+        copy(src, dst, format, false, progress);
+    }
+
+    /**
+     * Copies {@code src} to {@code dst}: a new image (raw or vhd), or with {@code existing} onto an image or LUN
+     * that is there already (as {@code qemu-img convert -n}; its format is probed, and it must be at least as
+     * large as the source). Only what the source's allocation map says holds data is read; chunks that read
+     * as zeroes are not written to a new image (it stays thin) and are written as zeroes (unmapped where the
+     * storage can) onto an existing one, whose old data there must not show through.
+     */
+    public void copy(String src, String dst, String format, boolean existing, VdiProgress progress)
+            throws IOException {
         try (BlockDevice s = devices.open(DeviceUri.parse(src), OpenOptions.readOnlyOptions())) {
             String f = format == null ? "raw" : format;
-            if (f.equalsIgnoreCase("vhd")) {
+            if (!existing && f.equalsIgnoreCase("vhd")) {
                 VhdCreator.checkSize(s.size());
             }
-            try (BlockDevice d = devices.create(DeviceUri.parse(dst), s.size(), f)) {
-                long total = s.size();
-                progress.update("copy", 0, total);
-                ArrayDeque<CompletableFuture<Void>> inFlight = new ArrayDeque<>();
-                for (long pos = 0; pos < total; ) {
-                    List<Extent> map = allocationOf(s, pos, Math.min(total - pos, 1L << 30));
-                    for (Extent e : map) {
-                        if (!e.zero()) {
-                            for (long off = e.offset(); off < e.end(); off += CHUNK) {
-                                if (progress.cancelled()) {
-                                    drain(inFlight);
-                                    d.flush().join();
-                                    throw new BlockDeviceException(BlockError.EIO, "copy interrupted at byte " + off
-                                            + "; " + dst + " is a valid image holding the data copied so far");
-                                }
-                                int n = (int) Math.min(CHUNK, e.end() - off);
-                                long at = off;
-                                inFlight.add(s.read(at, n).thenCompose(b -> d.write(at, b, false)));
-                                if (inFlight.size() >= DEPTH) {
-                                    Io.join(inFlight.poll());
-                                }
-                                progress.update("copy", off + n, total);
-                            }
-                        }
-                        pos = e.end();
-                        progress.update("copy", pos, total);
-                    }
+            try (BlockDevice d = existing ? devices.open(DeviceUri.parse(dst), OpenOptions.DEFAULT)
+                    : devices.create(DeviceUri.parse(dst), s.size(), f)) {
+                if (existing && d.size() < s.size()) {
+                    throw new BlockDeviceException(BlockError.EINVAL, dst + " (" + d.size() + " bytes) is smaller than "
+                            + src + " (" + s.size() + " bytes)");
                 }
-                drain(inFlight);
-                Io.join(d.flush());
+                copyData(s, d, existing, dst, progress);
             }
         }
+    }
+
+    private static void copyData(BlockDevice s, BlockDevice d, boolean existing, String dst, VdiProgress progress)
+            throws IOException {
+        long total = s.size();
+        progress.update("copy", 0, total);
+        ArrayDeque<CompletableFuture<Void>> inFlight = new ArrayDeque<>();
+        // Between two local raw files the kernel copies (copy_file_range): no bytes through this process.
+        boolean kernelCopy = s instanceof io.tapdisk4j.block.RangeCopy;
+        for (long pos = 0; pos < total; ) {
+            List<Extent> map = allocationOf(s, pos, Math.min(total - pos, 1L << 30));
+            for (Extent e : map) {
+                for (long off = e.offset(); off < e.end(); off += CHUNK) {
+                    if (progress.cancelled()) {
+                        drain(inFlight);
+                        d.flush().join();
+                        throw new BlockDeviceException(BlockError.EIO, "copy interrupted at byte " + off
+                                + "; " + dst + " is a valid image holding the data copied so far");
+                    }
+                    int n = (int) Math.min(CHUNK, e.end() - off);
+                    long at = off;
+                    if (kernelCopy && !e.zero()) {
+                        long big = Math.min(KERNEL_CHUNK, e.end() - off);
+                        if (((io.tapdisk4j.block.RangeCopy) s).copyRangeTo(d, at, big)) {
+                            off += big - CHUNK; // the loop adds CHUNK
+                            progress.update("copy", at + big, total);
+                            continue;
+                        }
+                        kernelCopy = false;
+                    }
+                    if (e.zero()) {
+                        if (!existing) {
+                            break; // a new image reads zeroes there already
+                        }
+                        inFlight.add(d.writeZeroes(at, n, true));
+                    } else {
+                        inFlight.add(s.read(at, n).thenCompose(b -> {
+                            if (Zeroes.all(b)) {
+                                b.release();
+                                return existing ? d.writeZeroes(at, n, true) : CompletableFuture.completedFuture(null);
+                            }
+                            return d.write(at, b, false);
+                        }));
+                    }
+                    if (inFlight.size() >= DEPTH) {
+                        Io.join(inFlight.poll());
+                    }
+                    progress.update("copy", off + n, total);
+                }
+                pos = e.end();
+                progress.update("copy", pos, total);
+            }
+        }
+        drain(inFlight);
+        Io.join(d.flush());
     }
 
     private static void drain(ArrayDeque<CompletableFuture<Void>> inFlight) throws BlockDeviceException {

@@ -196,6 +196,32 @@ class LiveVdiTest {
     }
 
     @Test
+    void anOfflineSnapshotOfAServedImageIsRefusedAndPointsToCtlSnapshot() throws Exception {
+        String uri = image();
+        try (LiveGuest g = new LiveGuest(dir.resolve("sim"), uri, DISK)) {
+            g.write(0, 1);
+            java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+            java.io.PrintStream original = System.err;
+            int status;
+            System.setErr(new java.io.PrintStream(err, true, java.nio.charset.StandardCharsets.UTF_8));
+            try {
+                status = Main.run("vdi", "snapshot", uri);
+            } finally {
+                System.setErr(original);
+            }
+            String text = err.toString(java.nio.charset.StandardCharsets.UTF_8);
+            assertEquals(1, status, text);
+            assertTrue(text.contains("already open for writing by pid " + ProcessHandle.current().pid())
+                    && text.contains("ctl snapshot"), text);
+            try (var files = Files.list(dir.resolve("sr"))) {
+                assertEquals(List.of("disk.vhd"), files.map(f -> f.getFileName().toString()).toList());
+            }
+            g.write(1, 2);
+            g.verify("after the refused snapshot");
+        }
+    }
+
+    @Test
     void ctlCoalesceRefusesWhenTheParentHasAnotherChild() throws Exception {
         String uri = image();
         try (LiveGuest g = new LiveGuest(dir.resolve("sim"), uri, DISK)) {

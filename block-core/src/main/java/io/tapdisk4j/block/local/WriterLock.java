@@ -79,7 +79,9 @@ final class WriterLock {
         try {
             String c = new String(Files.readAllBytes(proc.resolve("cmdline")), StandardCharsets.UTF_8)
                     .replace('\0', ' ').trim();
-            return c.isEmpty() ? "" : " (" + (c.length() > 160 ? c.substring(0, 160) + "…" : c) + ")";
+            // Long java command lines: the program and the end (the command and its arguments) say what it is.
+            return c.isEmpty() ? "" : " (" + (c.length() > 200 ? c.substring(0, 60) + " … " + c.substring(c.length() - 130)
+                    : c) + ")";
         } catch (IOException e) {
             return "";
         }

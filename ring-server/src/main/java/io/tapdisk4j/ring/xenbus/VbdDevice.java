@@ -417,7 +417,7 @@ final class VbdDevice {
                 }
                 phase("connected");
                 log.info("{}: resumed on {}", id, DeviceUri.redact(uri));
-                return id + " resumed on " + DeviceUri.redact(uri);
+                return id + " resumed" + (argument != null ? " on " + DeviceUri.redact(uri) : "");
             }
             case DETACH -> {
                 release("detached by ctl");
