@@ -157,15 +157,17 @@ final class BenchCopyCommand implements Callable<Integer> {
 
     private static double time(List<String> cmd) throws Exception {
         long start = System.nanoTime();
-        Process p = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD)
-                .redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        Path log = Files.createTempFile("tapdisk4j-bench-", ".log");
+        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         if (!p.waitFor(10, TimeUnit.MINUTES)) {
             p.destroyForcibly();
             throw new IOException("timed out: " + String.join(" ", cmd));
         }
         double s = (System.nanoTime() - start) / 1e9;
+        String output = Files.readString(log);
+        Files.deleteIfExists(log);
         if (p.exitValue() != 0) {
-            throw new IOException("failed (exit " + p.exitValue() + "): " + String.join(" ", cmd));
+            throw new IOException("failed (exit " + p.exitValue() + "): " + String.join(" ", cmd) + "\n" + output);
         }
         return s;
     }
