@@ -100,14 +100,15 @@ final class BenchCopyCommand implements Callable<Integer> {
             if (wanted("nfs")) {
                 String nfsCp = Peers.require("nfs-cp", "libnfs-utils");
                 try (Ganesha g = Ganesha.startStandalone()) {
-                    Path a = g.export().resolve("ours.raw");
-                    Path b = g.export().resolve("theirs.raw");
+                    // Removed through NFS, not under the server's feet: ganesha would still believe they exist.
+                    io.tapdisk4j.nfs.device.NfsDeviceProvider nfs = new io.tapdisk4j.nfs.device.NfsDeviceProvider();
                     Supplier<Void> cleanNfs = () -> {
-                        try {
-                            Files.deleteIfExists(a);
-                            Files.deleteIfExists(b);
-                        } catch (IOException e) {
-                            throw new java.io.UncheckedIOException(e);
+                        for (String name : List.of("ours.raw", "theirs.raw")) {
+                            try {
+                                nfs.remove(io.tapdisk4j.block.DeviceUri.parse(g.url(name, "")));
+                            } catch (IOException notThere) {
+                                // nothing to remove
+                            }
                         }
                         return null;
                     };
