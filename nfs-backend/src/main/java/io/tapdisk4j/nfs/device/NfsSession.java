@@ -92,7 +92,7 @@ public final class NfsSession implements AutoCloseable {
                     candidates.add(best);
                 }
             } catch (BlockDeviceException e) {
-                if (unreachable(e)) {
+                if (url.soft() && unreachable(e)) {
                     throw e; // the server does not answer: trying each MNT candidate would only wait longer
                 }
                 LOG.debug("export list unavailable from {}: {}", url.host(), e.getMessage());
@@ -114,7 +114,7 @@ public final class NfsSession implements AutoCloseable {
                     export = c;
                     break;
                 } catch (BlockDeviceException e) {
-                    if (unreachable(e)) {
+                    if (url.soft() && unreachable(e)) {
                         throw e;
                     }
                     last = e;
@@ -142,7 +142,10 @@ public final class NfsSession implements AutoCloseable {
         }
     }
 
-    /** No answer (as opposed to a refusal, after which another export candidate may still work). */
+    /**
+     * No answer (as opposed to a refusal, after which another export candidate may still work). Only a soft
+     * URL gives up on it at once: it asked for the bound; a hard one keeps trying the other candidates.
+     */
     private static boolean unreachable(BlockDeviceException e) {
         return e.error() == BlockError.ETIMEDOUT || e.error() == BlockError.ESHUTDOWN;
     }
