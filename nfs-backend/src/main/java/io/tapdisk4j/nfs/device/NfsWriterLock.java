@@ -55,11 +55,24 @@ final class NfsWriterLock {
         this.image = image;
     }
 
-    /** Takes the lock on the image {@code url} names, or throws EBUSY naming the holder. */
+    /**
+     * Takes the lock on the image {@code url} names, or throws EBUSY naming the holder. Returns null when no lock
+     * file can be made there (a read-only export, a directory this user may not write): the open goes on
+     * without a lock, as before locking existed, and its writes meet the same refusal.
+     */
     static NfsWriterLock acquire(NfsSession session, NfsUrl url, String image) throws IOException {
         FileHandle dir = NfsSession.await(session.lookup(url.parentPath()), "LOOKUP " + url.parentPath()).handle();
         NfsWriterLock lock = new NfsWriterLock(session, dir, url.fileName() + SUFFIX, image);
-        lock.take(true);
+        try {
+            lock.take(true);
+        } catch (BlockDeviceException e) {
+            int s = status(e);
+            if (s == Nfs3Status.ROFS || s == Nfs3Status.ACCES || s == Nfs3Status.PERM) {
+                LOG.warn("{}: no writer lock (cannot create {}: {})", image, lock.name, e.getMessage());
+                return null;
+            }
+            throw e;
+        }
         return lock;
     }
 
