@@ -12,11 +12,14 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 /** {@code tapdisk4j ctl}: talks to a running {@code serve} through its control socket, like tap-ctl. */
-@Command(name = "ctl", description = {"Control a running `tapdisk4j serve`:",
+@Command(name = "ctl", mixinStandardHelpOptions = true, description = {"Control a running `tapdisk4j serve`:",
         "  list                    every device: domain, device, state, data path, queues, URI",
         "  stats [DOMID/DEVID]     requests, bytes, errors, in flight, latency percentiles",
-        "  pause DOMID/DEVID       drain and stop serving (requests wait on the ring)",
-        "  resume DOMID/DEVID      serve again",
+        "  pause DOMID/DEVID       drain, close the image chain, stop serving (requests wait on the ring)",
+        "  resume DOMID/DEVID [--uri URI]",
+        "                          reopen the image (the same URI, or URI: a relink) and serve again",
+        "  snapshot DOMID/DEVID    live snapshot: pause, snapshot the image, resume on the new child",
+        "  coalesce DOMID/DEVID    online leaf-coalesce into the parent while the guest keeps writing",
         "  detach DOMID/DEVID      drain, disconnect and release the device",
         "As a toolstack (writes xenstore itself, for xl users; no daemon needed):",
         "  attach DOMID VDEV URI [--mode r|w] [--data-path P]   give a guest a vbd3 disk (VDEV: xvda or 51712)",
@@ -35,8 +38,12 @@ final class CtlCommand implements Callable<Integer> {
     @Option(names = "--protocol", paramLabel = "nbd|iscsi", description = "export: the protocol (default nbd).")
     String protocol;
 
+    @Option(names = "--uri", paramLabel = "URI", description = "With resume: the image to serve from now on.")
+    String uri;
+
     @Parameters(arity = "1..4", paramLabel = "COMMAND [DEVICE] [ARGS]",
-            description = "list | stats | pause | resume | detach | export DOM/DEV PORT [rw] [--protocol iscsi] | unexport DOM/DEV")
+            description = "list | stats | pause | resume | snapshot | coalesce | detach | attach DOMID VDEV URI"
+                    + " | export DOM/DEV PORT [rw] [--protocol iscsi] | unexport DOM/DEV")
     List<String> command;
 
     @Option(names = "--mode", paramLabel = "r|w", defaultValue = "w", description = "attach: read-only or read-write.")
@@ -69,7 +76,8 @@ final class CtlCommand implements Callable<Integer> {
         }
         Path s = socket != null ? socket : DaemonOptions.defaultControl(sim);
         ControlResponse r = ControlClient.request(s, String.join(" ", command)
-                + (protocol != null ? " --protocol " + protocol : "") + (json ? " --json" : ""));
+                + (protocol != null ? " --protocol " + protocol : "") + (uri != null ? " --uri " + uri : "")
+                + (json ? " --json" : ""));
         (r.ok() ? System.out : System.err).print(r.body().endsWith("\n") ? r.body() : r.body() + "\n");
         return r.ok() ? 0 : 1;
     }

@@ -57,7 +57,8 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--data-path", defaultValue = "copy", description = "copy, map-copy or persistent.")
     String dataPath;
 
-    @Option(names = "--nbd-port", defaultValue = "10809", description = "NBD export port on 127.0.0.1 (0: any free port).")
+    // Not NBD's standard 10809 by default: a real NBD server on this machine (nbd-server, qemu-nbd) owns that.
+    @Option(names = "--nbd-port", defaultValue = "0", description = "NBD export port on 127.0.0.1 (default: a free port).")
     int nbdPort;
 
     @Option(names = "--exit", description = "Stop after the workload instead of waiting for Ctrl-C.")
@@ -122,8 +123,10 @@ final class DemoCommand implements Callable<Integer> {
             out.printf("  workload done: %d requests, %d errors, %d blocks failed verification%n",
                     r.requests(), r.errors(), r.mismatches());
             out.println();
-            printTryNext(out, sim, daemon, nbd.port());
-            if (!exitAfterWorkload) {
+            if (exitAfterWorkload) {
+                out.println("Run it without --exit to keep it serving, then try ctl, xenstore-ls and NBD tools on it.");
+            } else {
+                printTryNext(out, sim, daemon, nbd.port());
                 out.println();
                 out.println("Serving until Ctrl-C.");
                 interrupted.await();

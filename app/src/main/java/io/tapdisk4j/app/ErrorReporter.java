@@ -1,6 +1,7 @@
 package io.tapdisk4j.app;
 
 import io.tapdisk4j.block.BlockDeviceException;
+import io.tapdisk4j.block.DeviceUri;
 import picocli.CommandLine;
 
 import java.io.IOException;
@@ -15,11 +16,13 @@ final class ErrorReporter implements CommandLine.IExecutionExceptionHandler {
     public int handleExecutionException(Exception e, CommandLine cmd, CommandLine.ParseResult parsed) {
         Throwable t = BlockDeviceException.unwrap(e);
         if (t instanceof IOException || t instanceof IllegalArgumentException || t instanceof IllegalStateException) {
-            cmd.getErr().println("tapdisk4j " + cmd.getCommandName() + ": " + t.getMessage());
+            cmd.getErr().println("tapdisk4j " + cmd.getCommandName() + ": " + DeviceUri.redact(t.getMessage()));
             return 1;
         }
         cmd.getErr().println("tapdisk4j " + cmd.getCommandName() + ": internal error:");
-        t.printStackTrace(cmd.getErr());
+        java.io.StringWriter trace = new java.io.StringWriter();
+        t.printStackTrace(new java.io.PrintWriter(trace));
+        cmd.getErr().print(DeviceUri.redact(trace.toString()));
         return 70;
     }
 }

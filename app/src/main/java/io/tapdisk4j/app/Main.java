@@ -16,6 +16,7 @@ import picocli.CommandLine.Command;
                 DevicesCommand.class,
                 BenchCommand.class,
                 CommandLine.HelpCommand.class,
+                AotTrainingCommand.class,
         })
 public final class Main implements Runnable {
 
@@ -28,10 +29,45 @@ public final class Main implements Runnable {
 
     /** Runs the CLI and returns its exit status (tests call this in-process). */
     public static int run(String... args) {
-        return new CommandLine(new Main())
+        return commandLine(args)
                 .setExecutionExceptionHandler(new ErrorReporter())
                 .setCaseInsensitiveEnumValuesAllowed(true)
                 .execute(args);
+    }
+
+    /**
+     * The commands people run often and expect to return at once ({@code vdi info}, {@code ctl list}): a tree of
+     * just that command, so start-up does not load and reflect over every other command's classes (the
+     * daemon, the demo, the benchmarks). Usage and errors read the same ("tapdisk4j vdi info ...").
+     */
+    private static final java.util.Map<String, java.util.function.Supplier<Object>> QUICK = java.util.Map.of(
+            "vdi", VdiCommand::new, "ctl", CtlCommand::new);
+
+    static CommandLine commandLine(String... args) {
+        if (args.length == 0 || !QUICK.containsKey(args[0])) {
+            return commandLine();
+        }
+        CommandLine root = new CommandLine(CommandLine.Model.CommandSpec.create().name("tapdisk4j"));
+        root.addSubcommand(args[0], QUICK.get(args[0]).get());
+        addHelp(root);
+        return root;
+    }
+
+    /** The whole command tree; every command and subcommand answers -h/--help, however it was declared. */
+    static CommandLine commandLine() {
+        CommandLine c = new CommandLine(new Main());
+        addHelp(c);
+        return c;
+    }
+
+    private static void addHelp(CommandLine c) {
+        CommandLine.Model.CommandSpec s = c.getCommandSpec();
+        if (s.findOption("--help") == null) {
+            String[] names = s.findOption("-h") == null ? new String[]{"-h", "--help"} : new String[]{"--help"};
+            s.addOption(CommandLine.Model.OptionSpec.builder(names).usageHelp(true)
+                    .description("Show this help message and exit.").build());
+        }
+        c.getSubcommands().values().forEach(Main::addHelp);
     }
 
     @Override

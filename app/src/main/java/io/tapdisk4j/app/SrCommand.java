@@ -9,7 +9,10 @@ import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
-/** {@code sr}: storage repository operations; {@code sr ls} lists the VDIs of an NFS SR directory or an RBD pool. */
+/**
+ * {@code sr}: storage repository operations; {@code sr ls} lists the VDIs of an NFS SR directory, the images of
+ * an RBD pool, or the targets and LUNs of an iSCSI portal (as iscsi-ls does).
+ */
 @Command(name = "sr", description = "Storage repository operations.", subcommands = SrCommand.Ls.class)
 final class SrCommand implements Runnable {
 
@@ -21,13 +24,13 @@ final class SrCommand implements Runnable {
         spec.commandLine().usage(System.out);
     }
 
-    @Command(name = "ls", description = "List the image files of a directory with size and format, "
-            + "for example: sr ls nfs://server/export/sr-uuid; or the images of an RBD pool with size and used space: "
-            + "sr ls rbd://POOL?conf=/etc/ceph/ceph.conf")
+    @Command(name = "ls", description = "List the image files of an NFS directory with size and format "
+            + "(sr ls nfs://server/export/sr-uuid), the images of an RBD pool with size and used space "
+            + "(sr ls rbd://POOL?conf=/etc/ceph/ceph.conf), or the targets and LUNs of an iSCSI portal (sr ls iscsi://portal).")
     static final class Ls implements Callable<Integer> {
 
-        @Parameters(paramLabel = "URI", description = "nfs://server[:port]/export/dir[?uid=…&gid=…&nfsport=…&mountport=…] "
-                + "or rbd://[ID@]POOL[/NAMESPACE][?conf=…&keyring=…]")
+        @Parameters(paramLabel = "URI", description = "nfs://server[:port]/export/dir[?uid=…&gid=…&nfsport=…&mountport=…], "
+                + "rbd://[ID@]POOL[/NAMESPACE][?conf=…&keyring=…] or iscsi://[user%%password@]host[:port]")
         String uri;
 
         @Override
@@ -35,10 +38,16 @@ final class SrCommand implements Runnable {
             if (uri.regionMatches(true, 0, "rbd:", 0, 4)) {
                 return listPool();
             }
-            if (!uri.regionMatches(true, 0, "nfs:", 0, 4)) {
-                throw new IllegalArgumentException("sr ls lists nfs:// directories and rbd:// pools; '" + uri + "' is neither");
+            if (uri.regionMatches(true, 0, "iscsi:", 0, 6)) {
+                return IscsiPortalListing.print(uri, System.out);
             }
-            List<NfsDirectory.Vdi> vdis = NfsDirectory.list(uri);
+            if (!uri.regionMatches(true, 0, "nfs:", 0, 4)) {
+                throw new IllegalArgumentException("sr ls lists nfs:// directories, rbd:// pools and iscsi:// portals; '"
+                        + io.tapdisk4j.block.DeviceUri.redact(uri) + "' is neither");
+            }
+            // Writer lock files (NAME.lock, held while an image is open for writing) are not images.
+            List<NfsDirectory.Vdi> vdis = NfsDirectory.list(uri).stream()
+                    .filter(v -> !v.name().endsWith(".lock")).toList();
             int width = 4;
             for (NfsDirectory.Vdi v : vdis) {
                 width = Math.max(width, v.name().length());

@@ -1,5 +1,6 @@
 package io.tapdisk4j.app;
 
+import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.block.Sizes;
 import io.tapdisk4j.vhd.VdiInfo;
 import io.tapdisk4j.vhd.VdiOperations;
@@ -34,6 +35,14 @@ public final class VdiCommand implements Runnable {
         spec.commandLine().usage(System.out);
     }
 
+    /** Every writable open takes the image's writer lock; --force breaks one whose holder is known dead. */
+    @Option(names = "--force", scope = picocli.CommandLine.ScopeType.INHERIT,
+            description = "Break a stale writer lock left by a dead holder (an NFS lock file whose lease ran out); "
+                    + "a live holder's lock is never broken.")
+    void force(boolean force) {
+        io.tapdisk4j.block.WriterLocks.breakStale(force);
+    }
+
     static long size(String text) {
         return Sizes.parse(text);
     }
@@ -48,7 +57,7 @@ public final class VdiCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             new VdiOperations().create(uri, size(size), format, fixed);
-            System.out.println("created " + uri + " (" + format.toLowerCase(Locale.ROOT) + (fixed ? ", fixed" : "")
+            System.out.println("created " + DeviceUri.redact(uri) + " (" + format.toLowerCase(Locale.ROOT) + (fixed ? ", fixed" : "")
                     + ", " + Sizes.format(size(size)) + ")");
             return 0;
         }
@@ -74,10 +83,10 @@ public final class VdiCommand implements Runnable {
         @Override
         public Integer call() {
             VhdChecker.Result r = new VdiOperations().check(uri);
-            r.warnings().forEach(w -> System.out.println("warning: " + w));
-            r.problems().forEach(p -> System.out.println("error: " + p));
-            System.out.println(r.ok() ? uri + " is valid (chain: " + String.join(" -> ", r.chain()) + ")"
-                    : uri + " has " + r.problems().size() + " problem(s)");
+            r.warnings().forEach(w -> System.out.println("warning: " + DeviceUri.redact(w)));
+            r.problems().forEach(p -> System.out.println("error: " + DeviceUri.redact(p)));
+            System.out.println(DeviceUri.redact(r.ok() ? uri + " is valid (chain: " + String.join(" -> ", r.chain()) + ")"
+                    : uri + " has " + r.problems().size() + " problem(s)"));
             return r.ok() ? 0 : 1;
         }
     }
@@ -89,8 +98,13 @@ public final class VdiCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            String parent = new VdiOperations().snapshot(uri);
-            System.out.println(uri + " is now a child of " + parent);
+            String parent;
+            try {
+                parent = new VdiOperations().snapshot(uri);
+            } catch (io.tapdisk4j.block.BlockDeviceException e) {
+                throw inUse(e);
+            }
+            System.out.println(DeviceUri.redact(uri + " is now a child of " + parent));
             return 0;
         }
     }
@@ -103,31 +117,44 @@ public final class VdiCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             new VdiOperations().clone(parent, newUri);
-            System.out.println("created " + newUri + " as a child of " + parent);
+            System.out.println(DeviceUri.redact("created " + newUri + " as a child of " + parent));
             return 0;
         }
     }
 
     @Command(name = "coalesce", description = "Merge a differencing image into its parent; the image stays, now empty. "
-            + "The parent must have no other children.")
+            + "Refused while the parent has other children (found in its directory), unless each is named with --keep: "
+            + "those first receive the parent's old data, so they read the same afterwards. "
+            + "For an image a guest is using: ctl coalesce DOMID/DEVID.")
     static final class Coalesce implements Callable<Integer> {
         @Parameters(paramLabel = "URI") String uri;
+        @Option(names = "--keep", paramLabel = "URI", description = "Another child of the parent to keep intact (repeat for each).")
+        java.util.List<String> keep = new java.util.ArrayList<>();
 
         @Override
         public Integer call() throws Exception {
-            return Progress.run("coalesce", p -> new VdiOperations().coalesce(uri, p));
+            return Progress.run("coalesce", p -> {
+                try {
+                    new VdiOperations().coalesce(uri, keep, p);
+                } catch (io.tapdisk4j.block.BlockDeviceException e) {
+                    throw inUse(e);
+                }
+            });
         }
     }
 
-    @Command(name = "copy", description = "Copy SRC to a new image DST, reading only allocated data (thin), between any two URIs.")
+    @Command(name = "copy", description = "Copy SRC to a new image DST, reading only allocated data (thin), between any two URIs; "
+            + "with --existing onto an image or LUN that exists (as qemu-img convert -n): the only way onto an iSCSI LUN.")
     static final class Copy implements Callable<Integer> {
         @Parameters(index = "0", paramLabel = "SRC") String src;
         @Parameters(index = "1", paramLabel = "DST") String dst;
-        @Option(names = "--format", defaultValue = "raw", description = "Format of DST: raw, vhd or qcow2 (default: ${DEFAULT-VALUE}).") String format;
+        @Option(names = "--format", defaultValue = "raw", description = "Format of a new DST: raw, vhd or qcow2 (default: ${DEFAULT-VALUE}).") String format;
+        @Option(names = {"-n", "--existing"}, description = "DST exists (an image, a LUN): write into it, zeroes where SRC has none; "
+                + "it must be at least as large as SRC.") boolean existing;
 
         @Override
         public Integer call() throws Exception {
-            return Progress.run("copy", p -> new VdiOperations().copy(src, dst, format, p));
+            return Progress.run("copy", p -> new VdiOperations().copy(src, dst, format, existing, p));
         }
     }
 
@@ -140,9 +167,19 @@ public final class VdiCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             new VdiOperations().resize(uri, size(size), shrink);
-            System.out.println("resized " + uri + " to " + Sizes.format(size(size)));
+            System.out.println("resized " + DeviceUri.redact(uri) + " to " + Sizes.format(size(size)));
             return 0;
         }
+    }
+
+    /** An image in use by a writer: say how to do the operation on a live image instead. */
+    static io.tapdisk4j.block.BlockDeviceException inUse(io.tapdisk4j.block.BlockDeviceException e) {
+        if (e.error() != io.tapdisk4j.block.BlockError.EBUSY) {
+            return e;
+        }
+        return new io.tapdisk4j.block.BlockDeviceException(e.error(), e.getMessage() + ". If a tapdisk4j daemon"
+                + " serves it, do it through the daemon: `tapdisk4j ctl snapshot|coalesce DOMID/DEVID` (pause, change,"
+                + " resume), or pause the device first with `ctl pause`", e);
     }
 
     interface Operation {

@@ -27,7 +27,7 @@ class DemoCommandTest {
         int status;
         System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
         try {
-            status = Main.run("demo", "--exit", "--seconds", "1", "--nbd-port", "0", "--size", "256M",
+            status = Main.run("demo", "--exit", "--seconds", "1", "--size", "256M",
                     "--dir", dir.toString());
         } finally {
             System.setOut(original);
@@ -37,6 +37,10 @@ class DemoCommandTest {
         assertTrue(out.contains("connected as xvda"), out);
         assertTrue(out.contains("0 errors, 0 blocks failed verification"), out);
         assertTrue(out.contains("nbd://127.0.0.1:"), out);
+        // By default the export takes a free port, not NBD's standard one (a real NBD server's).
+        assertTrue(!out.contains("nbd://127.0.0.1:10809/"), out);
+        // --exit stops at once: it does not invite the user to try commands in another terminal.
+        assertTrue(!out.contains("another terminal"), out);
         assertTrue(out.contains("tapdisk4j demo stopped."), out);
         Path vhd = dir.resolve("sr/demo.vhd");
         assertTrue(Files.size(vhd) > 256 << 10, "the guest's writes allocated blocks");

@@ -29,6 +29,32 @@ class VdiOnNfsTest {
         }
     }
 
+    /**
+     * Issue 19: soft/timeo/retrans bounded I/O but not MOUNT, so with the server stopped `vdi info` on a soft
+     * URL retried for more than 25 s. Now the whole open gives up after about timeo × (retrans + 1) = 2 s.
+     */
+    @Test
+    @org.junit.jupiter.api.Timeout(value = 120, unit = TimeUnit.SECONDS)
+    void aSoftUrlFailsWithinItsBoundWhenTheServerIsDown() throws Exception {
+        try (Ganesha g = Ganesha.startStandalone()) {
+            String uri = g.url("down.raw", "soft=1&timeo=10&retrans=1");
+            g.kill();
+            java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
+            java.io.PrintStream original = System.err;
+            long start = System.nanoTime();
+            int status;
+            System.setErr(new java.io.PrintStream(err, true, StandardCharsets.UTF_8));
+            try {
+                status = Main.run("vdi", "info", uri);
+            } finally {
+                System.setErr(original);
+            }
+            double seconds = (System.nanoTime() - start) / 1e9;
+            assertEquals(1, status, err.toString(StandardCharsets.UTF_8));
+            assertTrue(seconds < 10, "gave up after " + seconds + " s: " + err.toString(StandardCharsets.UTF_8));
+        }
+    }
+
     private static void check(Ganesha g, String qemuImg) throws Exception {
         String uri = g.url("vdi-on-nfs.vhd", "");
         assertEquals(0, Main.run("vdi", "create", uri, "--size", "64M", "--format", "vhd"));

@@ -4,6 +4,8 @@ package io.tapdisk4j.block;
 public enum BlockError {
     EPERM(1),
     EIO(5),
+    /** In use: another writer holds the image's lock. */
+    EBUSY(16),
     ENOMEM(12),
     EACCES(13),
     EINVAL(22),

@@ -120,8 +120,32 @@ public record DeviceUri(String text, String scheme, String userInfo, String host
         }
     }
 
+    private static final java.util.regex.Pattern USER_PASSWORD =
+            java.util.regex.Pattern.compile("(\\b[A-Za-z][A-Za-z0-9+.-]*://[^/@\\s%:]*[%:])[^@\\s/]*@");
+    private static final java.util.regex.Pattern SECRET_PARAM = java.util.regex.Pattern.compile(
+            "([?&][A-Za-z_-]*(?:password|secret|psk|key|token)=)[^&\\s]*", java.util.regex.Pattern.CASE_INSENSITIVE);
+
+    /**
+     * The URI for output and logs: a password in the user info ({@code user%password@}, {@code user:password@})
+     * and the values of parameters named like a password, secret, PSK, key or token become {@code ***}.
+     * Opening needs {@link #text()}; everything shown to a person goes through this (toString does).
+     */
+    public String redacted() {
+        return redact(text);
+    }
+
+    /** {@link #redacted()} for every URI inside any text (an error message, a log line). */
+    public static String redact(String anyText) {
+        if (anyText == null) {
+            return null;
+        }
+        String s = USER_PASSWORD.matcher(anyText).replaceAll("$1***@");
+        return SECRET_PARAM.matcher(s).replaceAll("$1***");
+    }
+
+    /** The redacted URI: a URI concatenated into a message or a log line shows no secret. */
     @Override
     public String toString() {
-        return text;
+        return redacted();
     }
 }

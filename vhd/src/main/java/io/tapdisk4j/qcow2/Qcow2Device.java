@@ -68,6 +68,12 @@ public final class Qcow2Device implements BlockDevice {
         return image.below.device();
     }
 
+    /** The backing file the qcow2 image on {@code transport} names (resolved, not opened), or null. */
+    public static DeviceUri backingOf(BlockDevice transport, DeviceUri uri, io.tapdisk4j.block.BlockDevices devices)
+            throws BlockDeviceException {
+        return Qcow2Opener.backingName(transport, uri, devices);
+    }
+
     public DeviceUri backingUri() {
         return image.below.uri();
     }

@@ -172,6 +172,19 @@ final class Qcow2Opener {
         }
     }
 
+    /** The backing file a qcow2 image names, resolved, without opening it; null for none or not a qcow2 image. */
+    static DeviceUri backingName(BlockDevice transport, DeviceUri uri, BlockDevices devices) throws BlockDeviceException {
+        if (!probe(transport)) {
+            return null;
+        }
+        Qcow2Header h = readHeader(transport, uri.text());
+        if (h.backingFileOffset() == 0) {
+            return null;
+        }
+        return resolve(uri, new String(Io.readAligned(transport, h.backingFileOffset(), h.backingFileSize()),
+                StandardCharsets.UTF_8), devices);
+    }
+
     /** The backing image named by the header (resolved like a relative VHD parent locator), or none. */
     private static BackingLayer openBacking(BlockDevice transport, DeviceUri uri, Qcow2Header h, BlockDevices devices)
             throws BlockDeviceException {

@@ -10,12 +10,13 @@ import java.util.stream.Collectors;
 public record VdiInfo(String uri, String format, String type, long virtualSize, long allocated, long storageSize,
                       int blockSize, String uuid, String parent, List<String> chain) {
 
+    /** No secret of any URI (a CHAP password) is shown: the output is redacted as a whole. */
     public String toJson() {
-        return "{\"uri\":" + q(uri) + ",\"format\":" + q(format) + ",\"type\":" + q(type)
+        return io.tapdisk4j.block.DeviceUri.redact("{\"uri\":" + q(uri) + ",\"format\":" + q(format) + ",\"type\":" + q(type)
                 + ",\"virtual-size\":" + virtualSize + ",\"allocated\":" + allocated
                 + ",\"storage-size\":" + storageSize + ",\"block-size\":" + blockSize
                 + ",\"uuid\":" + q(uuid) + ",\"parent\":" + q(parent)
-                + ",\"chain\":[" + chain.stream().map(VdiInfo::q).collect(Collectors.joining(",")) + "]}";
+                + ",\"chain\":[" + chain.stream().map(VdiInfo::q).collect(Collectors.joining(",")) + "]}");
     }
 
     public String toText() {
@@ -35,7 +36,7 @@ public record VdiInfo(String uri, String format, String type, long virtualSize, 
             b.append("parent:       ").append(parent).append('\n');
         }
         b.append("chain:        ").append(String.join(" -> ", chain)).append('\n');
-        return b.toString();
+        return io.tapdisk4j.block.DeviceUri.redact(b.toString());
     }
 
     static String q(String s) {

@@ -34,6 +34,8 @@ public final class VdiOperations {
 
     /** Bytes per read/write while copying or coalescing. */
     static final int CHUNK = 4 << 20;
+    /** Bytes per copy_file_range call: large, as no buffer holds them; small enough for progress and Ctrl-C. */
+    static final long KERNEL_CHUNK = 64L << 20;
     /** Requests in flight while copying. */
     static final int DEPTH = 4;
 
@@ -120,6 +122,18 @@ public final class VdiOperations {
             return own.snapshot(u).text(); // the storage's own snapshot (RBD): the image stays writable at uri
         }
         int blockSize = requireVhd(u);
+        // The image's writer lock, held until the rename: an image a daemon serves (or anyone writes) is
+        // refused instead of frozen under a writer that keeps the old file open. After the rename nothing can
+        // open the name until the child is there, and the child takes the name's lock (NFS locks by name).
+        BlockDevice writer = devices.openTransport(u, OpenOptions.DEFAULT);
+        try {
+            return snapshotLocked(u, uri, blockSize, writer);
+        } finally {
+            writer.close();
+        }
+    }
+
+    private String snapshotLocked(DeviceUri u, String uri, int blockSize, BlockDevice writer) throws IOException {
         String ext = blockSize == QCOW2 ? ".qcow2" : ".vhd";
         String name = u.path().substring(u.path().lastIndexOf('/') + 1);
         String base = name.endsWith(ext) ? name.substring(0, name.length() - ext.length()) : name;
@@ -138,6 +152,7 @@ public final class VdiOperations {
                     + ", which a snapshot needs; use 'vdi clone " + uri + " NEWURI' instead: the image stays where"
                     + " it is, as the read-only parent of a new child at NEWURI", e);
         }
+        writer.close(); // closing twice is harmless
         try {
             createChild(parentUri, u, blockSize);
         } catch (IOException | RuntimeException e) {
@@ -204,15 +219,47 @@ public final class VdiOperations {
         }
     }
 
+    /** Coalesces {@code uri} into its parent, refusing when the parent has other children. */
+    public void coalesce(String uri, VdiProgress progress) throws IOException {
+        coalesce(uri, List.of(), progress);
+    }
+
     /**
      * Merges the differencing image at {@code uri} into its parent: every sector the child holds is written
      * into the parent, the parent is flushed, and only then is the child emptied (it stays at {@code uri}, a
-     * child with no blocks, so the URI reads the same throughout). Any other child of the same parent sees
-     * the merged data: coalesce a parent only when {@code uri} is its one child.
+     * child with no blocks, so the URI reads the same throughout). Another child of the same parent would see
+     * the merged data, so the parent's directory is scanned first and the coalesce refused while it has
+     * other children, unless they are all named in {@code keep}: each of those first receives the parent's
+     * old data wherever it does not hold its own, so it reads the same before and after.
      */
-    public void coalesce(String uri, VdiProgress progress) throws IOException {
+    public void coalesce(String uri, List<String> keep, VdiProgress progress) throws IOException {
+        mergeIntoParent(uri, keep, progress, true);
+    }
+
+    /**
+     * Writes every sector the differencing image at {@code uri} holds into its parent (keeping the children
+     * named in {@code keep} intact, as {@link #coalesce(String, List, VdiProgress)}), and empties the child
+     * when {@code empty}. Without emptying, the chain reads the same before and after: what an online
+     * coalesce does while the child is still open elsewhere. Returns the parent's URI.
+     */
+    public String mergeIntoParent(String uri, List<String> keep, VdiProgress progress, boolean empty)
+            throws IOException {
+        return merge(uri, null, keep, progress, empty);
+    }
+
+    /**
+     * Writes the sectors the differencing image at {@code uri} itself holds (its layer only) into
+     * {@code ancestor}, an image further up its chain whose layers in between are already merged into it:
+     * the last step of an online coalesce, for the small child written while the big merge ran.
+     */
+    public void mergeLayerInto(String uri, String ancestor, VdiProgress progress) throws IOException {
+        merge(uri, DeviceUri.parse(ancestor), List.of(), progress, false);
+    }
+
+    private String merge(String uri, DeviceUri target, List<String> keep, VdiProgress progress, boolean empty)
+            throws IOException {
         DeviceUri u = DeviceUri.parse(uri);
-        try (BlockDevice d = devices.open(u, OpenOptions.DEFAULT)) {
+        try (BlockDevice d = devices.open(u, empty ? OpenOptions.DEFAULT : OpenOptions.readOnlyOptions())) {
             DeviceUri parentUri;
             String parentFormat;
             if (d instanceof Qcow2Device q && q.backingUri() != null) {
@@ -226,15 +273,39 @@ public final class VdiOperations {
                         + " image with a backing file: nothing to coalesce");
             }
             BlockDevice child = d;
+            if (target != null) {
+                parentUri = target;
+                parentFormat = null;
+            }
+            List<String> siblings = target != null ? List.of() : otherChildren(parentUri, u);
+            for (String k : keep) {
+                if (siblings.stream().noneMatch(s -> sameImage(k, s))) {
+                    throw new BlockDeviceException(BlockError.EINVAL, k + " is not another child of " + parentUri);
+                }
+            }
+            List<String> unnamed = new ArrayList<>();
+            for (String s : siblings) {
+                if (keep.stream().noneMatch(k -> sameImage(k, s))) {
+                    unnamed.add(s);
+                }
+            }
+            if (!unnamed.isEmpty()) {
+                throw new BlockDeviceException(BlockError.EINVAL, "cannot coalesce " + uri + ": its parent "
+                        + parentUri + " has other children (" + String.join(", ", unnamed) + "), which would read "
+                        + "the merged data; name them with --keep to copy the parent's old data into them first");
+            }
             if (parentUri.scheme().equals("file")) {
                 Path.of(parentUri.path()).toFile().setWritable(true, true);
             }
+            List<BlockDevice> kept = new ArrayList<>();
             try (BlockDevice parent = devices.open(parentUri, OpenOptions.DEFAULT.withFormat(parentFormat))) {
+                for (String k : keep) {
+                    kept.add(devices.open(DeviceUri.parse(k), OpenOptions.DEFAULT));
+                }
                 if (parent.size() < child.size()) {
                     Io.join(parent.resize(child.size()));
                 }
-                List<Extent> extents = d instanceof Qcow2Device q ? q.layerAllocation(0, child.size())
-                        : ((VhdDevice) d).layerAllocation(0, child.size());
+                List<Extent> extents = layerAllocation(d, 0, child.size());
                 long total = extents.stream().filter(e -> !e.hole()).mapToLong(Extent::length).sum();
                 long done = 0;
                 progress.update("coalesce", 0, total);
@@ -249,6 +320,7 @@ public final class VdiOperations {
                                     + " is unchanged (its parent holds part of its data, which it still overrides)");
                         }
                         int n = (int) Math.min(CHUNK, e.end() - off);
+                        preserve(parent, kept, off, n);
                         ByteBuf data = Io.join(child.read(off, n));
                         Io.join(parent.write(off, data, false));
                         done += n;
@@ -257,14 +329,121 @@ public final class VdiOperations {
                 }
                 Io.join(parent.flush());
             } finally {
+                for (BlockDevice k : kept) {
+                    k.close();
+                }
                 markReadOnly(parentUri);
             }
-            if (d instanceof Qcow2Device q) {
-                q.emptyLayer();
-            } else {
-                ((VhdDevice) d).emptyLayer();
+            if (empty) {
+                if (d instanceof Qcow2Device q) {
+                    q.emptyLayer();
+                } else {
+                    ((VhdDevice) d).emptyLayer();
+                }
+            }
+            return parentUri.text();
+        }
+    }
+
+    /**
+     * Before the parent's range [off, off+n) changes, each kept sibling receives the parent's current data
+     * wherever it holds none of its own, and is flushed: a crash after this still leaves it reading the same.
+     */
+    private static void preserve(BlockDevice parent, List<BlockDevice> kept, long off, int n) throws IOException {
+        if (kept.isEmpty()) {
+            return;
+        }
+        ByteBuf old = Io.join(parent.read(off, n));
+        try {
+            for (BlockDevice k : kept) {
+                long limit = Math.min(off + n, k.size());
+                if (limit <= off) {
+                    continue;
+                }
+                for (Extent h : layerAllocation(k, off, limit - off)) {
+                    if (h.hole()) {
+                        Io.join(k.write(h.offset(), old.retainedSlice((int) (h.offset() - off), (int) h.length()),
+                                false));
+                    }
+                }
+                Io.join(k.flush());
+            }
+        } finally {
+            old.release();
+        }
+    }
+
+    /**
+     * The other differencing images in {@code parent}'s directory whose parent is {@code parent}, found by
+     * listing the directory (storage that cannot list has no siblings to find; a child elsewhere is not seen).
+     */
+    public List<String> otherChildren(DeviceUri parent, DeviceUri except) throws IOException {
+        DeviceUri dir = devices.provider(parent).resolve(parent, ".");
+        if (dir == null) {
+            return List.of();
+        }
+        List<String> names;
+        try {
+            names = devices.provider(parent).list(dir);
+        } catch (BlockDeviceException e) {
+            if (e.error() == BlockError.ENOTSUP) {
+                return List.of();
+            }
+            throw e;
+        }
+        java.util.UUID parentId = null; // a VHD parent: its children are matched by its unique id, as a chain is
+        try (BlockDevice t = devices.openTransport(parent, OpenOptions.readOnlyOptions())) {
+            parentId = VhdOpener.readFooter(t, parent.text()).uuid();
+        } catch (IOException | RuntimeException notVhd) {
+            // a raw or qcow2 parent: qcow2 children name it by their backing file
+        }
+        List<String> found = new ArrayList<>();
+        for (String name : names) {
+            boolean vhd = name.endsWith(".vhd");
+            if (!vhd && !name.endsWith(".qcow2")) {
+                continue;
+            }
+            DeviceUri candidate = devices.provider(parent).resolve(parent, name);
+            if (candidate == null || sameImage(candidate.text(), except.text())
+                    || sameImage(candidate.text(), parent.text())) {
+                continue;
+            }
+            try (BlockDevice t = devices.openTransport(candidate, OpenOptions.readOnlyOptions())) {
+                if (vhd) {
+                    VhdFooter f = VhdOpener.readFooter(t, candidate.text());
+                    if (f.diskType() == DiskType.DIFFERENCING && parentId != null) {
+                        VhdDynamicHeader h = VhdDynamicHeader.parse(
+                                Io.read(t, f.dataOffset(), VhdDynamicHeader.SIZE), candidate.text());
+                        if (h.parentUuid().equals(parentId)) {
+                            found.add(candidate.text());
+                        }
+                    }
+                } else {
+                    DeviceUri backing = Qcow2Device.backingOf(t, candidate, devices);
+                    if (backing != null && sameImage(backing.text(), parent.text())) {
+                        found.add(candidate.text());
+                    }
+                }
+            } catch (IOException | RuntimeException notAnImage) {
+                // not an image we can read: not a child we could keep intact either
             }
         }
+        return found;
+    }
+
+    /** The extents that the top layer of a VHD or qcow2 image itself holds (holes show through to its parent). */
+    private static List<Extent> layerAllocation(BlockDevice d, long offset, long length) throws IOException {
+        if (d instanceof Qcow2Device q) {
+            return q.layerAllocation(offset, length);
+        }
+        if (d instanceof VhdDevice v) {
+            return v.layerAllocation(offset, length);
+        }
+        throw new BlockDeviceException(BlockError.EINVAL, d.describe() + " is neither a VHD nor a qcow2 image");
+    }
+
+    private static boolean sameImage(String a, String b) {
+        return DeviceUri.parse(a).text().equals(DeviceUri.parse(b).text());
     }
 
     /**
@@ -272,45 +451,89 @@ public final class VdiOperations {
      * allocation map says holds data: holes and zero runs are skipped, so thin images stay thin.
      */
     public void copy(String src, String dst, String format, VdiProgress progress) throws IOException {
+        copy(src, dst, format, false, progress);
+    }
+
+    /**
+     * Copies {@code src} to {@code dst}: a new image (raw or vhd), or with {@code existing} onto an image or LUN
+     * that is there already (as {@code qemu-img convert -n}; its format is probed, and it must be at least as
+     * large as the source). Only what the source's allocation map says holds data is read; chunks that read
+     * as zeroes are not written to a new image (it stays thin) and are written as zeroes (unmapped where the
+     * storage can) onto an existing one, whose old data there must not show through.
+     */
+    public void copy(String src, String dst, String format, boolean existing, VdiProgress progress)
+            throws IOException {
         try (BlockDevice s = devices.open(DeviceUri.parse(src), OpenOptions.readOnlyOptions())) {
             String f = format == null ? "raw" : format;
-            if (f.equalsIgnoreCase("vhd")) {
+            if (!existing && f.equalsIgnoreCase("vhd")) {
                 VhdCreator.checkSize(s.size());
             } else if (f.equalsIgnoreCase("qcow2")) {
                 Qcow2Creator.checkSize(s.size());
             }
-            try (BlockDevice d = devices.create(DeviceUri.parse(dst), s.size(), f)) {
-                long total = s.size();
-                progress.update("copy", 0, total);
-                ArrayDeque<CompletableFuture<Void>> inFlight = new ArrayDeque<>();
-                for (long pos = 0; pos < total; ) {
-                    List<Extent> map = allocationOf(s, pos, Math.min(total - pos, 1L << 30));
-                    for (Extent e : map) {
-                        if (!e.zero()) {
-                            for (long off = e.offset(); off < e.end(); off += CHUNK) {
-                                if (progress.cancelled()) {
-                                    drain(inFlight);
-                                    d.flush().join();
-                                    throw new BlockDeviceException(BlockError.EIO, "copy interrupted at byte " + off
-                                            + "; " + dst + " is a valid image holding the data copied so far");
-                                }
-                                int n = (int) Math.min(CHUNK, e.end() - off);
-                                long at = off;
-                                inFlight.add(s.read(at, n).thenCompose(b -> d.write(at, b, false)));
-                                if (inFlight.size() >= DEPTH) {
-                                    Io.join(inFlight.poll());
-                                }
-                                progress.update("copy", off + n, total);
-                            }
-                        }
-                        pos = e.end();
-                        progress.update("copy", pos, total);
-                    }
+            try (BlockDevice d = existing ? devices.open(DeviceUri.parse(dst), OpenOptions.DEFAULT)
+                    : devices.create(DeviceUri.parse(dst), s.size(), f)) {
+                if (existing && d.size() < s.size()) {
+                    throw new BlockDeviceException(BlockError.EINVAL, dst + " (" + d.size() + " bytes) is smaller than "
+                            + src + " (" + s.size() + " bytes)");
                 }
-                drain(inFlight);
-                Io.join(d.flush());
+                copyData(s, d, existing, dst, progress);
             }
         }
+    }
+
+    private static void copyData(BlockDevice s, BlockDevice d, boolean existing, String dst, VdiProgress progress)
+            throws IOException {
+        long total = s.size();
+        progress.update("copy", 0, total);
+        ArrayDeque<CompletableFuture<Void>> inFlight = new ArrayDeque<>();
+        // Between two local raw files the kernel copies (copy_file_range): no bytes through this process.
+        boolean kernelCopy = s instanceof io.tapdisk4j.block.RangeCopy;
+        for (long pos = 0; pos < total; ) {
+            List<Extent> map = allocationOf(s, pos, Math.min(total - pos, 1L << 30));
+            for (Extent e : map) {
+                for (long off = e.offset(); off < e.end(); off += CHUNK) {
+                    if (progress.cancelled()) {
+                        drain(inFlight);
+                        d.flush().join();
+                        throw new BlockDeviceException(BlockError.EIO, "copy interrupted at byte " + off
+                                + "; " + dst + " is a valid image holding the data copied so far");
+                    }
+                    int n = (int) Math.min(CHUNK, e.end() - off);
+                    long at = off;
+                    if (kernelCopy && !e.zero()) {
+                        long big = Math.min(KERNEL_CHUNK, e.end() - off);
+                        if (((io.tapdisk4j.block.RangeCopy) s).copyRangeTo(d, at, big)) {
+                            off += big - CHUNK; // the loop adds CHUNK
+                            progress.update("copy", at + big, total);
+                            continue;
+                        }
+                        kernelCopy = false;
+                    }
+                    if (e.zero()) {
+                        if (!existing) {
+                            break; // a new image reads zeroes there already
+                        }
+                        inFlight.add(d.writeZeroes(at, n, true));
+                    } else {
+                        inFlight.add(s.read(at, n).thenCompose(b -> {
+                            if (Zeroes.all(b)) {
+                                b.release();
+                                return existing ? d.writeZeroes(at, n, true) : CompletableFuture.completedFuture(null);
+                            }
+                            return d.write(at, b, false);
+                        }));
+                    }
+                    if (inFlight.size() >= DEPTH) {
+                        Io.join(inFlight.poll());
+                    }
+                    progress.update("copy", off + n, total);
+                }
+                pos = e.end();
+                progress.update("copy", pos, total);
+            }
+        }
+        drain(inFlight);
+        Io.join(d.flush());
     }
 
     private static void drain(ArrayDeque<CompletableFuture<Void>> inFlight) throws BlockDeviceException {

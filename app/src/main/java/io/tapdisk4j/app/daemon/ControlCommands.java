@@ -1,5 +1,6 @@
 package io.tapdisk4j.app.daemon;
 
+import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.ring.backend.BackendStats;
 import io.tapdisk4j.ring.xenbus.Tapback;
 import io.tapdisk4j.ring.xenbus.VbdId;
@@ -20,23 +21,42 @@ import java.util.function.Function;
  */
 final class ControlCommands {
 
-    static final String USAGE = "commands: list | stats [DOMID/DEVID] | pause DOMID/DEVID | resume DOMID/DEVID"
+    static final String USAGE = "commands: list | stats [DOMID/DEVID] | pause DOMID/DEVID"
+            + " | resume DOMID/DEVID [--uri URI] | snapshot DOMID/DEVID | coalesce DOMID/DEVID"
             + " | detach DOMID/DEVID | attach DOMID VDEV URI [--mode r|w] [--data-path P] | detach DOMID VDEV"
             + " | export DOMID/DEVID PORT|unix:SOCKET [rw] [--protocol nbd|iscsi] | unexport DOMID/DEVID   (add --json for JSON)";
 
     private final Tapback tapback;
     private final Function<VbdId, DeviceMetrics> metrics;
     private final DeviceExports exports;
+    private final LiveVdi live;
 
     ControlCommands(Tapback tapback, Map<VbdId, DeviceMetrics> metrics, DeviceExports exports) {
         this.tapback = tapback;
         this.metrics = metrics::get;
         this.exports = exports;
+        this.live = new LiveVdi(tapback, tapback.options().devices());
     }
 
+    /** Answers {@code line}; no secret of a device URI is in the answer. */
     ControlResponse execute(String line) {
+        ControlResponse r = answer(line);
+        return new ControlResponse(r.ok(), DeviceUri.redact(r.body()));
+    }
+
+    private ControlResponse answer(String line) {
         List<String> words = new ArrayList<>(Arrays.asList(line.trim().split("\\s+")));
         boolean json = words.remove("--json");
+        String uri = null;
+        int u = words.indexOf("--uri");
+        if (u >= 0) {
+            if (u + 1 >= words.size()) {
+                return new ControlResponse(false, "--uri needs a URI; " + USAGE);
+            }
+            uri = words.remove(u + 1);
+            words.remove(u);
+        }
+        String resumeUri = uri;
         if (words.isEmpty() || words.getFirst().isEmpty()) {
             return new ControlResponse(false, USAGE);
         }
@@ -49,7 +69,9 @@ final class ControlCommands {
                     yield new ControlResponse(true, json ? statsJson(devices) : statsText(devices));
                 }
                 case "pause" -> action(words, tapback::pause, json);
-                case "resume" -> action(words, tapback::resume, json);
+                case "resume" -> action(words, id -> tapback.resume(id, resumeUri), json);
+                case "snapshot" -> action(words, id -> blocking(() -> live.snapshot(id)), json);
+                case "coalesce" -> action(words, id -> blocking(() -> live.coalesce(id)), json);
                 case "attach" -> new ControlResponse(true, ToolstackCommands.attach(tapback.xenstore(), words));
                 case "detach" -> words.size() == 2 ? new ControlResponse(true,
                         ToolstackCommands.detach(tapback.xenstore(), words)) : action(words, tapback::detach, json);
@@ -109,6 +131,16 @@ final class ControlCommands {
         }
     }
 
+    /** Runs a live operation on the calling (virtual) thread; its failure becomes the command's error. */
+    private static CompletableFuture<String> blocking(java.util.concurrent.Callable<String> op) {
+        try {
+            return CompletableFuture.completedFuture(op.call());
+        } catch (Exception e) {
+            Throwable c = e instanceof ExecutionException && e.getCause() != null ? e.getCause() : e;
+            return CompletableFuture.failedFuture(c);
+        }
+    }
+
     private List<VbdInfo> select(List<String> args) {
         if (args.isEmpty()) {
             return tapback.devices();
@@ -142,7 +174,8 @@ final class ControlCommands {
         for (VbdInfo d : tapback.devices()) {
             b.append(String.format("%-6d %-7d %-11s %-22s %-10s %-6d %-5d %s%s%n", d.id().domid(), d.id().devid(),
                     d.state(), d.phase(), d.dataPath() == null ? "-" : d.dataPath(), d.queues(), d.ringOrder(),
-                    d.uri() == null ? "-" : d.uri(), d.error() == null ? "" : "  error: " + d.error()));
+                    d.uri() == null ? "-" : DeviceUri.redact(d.uri()),
+                    d.error() == null ? "" : "  error: " + DeviceUri.redact(d.error())));
         }
         return b.toString();
     }
@@ -151,9 +184,9 @@ final class ControlCommands {
         Json j = new Json().beginArray();
         for (VbdInfo d : tapback.devices()) {
             j.beginObject().field("domain", d.id().domid()).field("device", d.id().devid())
-                    .field("uri", d.uri()).field("state", d.state().name()).field("stateCode", d.state().code())
+                    .field("uri", DeviceUri.redact(d.uri())).field("state", d.state().name()).field("stateCode", d.state().code())
                     .field("phase", d.phase()).field("dataPath", d.dataPath()).field("queues", d.queues())
-                    .field("ringOrder", d.ringOrder()).field("error", d.error()).endObject();
+                    .field("ringOrder", d.ringOrder()).field("error", DeviceUri.redact(d.error())).endObject();
         }
         return j.endArray().toString();
     }

@@ -36,7 +36,7 @@ import java.util.concurrent.atomic.AtomicInteger;
  * sends with sendfile instead of reading them into a buffer first (not with O_DIRECT, which keeps this
  * device's data out of the page cache).
  */
-public final class FileDevice implements BlockDevice, FileRegionReads {
+public final class FileDevice implements BlockDevice, FileRegionReads, io.tapdisk4j.block.RangeCopy {
 
     private static final int DIRECT_ALIGN = 4096;
     private static final ExecutorService IO = Executors.newFixedThreadPool(
@@ -65,6 +65,9 @@ public final class FileDevice implements BlockDevice, FileRegionReads {
         LinuxFile f = LinuxFile.open(path, flags, 0);
         LinuxFile d = null;
         try {
+            if (!readOnly) {
+                WriterLock.acquire(f, path);
+            }
             if (directIo) {
                 d = LinuxFile.open(path, flags | LinuxFile.O_DIRECT, 0);
             }
@@ -76,6 +79,15 @@ public final class FileDevice implements BlockDevice, FileRegionReads {
             }
             throw e;
         }
+    }
+
+    @Override
+    public boolean copyRangeTo(BlockDevice target, long offset, long length) throws BlockDeviceException {
+        if (!(target instanceof FileDevice f) || f.readOnly || offset < 0 || length < 0
+                || offset + length > size || offset + length > f.size) {
+            return false;
+        }
+        return file.copyRangeTo(f.file, offset, length);
     }
 
     /** Creates a new sparse file of {@code size} bytes; refuses to overwrite an existing one. */

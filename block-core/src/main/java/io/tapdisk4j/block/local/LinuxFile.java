@@ -71,6 +71,16 @@ public final class LinuxFile implements AutoCloseable {
     private static final MethodHandle SYSCALL4 = handle("syscall",
             FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS,
                     ValueLayout.ADDRESS, ValueLayout.JAVA_LONG), CCS, Linker.Option.firstVariadicArg(1));
+    /** fcntl(fd, cmd, struct flock *): for open file description (OFD) locks. */
+    private static final MethodHandle FCNTL = handle("fcntl",
+            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS),
+            CCS, Linker.Option.firstVariadicArg(2));
+    static final int F_OFD_SETLK = 37;
+    /** copy_file_range(in, off_in*, out, off_out*, len, flags): the kernel copies, no data through user space. */
+    private static final MethodHandle COPY_FILE_RANGE = handle("copy_file_range",
+            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT,
+                    ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT), CCS);
+    static final short F_WRLCK = 1;
     private static final MethodHandle CLOSE = handle("close",
             FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
     private static final long PAGE = pageSize();
@@ -132,6 +142,77 @@ public final class LinuxFile implements AutoCloseable {
 
     public String path() {
         return path;
+    }
+
+    /**
+     * Takes a write lock on {@code [start, start+length)} that belongs to this open file description (an OFD
+     * lock: not shared by other opens in this process, not lost when another descriptor of the file closes, and
+     * released by the kernel when the holder dies). Returns false when another open holds a conflicting lock.
+     */
+    public boolean tryWriteLock(long start, long length) throws BlockDeviceException {
+        try (Arena arena = Arena.ofConfined()) {
+            // struct flock on LP64: short l_type, short l_whence, off_t l_start, off_t l_len, pid_t l_pid (0 for OFD).
+            MemorySegment flock = arena.allocate(32, 8);
+            flock.set(ValueLayout.JAVA_SHORT, 0, F_WRLCK);
+            flock.set(ValueLayout.JAVA_SHORT, 2, (short) 0); // SEEK_SET
+            flock.set(ValueLayout.JAVA_LONG, 8, start);
+            flock.set(ValueLayout.JAVA_LONG, 16, length);
+            MemorySegment state = STATE.get();
+            int r = (int) FCNTL.invokeExact(state, fd, F_OFD_SETLK, flock);
+            if (r == 0) {
+                return true;
+            }
+            int e = errno(state);
+            if (e == EAGAIN || e == 13) { // EACCES: some file systems answer a conflict so
+                return false;
+            }
+            throw error("fcntl(F_OFD_SETLK)", path, e);
+        } catch (BlockDeviceException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
+    }
+
+    /**
+     * Copies {@code length} bytes at {@code offset} of this file to the same offset of {@code target} inside the
+     * kernel. Returns false, having copied nothing, when the kernel or the file systems cannot (EXDEV before
+     * Linux 5.19, ENOSYS, EOPNOTSUPP, EINVAL): the caller copies through memory instead.
+     */
+    public boolean copyRangeTo(LinuxFile target, long offset, long length) throws BlockDeviceException {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment in = arena.allocate(ValueLayout.JAVA_LONG);
+            MemorySegment out = arena.allocate(ValueLayout.JAVA_LONG);
+            in.set(ValueLayout.JAVA_LONG, 0, offset);
+            out.set(ValueLayout.JAVA_LONG, 0, offset);
+            MemorySegment state = STATE.get();
+            long left = length;
+            boolean first = true;
+            while (left > 0) {
+                long n = (long) COPY_FILE_RANGE.invokeExact(state, fd, in, target.fd, out, left, 0);
+                if (n < 0) {
+                    int e = errno(state);
+                    if (e == EINTR) {
+                        continue;
+                    }
+                    if (first && (e == 18 || e == ENOSYS || e == EOPNOTSUPP || e == 22)) { // EXDEV, EINVAL
+                        return false;
+                    }
+                    throw error("copy_file_range", path + " -> " + target.path, e);
+                }
+                if (n == 0) {
+                    throw new BlockDeviceException(BlockError.EIO, "copy_file_range: " + path + " ended at byte "
+                            + in.get(ValueLayout.JAVA_LONG, 0) + ", before " + (offset + length));
+                }
+                first = false;
+                left -= n;
+            }
+            return true;
+        } catch (BlockDeviceException e) {
+            throw e;
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
+        }
     }
 
     /** The file descriptor number (for /proc/self/fd/N, which reopens this very file). */

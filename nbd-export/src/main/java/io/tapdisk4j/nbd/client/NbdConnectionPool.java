@@ -177,6 +177,10 @@ final class NbdConnectionPool implements NbdClientConnection.Owner {
                 err = new BlockDeviceException(BlockError.EIO, "connection closed right after the handshake");
             }
             if (err == null) {
+                log.info("NBD {}: reconnected (connection {}){}{}", config.address(), slot,
+                        lostSinceNanos == 0 ? "" : String.format(" after %.1f s without any connection",
+                                (System.nanoTime() - lostSinceNanos) / 1e9),
+                        waiting.isEmpty() ? "" : "; sending " + waiting.size() + " waiting request(s) again");
                 failures[slot] = 0;
                 slots[slot] = c;
                 lostSinceNanos = 0;
@@ -184,6 +188,10 @@ final class NbdConnectionPool implements NbdClientConnection.Owner {
                 waiting.clear();
             } else {
                 retry = true;
+                if (failures[slot] == 0) { // once per outage: the retries that follow are quiet
+                    log.warn("NBD {}: reconnecting (connection {}) failed: {}; retrying", config.address(), slot,
+                            BlockDeviceException.unwrap(err).getMessage());
+                }
                 failures[slot] = Math.min(failures[slot] + 1, 5);
                 expireWaiting(expired);
             }

@@ -201,6 +201,18 @@ class NbdBlockDeviceTest {
         PeerProcess kit = NbdPeers.nbdkit(dir, port, "file", file.toString());
         int blocks = 512;
         List<CompletableFuture<Void>> writes = new ArrayList<>();
+        // The log (slf4j-simple writes to whatever System.err is) must say that the client reconnected.
+        java.io.PrintStream originalErr = System.err;
+        java.io.ByteArrayOutputStream log = new java.io.ByteArrayOutputStream();
+        System.setErr(new java.io.PrintStream(new java.io.OutputStream() {
+            @Override
+            public void write(int b) {
+                originalErr.write(b);
+                synchronized (log) {
+                    log.write(b);
+                }
+            }
+        }, true));
         try (BlockDevice d = open("nbd://127.0.0.1:" + port + "/?connections=2&reconnect-timeout=30&timeout=60")) {
             for (int i = 0; i < blocks; i++) {
                 writes.add(d.write((long) i * 65536, pattern(65536, 1000 + i), false));
@@ -214,8 +226,14 @@ class NbdBlockDeviceTest {
             CompletableFuture.allOf(writes.toArray(CompletableFuture[]::new)).get(60, TimeUnit.SECONDS);
             d.flush().get(30, TimeUnit.SECONDS);
         } finally {
+            System.setErr(originalErr);
             kit.close();
         }
+        String logged;
+        synchronized (log) {
+            logged = log.toString(java.nio.charset.StandardCharsets.UTF_8);
+        }
+        assertTrue(logged.contains("NBD ") && logged.contains(": reconnected (connection "), logged);
         byte[] onDisk = Files.readAllBytes(file);
         for (int i = 0; i < blocks; i++) {
             byte[] want = expected(65536, 1000 + i);

@@ -52,6 +52,7 @@ public final class NfsBlockDevice implements BlockDevice {
     private volatile long size;
     private boolean closed;
     private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
+    private volatile NfsWriterLock writerLock;
 
     public NfsBlockDevice(NfsSession session, boolean ownsSession, String path, FileHandle handle, long size,
                           boolean readOnly) {
@@ -76,6 +77,11 @@ public final class NfsBlockDevice implements BlockDevice {
                 return withHandle(h -> nfs.commit(h, 0, 0));
             }
         }, describe(), session.url().maxUnstable());
+    }
+
+    /** The writer lock this device holds; released (its lock file removed) when the device closes. */
+    void holdLock(NfsWriterLock lock) {
+        this.writerLock = lock;
     }
 
     private static int sane(int max) {
@@ -344,10 +350,22 @@ public final class NfsBlockDevice implements BlockDevice {
         if (dropped > 0) {
             LOG.error("{}: closing with {} write(s) not known to be durable", describe(), dropped);
         }
-        if (ownsSession) {
-            session.close();
+        NfsWriterLock lock = writerLock;
+        CompletableFuture<Void> released = lock == null ? CompletableFuture.completedFuture(null) : lock.release();
+        if (!onEventLoop()) {
+            // Closed means unlocked: the next writer (perhaps this process) may open right away.
+            try {
+                released.get(CLOSE_FLUSH_SECONDS, TimeUnit.SECONDS);
+            } catch (Exception e) {
+                LOG.warn("{}: releasing the writer lock: {}", describe(), e.toString());
+            }
         }
-        closeFuture.complete(null);
+        released.whenComplete((v, t) -> {
+            if (ownsSession) {
+                session.close();
+            }
+            closeFuture.complete(null);
+        });
     }
 
     /** Completes when {@link #close} has finished (it finishes asynchronously when called on an event loop). */

@@ -41,7 +41,10 @@ public final class NfsDeviceProvider implements BlockDeviceProvider {
             if (a.isDirectory()) {
                 throw new BlockDeviceException(BlockError.EINVAL, uri + " is a directory, not an image file");
             }
-            return new NfsBlockDevice(session, true, url.path(), r.handle(), a.size(), options.readOnly());
+            NfsWriterLock lock = options.readOnly() ? null : NfsWriterLock.acquire(session, url, uri.toString());
+            NfsBlockDevice d = new NfsBlockDevice(session, true, url.path(), r.handle(), a.size(), options.readOnly());
+            d.holdLock(lock);
+            return d;
         } catch (IOException | RuntimeException e) {
             session.close();
             throw e;
@@ -60,7 +63,10 @@ public final class NfsDeviceProvider implements BlockDeviceProvider {
             if (size > 0) {
                 NfsSession.await(session.nfs().setSize(file.handle(), size), "SETATTR size of " + url.path());
             }
-            return new NfsBlockDevice(session, true, url.path(), file.handle(), size, false);
+            NfsWriterLock lock = NfsWriterLock.acquire(session, url, uri.toString());
+            NfsBlockDevice d = new NfsBlockDevice(session, true, url.path(), file.handle(), size, false);
+            d.holdLock(lock);
+            return d;
         } catch (IOException | RuntimeException e) {
             session.close();
             throw e;

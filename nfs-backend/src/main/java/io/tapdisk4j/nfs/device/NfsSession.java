@@ -57,8 +57,11 @@ public final class NfsSession implements AutoCloseable {
     /** Mounts the export holding {@code path} (an absolute path on the server). */
     public static NfsSession open(NfsUrl url, String path) throws IOException {
         EventLoopGroup group = EventLoops.shared();
-        RpcClientConfig setup = RpcClientConfig.defaults().withTimeout(Duration.ofSeconds(3))
-                .withSoft(Duration.ofSeconds(10));
+        // A soft URL's timeo and retrans bound the setup too (portmap, MOUNT), as they bound I/O: with the server
+        // down, a soft open fails after about timeo × (retrans + 1), not after every step's own retries.
+        RpcClientConfig setup = url.soft()
+                ? RpcClientConfig.defaults().withTimeout(url.timeout()).withSoft(url.softDeadline())
+                : RpcClientConfig.defaults().withTimeout(Duration.ofSeconds(3)).withSoft(Duration.ofSeconds(10));
         int nfsPort = url.nfsPort();
         int mountPort = url.mountPort();
         if (nfsPort < 0 || mountPort < 0) {
@@ -89,6 +92,9 @@ public final class NfsSession implements AutoCloseable {
                     candidates.add(best);
                 }
             } catch (BlockDeviceException e) {
+                if (url.soft() && unreachable(e)) {
+                    throw e; // the server does not answer: trying each MNT candidate would only wait longer
+                }
                 LOG.debug("export list unavailable from {}: {}", url.host(), e.getMessage());
             }
             for (String p = path; ; p = parent(p)) {
@@ -108,6 +114,9 @@ public final class NfsSession implements AutoCloseable {
                     export = c;
                     break;
                 } catch (BlockDeviceException e) {
+                    if (url.soft() && unreachable(e)) {
+                        throw e;
+                    }
                     last = e;
                 }
             }
@@ -131,6 +140,14 @@ public final class NfsSession implements AutoCloseable {
             nfs.close();
             throw e;
         }
+    }
+
+    /**
+     * No answer (as opposed to a refusal, after which another export candidate may still work). Only a soft
+     * URL gives up on it at once: it asked for the bound; a hard one keeps trying the other candidates.
+     */
+    private static boolean unreachable(BlockDeviceException e) {
+        return e.error() == BlockError.ETIMEDOUT || e.error() == BlockError.ESHUTDOWN;
     }
 
     private static RpcClient client(NfsUrl url, int port, String what, RpcClientConfig config, EventLoopGroup group) {

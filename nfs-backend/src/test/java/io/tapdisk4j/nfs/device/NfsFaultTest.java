@@ -164,8 +164,10 @@ class NfsFaultTest {
         try (FaultProxy proxy = FaultProxy.to(ganesha.nfsPort()).framing(Framing.rpcRecords()).start()) {
             String base = "nfs://127.0.0.1" + ganesha.export() + "/" + name + "?nfsport=" + proxy.port()
                     + "&mountport=" + ganesha.mountPort();
-            try (BlockDevice soft = provider.open(DeviceUri.parse(base + "&soft=1&timeo=2&retrans=2"), OpenOptions.DEFAULT);
-                 BlockDevice hard = provider.open(DeviceUri.parse(base + "&timeo=2"), OpenOptions.DEFAULT)) {
+            // Read-only: the two opens of one image only read (two writers would be refused by the writer lock).
+            try (BlockDevice soft = provider.open(DeviceUri.parse(base + "&soft=1&timeo=2&retrans=2"),
+                    OpenOptions.readOnlyOptions());
+                 BlockDevice hard = provider.open(DeviceUri.parse(base + "&timeo=2"), OpenOptions.readOnlyOptions())) {
                 proxy.policy(FaultPolicy.replies(FaultAction.DROP));
                 CompletableFuture<ByteBuf> softRead = soft.read(0, 4096);
                 CompletableFuture<ByteBuf> hardRead = hard.read(0, 4096);

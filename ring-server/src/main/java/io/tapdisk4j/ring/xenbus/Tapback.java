@@ -187,8 +187,12 @@ public final class Tapback implements AutoCloseable {
      */
     public Optional<io.tapdisk4j.block.BlockDevice> sharedDevice(VbdId id, boolean readOnly) {
         VbdDevice d = devices.get(id);
-        io.tapdisk4j.block.BlockDevice dev = d == null ? null : d.openDevice();
-        return dev == null ? Optional.empty() : Optional.of(io.tapdisk4j.block.BlockDeviceView.shared(dev, readOnly));
+        if (d == null || d.openDevice() == null) {
+            return Optional.empty();
+        }
+        // Follows pause and resume: the image open after a resume may be another one (snapshot, relink).
+        return Optional.of(io.tapdisk4j.block.BlockDeviceView.shared(
+                new FollowingDevice(d::openDevice, id.toString()), readOnly));
     }
 
     /** Drains a connected device and stops serving its rings; requests wait on the ring until resume. */
@@ -197,7 +201,16 @@ public final class Tapback implements AutoCloseable {
     }
 
     public CompletableFuture<String> resume(VbdId id) {
-        return command(id, "resume");
+        return resume(id, null);
+    }
+
+    /**
+     * Opens the image chain again and serves the rings; {@code uri} null reopens the same URI (which a
+     * snapshot taken meanwhile now names), else relinks the device to {@code uri} ({@code tap-ctl unpause -a}).
+     * If the open fails the device stays paused.
+     */
+    public CompletableFuture<String> resume(VbdId id, String uri) {
+        return command(id, "resume", uri);
     }
 
     /** Drains, disconnects and releases the device, and leaves it alone until its directory is removed. */
@@ -206,11 +219,15 @@ public final class Tapback implements AutoCloseable {
     }
 
     private CompletableFuture<String> command(VbdId id, String c) {
+        return command(id, c, null);
+    }
+
+    private CompletableFuture<String> command(VbdId id, String c, String argument) {
         VbdDevice d = devices.get(id);
         if (d == null) {
             return CompletableFuture.failedFuture(new IllegalArgumentException("no device " + id));
         }
-        return d.command(c);
+        return d.command(c, argument);
     }
 
     /**

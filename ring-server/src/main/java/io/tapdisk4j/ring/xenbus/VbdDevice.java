@@ -2,6 +2,7 @@ package io.tapdisk4j.ring.xenbus;
 
 import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDeviceException;
+import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.block.OpenOptions;
 import io.tapdisk4j.ring.backend.BackendFeatures;
 import io.tapdisk4j.ring.backend.BackendListener;
@@ -45,7 +46,8 @@ final class VbdDevice {
 
     private enum Command { PAUSE, RESUME, DETACH, SHUTDOWN }
 
-    private record Pending(Command command, CompletableFuture<String> result) {
+    /** {@code argument}: for RESUME, the URI to reopen (null: the same one). */
+    private record Pending(Command command, String argument, CompletableFuture<String> result) {
     }
 
     final VbdId id;
@@ -98,9 +100,13 @@ final class VbdDevice {
     }
 
     CompletableFuture<String> command(String name) {
+        return command(name, null);
+    }
+
+    CompletableFuture<String> command(String name, String argument) {
         Command c = Command.valueOf(name.toUpperCase(java.util.Locale.ROOT));
         CompletableFuture<String> f = new CompletableFuture<>();
-        commands.add(new Pending(c, f));
+        commands.add(new Pending(c, argument, f));
         kick();
         return f;
     }
@@ -119,7 +125,7 @@ final class VbdDevice {
         Pending p;
         while ((p = commands.poll()) != null) {
             try {
-                p.result.complete(execute(p.command));
+                p.result.complete(execute(p.command, p.argument));
             } catch (IllegalStateException e) {
                 p.result.completeExceptionally(e);
             } catch (XsException | RuntimeException e) {
@@ -162,7 +168,7 @@ final class VbdDevice {
             phase("waiting for toolstack");
             return; // the toolstack has not written everything yet; its next write kicks us again
         }
-        if (device == null) {
+        if (device == null && pausedSpec == null) {
             if (params.get().equals(failedUri)) {
                 return; // reported already; a new params value tries again
             }
@@ -228,11 +234,11 @@ final class VbdDevice {
         try {
             device = options.devices().open(params.trim(), OpenOptions.DEFAULT.withReadOnly(readOnly));
         } catch (IOException | RuntimeException e) {
-            throw new XenbusFatal(errno(e), "opening " + params.trim() + ": " + e.getMessage());
+            throw new XenbusFatal(errno(e), DeviceUri.redact("opening " + params.trim() + ": " + e.getMessage()));
         }
         uri = params.trim();
         failedUri = null;
-        log.info("{}: opened {} ({} bytes, {})", id, uri, device.size(), readOnly ? "read-only" : "read-write");
+        log.info("{}: opened {} ({} bytes, {})", id, DeviceUri.redact(uri), device.size(), readOnly ? "read-only" : "read-write");
         if (feWatch == null) {
             feWatch = xs.watch(fe + "/state", "fe:" + id, (path, token) -> kick());
         }
@@ -368,19 +374,23 @@ final class VbdDevice {
             feWatch.close();
             feWatch = null;
         }
+        closeDevice(why);
+        failedUri = null;
+    }
+
+    private void closeDevice(String why) {
         if (device != null) {
             try {
                 device.close();
             } catch (RuntimeException e) {
-                log.warn("{}: closing {} failed: {}", id, uri, e.toString());
+                log.warn("{}: closing {} failed: {}", id, DeviceUri.redact(uri), DeviceUri.redact(e.toString()));
             }
             device = null;
-            log.info("{}: released {} ({})", id, uri, why);
+            log.info("{}: released {} ({})", id, DeviceUri.redact(uri), why);
         }
-        failedUri = null;
     }
 
-    private String execute(Command c) throws XsException {
+    private String execute(Command c, String argument) throws XsException {
         switch (c) {
             case PAUSE -> {
                 BlkifBackend b = backend;
@@ -390,16 +400,34 @@ final class VbdDevice {
                 BackendSpec spec = b.spec();
                 disconnect();
                 pausedSpec = spec;
+                // Close the whole image chain, so that whatever changes it meanwhile (a snapshot renames the
+                // leaf, a coalesce rewrites the parent) is what resume opens, not a stale open file.
+                closeDevice("paused");
                 phase("paused");
-                log.info("{}: paused (requests stay on the ring until resume)", id);
+                log.info("{}: paused, {} closed (requests stay on the ring until resume)", id, DeviceUri.redact(uri));
                 return id + " paused";
             }
             case RESUME -> {
                 if (pausedSpec == null) {
                     throw new IllegalStateException(id + " is not paused (" + phase + ")");
                 }
-                BackendSpec spec = pausedSpec;
+                String target = argument != null ? argument.trim() : uri;
+                BlockDevice reopened;
+                try {
+                    reopened = options.devices().open(target, OpenOptions.DEFAULT.withReadOnly(readOnly));
+                } catch (IOException | RuntimeException e) {
+                    // Stay paused: the guest's requests wait on the ring, and resume may be retried (with --uri).
+                    throw new IllegalStateException(DeviceUri.redact(id + ": resume failed, still paused: opening " + target
+                            + ": " + e.getMessage()));
+                }
+                BackendSpec old = pausedSpec;
+                BackendSpec spec = new BackendSpec(old.hypervisor(), old.frontendDomid(), old.name(), reopened,
+                        old.queues(), old.abi(), old.dataPath(), old.frontendPersistent(), old.allowUnsafe(),
+                        old.readOnly(), old.maxIndirectSegments(), old.closeTimeout(), old.listener(),
+                        old.executor());
                 pausedSpec = null;
+                device = reopened;
+                uri = target;
                 try {
                     backend = BlkifBackend.start(spec);
                 } catch (Exception e) {
@@ -407,8 +435,8 @@ final class VbdDevice {
                     throw new IllegalStateException(id + ": resume failed: " + e.getMessage());
                 }
                 phase("connected");
-                log.info("{}: resumed", id);
-                return id + " resumed";
+                log.info("{}: resumed on {}", id, DeviceUri.redact(uri));
+                return id + " resumed" + (argument != null ? " on " + DeviceUri.redact(uri) : "");
             }
             case DETACH -> {
                 release("detached by ctl");
@@ -476,7 +504,7 @@ final class VbdDevice {
         state = s;
         phase = newPhase;
         if (old != s) {
-            log.info("{}: state {} -> {}{}", id, old, s, uri != null ? " (" + uri + ")" : "");
+            log.info("{}: state {} -> {}{}", id, old, s, uri != null ? " (" + DeviceUri.redact(uri) + ")" : "");
         }
         tapback.changed(this);
     }

@@ -1,0 +1,52 @@
+package io.tapdisk4j.app;
+
+import picocli.CommandLine.Command;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Comparator;
+import java.util.concurrent.Callable;
+import java.util.stream.Stream;
+
+/**
+ * The training run for the JVM's ahead-of-time cache (JEP 483/514), which the launcher makes once per
+ * jar: the short commands people run often (vdi info/check on local images, ctl, --help) with their output
+ * discarded, so the classes they load and link come from the cache on every later start.
+ */
+@Command(name = "aot-training", hidden = true, description = "Training run for the start-up cache (used by the launcher).")
+final class AotTrainingCommand implements Callable<Integer> {
+
+    @Override
+    public Integer call() throws Exception {
+        Path dir = Files.createTempDirectory("tapdisk4j-aot-");
+        PrintStream out = System.out;
+        PrintStream err = System.err;
+        PrintStream sink = new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8);
+        try {
+            System.setOut(sink);
+            System.setErr(sink);
+            String raw = "file://" + dir.resolve("t.raw");
+            String vhd = "file://" + dir.resolve("t.vhd");
+            Main.run("vdi", "create", raw, "--size", "8M");
+            Main.run("vdi", "create", vhd, "--size", "8M", "--format", "vhd");
+            for (String uri : new String[]{raw, vhd}) {
+                Main.run("vdi", "info", uri);
+                Main.run("vdi", "info", "--json", uri);
+                Main.run("vdi", "check", uri);
+            }
+            Main.run("ctl", "--socket", dir.resolve("none.sock").toString(), "list");
+            Main.run("--help");
+            Main.run("vdi", "--help");
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+            try (Stream<Path> s = Files.walk(dir)) {
+                s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+            }
+        }
+        return 0;
+    }
+}
