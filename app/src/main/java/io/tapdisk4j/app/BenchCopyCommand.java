@@ -1,8 +1,8 @@
 package io.tapdisk4j.app;
 
 import io.tapdisk4j.block.Sizes;
-import io.tapdisk4j.iscsi.testing.Tgtd;
-import io.tapdisk4j.nfs.testing.Ganesha;
+import io.tapdisk4j.testsupport.peers.Tgtd;
+import io.tapdisk4j.testsupport.peers.Ganesha;
 import io.tapdisk4j.testsupport.Peers;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;

@@ -2,7 +2,7 @@ package io.tapdisk4j.app;
 
 import io.tapdisk4j.app.daemon.Daemon;
 import io.tapdisk4j.app.daemon.DaemonOptions;
-import io.tapdisk4j.iscsi.testing.Tgtd;
+import io.tapdisk4j.testsupport.peers.Tgtd;
 import io.tapdisk4j.ring.xenbus.Toolstack;
 import io.tapdisk4j.ring.xenbus.VbdId;
 import io.tapdisk4j.ring.xenstore.XsClient;

@@ -1,6 +1,6 @@
 package io.tapdisk4j.app;
 
-import io.tapdisk4j.iscsi.testing.Tgtd;
+import io.tapdisk4j.testsupport.peers.Tgtd;
 import io.tapdisk4j.testsupport.Peers;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
