@@ -38,6 +38,8 @@ public final class Daemon implements AutoCloseable {
     private final DaemonOptions options;
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final Map<VbdId, DeviceMetrics> metrics = new ConcurrentHashMap<>();
+    /** The rings' histograms, read at scrape time. */
+    private final RingHistogramCollector ringHistograms = new RingHistogramCollector(metrics::values);
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private SimXenstored xenstored;
     private Hypervisor hypervisor;
@@ -77,10 +79,11 @@ public final class Daemon implements AutoCloseable {
             hypervisor = XenHypervisor.open();
         }
         xs = XsClient.connect(options.xenstored());
-        TapbackOptions topts = new TapbackOptions(new MeteredHypervisor(hypervisor, registry), BlockDevices.loadDefault(), options.dataPath(),
+        TapbackOptions topts = new TapbackOptions(hypervisor, BlockDevices.loadDefault(), options.dataPath(),
                 options.allowUnsafe(), BlkifBackend.DEFAULT_MAX_INDIRECT_SEGMENTS, options.drainTimeout(),
                 id -> metrics.computeIfAbsent(id, i -> new DeviceMetrics(registry, tapback, i)));
         tapback = Tapback.start(xs, topts);
+        registry.getPrometheusRegistry().register(ringHistograms);
         tapback.addListener(this::deviceChanged);
         ProcessMetrics.bind(registry, tapback);
         exports = new DeviceExports(tapback);
@@ -106,6 +109,7 @@ public final class Daemon implements AutoCloseable {
             DeviceMetrics m = metrics.remove(info.id());
             if (m != null) {
                 m.remove();
+                ringHistograms.retire(info.total().histograms());
             }
         }
     }

@@ -8,7 +8,8 @@ import java.lang.invoke.VarHandle;
 /**
  * One ring's statistics, owned by the ring: written only on its event loop (plain arithmetic, published
  * with opaque stores, no shared cache line with other rings), read from any thread as {@link BackendStats}
- * by whoever observes the device (ctl, the daemon's metrics). Nothing is called per response.
+ * by whoever observes the device (ctl, the daemon's metrics). Nothing is called per response. The
+ * histograms ({@link Log2Histogram}) follow the same rule.
  */
 final class RingCounters {
 
@@ -29,6 +30,22 @@ final class RingCounters {
     private static final int COUNT = 12;
 
     private final long[] v = new long[COUNT];
+    private final Log2Histogram[] latency = histograms();
+    private final Log2Histogram[] size = histograms();
+    private final Log2Histogram grantCopyBatches = new Log2Histogram();
+
+    private static Log2Histogram[] histograms() {
+        Log2Histogram[] h = new Log2Histogram[RingHistograms.OPS];
+        for (int i = 0; i < h.length; i++) {
+            h[i] = new Log2Histogram();
+        }
+        return h;
+    }
+
+    /** A grant-copy batch of {@code segments} was executed. */
+    void grantCopyBatch(int segments) {
+        grantCopyBatches.record(segments);
+    }
 
     private void add(int i, long n) {
         SLOT.setOpaque(v, i, v[i] + n);
@@ -78,6 +95,11 @@ final class RingCounters {
         if (!ok) {
             add(ERRORS, 1);
         }
+        int op = dataOp >= 0 && dataOp < RingHistograms.OPS ? dataOp : Blkif.OP_RESERVED_1;
+        this.latency[op].record(latency);
+        if (bytes > 0) {
+            size[op].record(bytes);
+        }
         add(LATENCY_SUM, latency);
         if (latency > v[LATENCY_MAX]) {
             SLOT.setOpaque(v, LATENCY_MAX, latency);
@@ -91,14 +113,32 @@ final class RingCounters {
         long started = get(STARTED);
         return new BackendStats(get(READS), get(WRITES), get(FLUSHES), get(DISCARDS), get(BYTES_READ),
                 get(BYTES_WRITTEN), get(ERRORS), get(BAD_REQUESTS), started - answered, get(LATENCY_SUM),
-                get(LATENCY_MAX));
+                get(LATENCY_MAX), histogramSnapshot());
+    }
+
+    private RingHistograms histogramSnapshot() {
+        HistogramSnapshot[] l = new HistogramSnapshot[RingHistograms.OPS];
+        HistogramSnapshot[] s = new HistogramSnapshot[RingHistograms.OPS];
+        for (int i = 0; i < l.length; i++) {
+            l[i] = read(latency[i]);
+            s[i] = read(size[i]);
+        }
+        return new RingHistograms(l, s, read(grantCopyBatches));
+    }
+
+    private static HistogramSnapshot read(Log2Histogram h) {
+        long[] a = HistogramSnapshot.newAccumulator();
+        h.addTo(a);
+        return new HistogramSnapshot(a);
     }
 
     /** Sums the rings of one device. */
     static BackendStats sum(Iterable<RingCounters> rings) {
         long[] s = new long[11];
+        RingHistograms h = RingHistograms.EMPTY;
         for (RingCounters c : rings) {
             BackendStats b = c.snapshot();
+            h = h.plus(b.histograms());
             s[0] += b.reads();
             s[1] += b.writes();
             s[2] += b.flushes();
@@ -111,6 +151,6 @@ final class RingCounters {
             s[9] += b.latencyNanosSum();
             s[10] = Math.max(s[10], b.latencyNanosMax());
         }
-        return new BackendStats(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10]);
+        return new BackendStats(s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7], s[8], s[9], s[10], h);
     }
 }

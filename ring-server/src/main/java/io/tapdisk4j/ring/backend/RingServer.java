@@ -83,7 +83,7 @@ final class RingServer implements RequestCompletion {
         this.ring = new BackRing(new RingPages(pages(ringMapping)), s.abi().entrySize());
         this.publisher = new ResponsePublisher(ring, loop, dev.log, queue);
         GrantCopier copier = new GrantCopier(
-                hv.newCopyBatch(Math.max(maxSegments, BlkifLayout.MAX_INDIRECT_PAGES_PER_REQUEST)));
+                hv.newCopyBatch(Math.max(maxSegments, BlkifLayout.MAX_INDIRECT_PAGES_PER_REQUEST)), counters);
         this.mover = SegmentMover.of(s.effectiveDataPath(), hv, domid, copier);
         this.indirect = new IndirectSegments(copier, domid, s.maxIndirectSegments());
         RequestValidator validator = new RequestValidator(device.size(),
@@ -244,7 +244,6 @@ final class RingServer implements RequestCompletion {
     public void refuse(InFlight r, short status, String reason) {
         dev.log.warn("queue " + queue + ": " + r.req + ": " + reason);
         counters.badRequest();
-        dev.listenerSafe(l -> l.onBadRequest(queue, reason));
         answer(r, status);
     }
 
@@ -264,9 +263,6 @@ final class RingServer implements RequestCompletion {
         long latency = System.nanoTime() - r.startNanos;
         int dataOp = r.req.dataOperation();
         counters.answered(dataOp, r.bytes, latency, status);
-        if (dev.spec().listener() != BackendListener.NONE) {
-            dev.listenerSafe(l -> l.onRequest(queue, dataOp, r.bytes, latency, status));
-        }
         if (!released && processing) {
             publisher.answeredInRound();
         }
