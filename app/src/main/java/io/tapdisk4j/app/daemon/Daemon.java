@@ -106,10 +106,10 @@ public final class Daemon implements AutoCloseable {
             }
         }
         if ("removed".equals(info.phase())) {
-            DeviceMetrics m = metrics.remove(info.id());
+            DeviceMetrics m = metrics.get(info.id());
             if (m != null) {
+                ringHistograms.retire(info.total().histograms(), () -> metrics.remove(info.id()));
                 m.remove();
-                ringHistograms.retire(info.total().histograms());
             }
         }
     }

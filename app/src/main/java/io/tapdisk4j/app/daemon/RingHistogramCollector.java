@@ -36,7 +36,7 @@ final class RingHistogramCollector implements MultiCollector {
 
     private final Supplier<Collection<DeviceMetrics>> devices;
     /** Grant-copy batches of devices that are gone, so that the all-devices total never goes backwards. */
-    private volatile HistogramSnapshot retiredBatches = HistogramSnapshot.EMPTY;
+    private HistogramSnapshot retiredBatches = HistogramSnapshot.EMPTY;
 
     RingHistogramCollector(Supplier<Collection<DeviceMetrics>> devices) {
         this.devices = devices;
@@ -50,13 +50,17 @@ final class RingHistogramCollector implements MultiCollector {
         return r;
     }
 
-    /** Keeps a departing device's grant-copy batches in the total. */
-    synchronized void retire(RingHistograms last) {
+    /**
+     * Keeps a departing device's grant-copy batches in the total: {@code unlist} takes it out of the devices
+     * this collector reads, in the same step, so that no scrape counts it twice or not at all.
+     */
+    synchronized void retire(RingHistograms last, Runnable unlist) {
+        unlist.run();
         retiredBatches = retiredBatches.plus(last.grantCopyBatches());
     }
 
     @Override
-    public MetricSnapshots collect() {
+    public synchronized MetricSnapshots collect() {
         var requests = io.prometheus.metrics.model.snapshots.HistogramSnapshot.builder()
                 .name("tapdisk4j_vbd_requests_seconds").help("requests answered, by operation");
         var requestsMax = GaugeSnapshot.builder().name("tapdisk4j_vbd_requests_seconds_max")

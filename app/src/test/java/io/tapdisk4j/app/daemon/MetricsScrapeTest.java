@@ -22,6 +22,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -52,6 +53,7 @@ class MetricsScrapeTest {
              SimGuest guest = SimGuest.create(sim, 7, 1024, 4096)) {
             VbdId id = new VbdId(7, 51712);
             Toolstack.createVbd(xs, id, "file://" + disk, false);
+            double batches;
             try (BlkfrontXenbus front = BlkfrontXenbus.connect(xs, guest, id, FrontendOptions.defaults(),
                     Duration.ofSeconds(30)); GuestBuffer b = front.emulator().allocateBuffer(4)) {
                 var ring = front.emulator();
@@ -109,7 +111,7 @@ class MetricsScrapeTest {
                 assertEquals(0, value(m, "tapdisk4j_vbd_inflight{" + DEV + "}"), m);
 
                 // One grant-copy batch per data request on the copy path: 5 of them, 1 to 4 segments each.
-                double batches = value(m, "tapdisk4j_grantcopy_batch_segments_count");
+                batches = value(m, "tapdisk4j_grantcopy_batch_segments_count");
                 assertTrue(batches >= 5, m);
                 assertEquals(batches, value(m, "tapdisk4j_grantcopy_batch_segments_bucket{le=\"4.0\"}"), m);
                 assertCumulative(m, "tapdisk4j_grantcopy_batch_segments_bucket{le=", 12);
@@ -124,6 +126,18 @@ class MetricsScrapeTest {
                     assertTrue(Double.parseDouble(cols[i]) > 0, text.body());
                 }
             }
+
+            // The device leaves: its series go, the all-devices grant-copy total keeps its batches.
+            Toolstack.removeVbd(xs, id);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            String m = scrape(port);
+            while (m.contains(DEV)) {
+                assertTrue(System.nanoTime() < deadline, "the device's series never went away:\n" + m);
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
+                m = scrape(port);
+            }
+            assertEquals(batches, value(m, "tapdisk4j_grantcopy_batch_segments_count"), m);
+            assertEquals(batches, value(m, "tapdisk4j_grantcopy_batch_segments_bucket{le=\"+Inf\"}"), m);
         }
     }
 
