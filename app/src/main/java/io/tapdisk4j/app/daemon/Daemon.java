@@ -106,11 +106,14 @@ public final class Daemon implements AutoCloseable {
             }
         }
         if ("removed".equals(info.phase())) {
-            DeviceMetrics m = metrics.get(info.id());
-            if (m != null) {
-                ringHistograms.retire(info.total().histograms(), () -> metrics.remove(info.id()));
-                m.remove();
-            }
+            // Every incarnation of the device reports its own removal (Tapback may recreate one while the
+            // old one is released), so each adds its batches; the first takes the device's metrics away.
+            ringHistograms.retire(info.total().histograms(), () -> {
+                DeviceMetrics m = metrics.remove(info.id());
+                if (m != null) {
+                    m.remove();
+                }
+            });
         }
     }
 
