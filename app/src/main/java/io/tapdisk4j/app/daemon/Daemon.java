@@ -38,6 +38,8 @@ public final class Daemon implements AutoCloseable {
     private final DaemonOptions options;
     private final CountDownLatch stopped = new CountDownLatch(1);
     private final Map<VbdId, DeviceMetrics> metrics = new ConcurrentHashMap<>();
+    /** The rings' histograms, read at scrape time. */
+    private final RingHistogramCollector ringHistograms = new RingHistogramCollector(metrics::values);
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private SimXenstored xenstored;
     private Hypervisor hypervisor;
@@ -77,10 +79,11 @@ public final class Daemon implements AutoCloseable {
             hypervisor = XenHypervisor.open();
         }
         xs = XsClient.connect(options.xenstored());
-        TapbackOptions topts = new TapbackOptions(new MeteredHypervisor(hypervisor, registry), BlockDevices.loadDefault(), options.dataPath(),
+        TapbackOptions topts = new TapbackOptions(hypervisor, BlockDevices.loadDefault(), options.dataPath(),
                 options.allowUnsafe(), BlkifBackend.DEFAULT_MAX_INDIRECT_SEGMENTS, options.drainTimeout(),
                 id -> metrics.computeIfAbsent(id, i -> new DeviceMetrics(registry, tapback, i)));
         tapback = Tapback.start(xs, topts);
+        registry.getPrometheusRegistry().register(ringHistograms);
         tapback.addListener(this::deviceChanged);
         ProcessMetrics.bind(registry, tapback);
         exports = new DeviceExports(tapback);
@@ -103,10 +106,14 @@ public final class Daemon implements AutoCloseable {
             }
         }
         if ("removed".equals(info.phase())) {
-            DeviceMetrics m = metrics.remove(info.id());
-            if (m != null) {
-                m.remove();
-            }
+            // Every incarnation of the device reports its own removal (Tapback may recreate one while the
+            // old one is released), so each adds its batches; the first takes the device's metrics away.
+            ringHistograms.retire(info.total().histograms(), () -> {
+                DeviceMetrics m = metrics.remove(info.id());
+                if (m != null) {
+                    m.remove();
+                }
+            });
         }
     }
 

@@ -25,7 +25,7 @@ import java.util.Objects;
  * @param readOnly            mode {@code r}: writes, barriers and discards fail (also when the device is read-only)
  * @param maxIndirectSegments what the backend advertised as {@code feature-max-indirect-segments} (0 disables INDIRECT)
  * @param closeTimeout        how long {@link BlkifBackend#close()} waits for in-flight requests before failing them
- * @param listener            metrics and shutdown callbacks
+ * @param listener            the fatal-shutdown callback (metrics read {@link BlkifBackend#stats()} instead)
  * @param executor            event loops serving the rings (null: {@link io.tapdisk4j.block.EventLoops#shared()})
  */
 public record BackendSpec(Hypervisor hypervisor, int frontendDomid, String name, BlockDevice device,

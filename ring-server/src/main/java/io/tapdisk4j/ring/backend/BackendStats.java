@@ -14,9 +14,18 @@ package io.tapdisk4j.ring.backend;
  * @param inFlight         requests taken off the rings and not yet answered
  * @param latencyNanosSum  sum of the latencies of every answered request
  * @param latencyNanosMax  largest latency seen
+ * @param histograms       latency, size and grant-copy-batch histograms, for the daemon's metrics
  */
 public record BackendStats(long reads, long writes, long flushes, long discards, long bytesRead, long bytesWritten,
-                           long errors, long badRequests, long inFlight, long latencyNanosSum, long latencyNanosMax) {
+                           long errors, long badRequests, long inFlight, long latencyNanosSum, long latencyNanosMax,
+                           RingHistograms histograms) {
+
+    /** Counters without histograms. */
+    public BackendStats(long reads, long writes, long flushes, long discards, long bytesRead, long bytesWritten,
+                        long errors, long badRequests, long inFlight, long latencyNanosSum, long latencyNanosMax) {
+        this(reads, writes, flushes, discards, bytesRead, bytesWritten, errors, badRequests, inFlight,
+                latencyNanosSum, latencyNanosMax, RingHistograms.EMPTY);
+    }
 
     public long requests() {
         return reads + writes + flushes + discards;

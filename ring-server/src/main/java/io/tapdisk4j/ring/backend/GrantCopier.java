@@ -12,9 +12,11 @@ import io.tapdisk4j.ring.hv.HypervisorException;
 final class GrantCopier {
 
     final GrantCopyBatch batch;
+    private final RingCounters counters;
 
-    GrantCopier(GrantCopyBatch batch) {
+    GrantCopier(GrantCopyBatch batch, RingCounters counters) {
         this.batch = batch;
+        this.counters = counters;
     }
 
     /** An empty batch to queue segments into. */
@@ -25,6 +27,10 @@ final class GrantCopier {
 
     /** Executes the queued segments; throws for the first that failed. The batch is empty afterwards. */
     void run(String what) throws GrantException {
+        int n = batch.size();
+        if (n > 0) {
+            counters.grantCopyBatch(n);
+        }
         try {
             batch.execute();
         } catch (HypervisorException e) {

@@ -43,6 +43,8 @@ final class RingServer implements RequestCompletion {
     private final BackRing ring;
     private final ResponsePublisher publisher;
     private final BarrierGate barriers = new BarrierGate();
+    /** This ring's statistics, read by {@link DeviceBackend#stats()}. */
+    final RingCounters counters = new RingCounters();
     private final SegmentMover mover;
     private final IndirectSegments indirect;
     private final RequestDispatcher dispatcher;
@@ -81,7 +83,7 @@ final class RingServer implements RequestCompletion {
         this.ring = new BackRing(new RingPages(pages(ringMapping)), s.abi().entrySize());
         this.publisher = new ResponsePublisher(ring, loop, dev.log, queue);
         GrantCopier copier = new GrantCopier(
-                hv.newCopyBatch(Math.max(maxSegments, BlkifLayout.MAX_INDIRECT_PAGES_PER_REQUEST)));
+                hv.newCopyBatch(Math.max(maxSegments, BlkifLayout.MAX_INDIRECT_PAGES_PER_REQUEST)), counters);
         this.mover = SegmentMover.of(s.effectiveDataPath(), hv, domid, copier);
         this.indirect = new IndirectSegments(copier, domid, s.maxIndirectSegments());
         RequestValidator validator = new RequestValidator(device.size(),
@@ -192,7 +194,7 @@ final class RingServer implements RequestCompletion {
         r.bytes = 0;
         r.nseg = 0;
         inFlight++;
-        dev.counters.inFlight.increment();
+        counters.started();
         dispatcher.dispatch(r, inFlight);
     }
 
@@ -241,8 +243,7 @@ final class RingServer implements RequestCompletion {
     @Override
     public void refuse(InFlight r, short status, String reason) {
         dev.log.warn("queue " + queue + ": " + r.req + ": " + reason);
-        dev.counters.badRequests.increment();
-        dev.listenerSafe(l -> l.onBadRequest(queue, reason));
+        counters.badRequest();
         answer(r, status);
     }
 
@@ -261,11 +262,7 @@ final class RingServer implements RequestCompletion {
         // Counted before the response can be pushed: a guest that sees it finds it in the statistics.
         long latency = System.nanoTime() - r.startNanos;
         int dataOp = r.req.dataOperation();
-        dev.counters.answered(dataOp, r.bytes, latency, status);
-        dev.counters.inFlight.decrement();
-        if (dev.spec().listener() != BackendListener.NONE) {
-            dev.listenerSafe(l -> l.onRequest(queue, dataOp, r.bytes, latency, status));
-        }
+        counters.answered(dataOp, r.bytes, latency, status);
         if (!released && processing) {
             publisher.answeredInRound();
         }

@@ -19,7 +19,7 @@ import java.util.function.Function;
  * @param allowUnsafe         consent to {@link DataPath#UNSAFE_MAP}
  * @param maxIndirectSegments advertised as {@code feature-max-indirect-segments}
  * @param closeTimeout        how long a disconnect waits for requests in flight before failing them
- * @param listeners           a metrics listener per device (called once per connection)
+ * @param listeners           a shutdown listener per device (asked once per connection)
  */
 public record TapbackOptions(Hypervisor hypervisor, BlockDevices devices, DataPath dataPath, boolean allowUnsafe,
                              int maxIndirectSegments, Duration closeTimeout,

@@ -296,16 +296,6 @@ final class VbdDevice {
         }
         BackendListener listener = new BackendListener() {
             @Override
-            public void onRequest(int queue, int operation, long bytes, long latencyNanos, int status) {
-                metrics.onRequest(queue, operation, bytes, latencyNanos, status);
-            }
-
-            @Override
-            public void onBadRequest(int queue, String reason) {
-                metrics.onBadRequest(queue, reason);
-            }
-
-            @Override
             public void onShutdown(String reason) {
                 metrics.onShutdown(reason);
                 kick(); // reported by the next reconcile: error node, Closing
@@ -530,6 +520,7 @@ final class VbdDevice {
         return new BackendStats(a.reads() + b.reads(), a.writes() + b.writes(), a.flushes() + b.flushes(),
                 a.discards() + b.discards(), a.bytesRead() + b.bytesRead(), a.bytesWritten() + b.bytesWritten(),
                 a.errors() + b.errors(), a.badRequests() + b.badRequests(), b.inFlight(),
-                a.latencyNanosSum() + b.latencyNanosSum(), Math.max(a.latencyNanosMax(), b.latencyNanosMax()));
+                a.latencyNanosSum() + b.latencyNanosSum(), Math.max(a.latencyNanosMax(), b.latencyNanosMax()),
+                a.histograms().plus(b.histograms()));
     }
 }

@@ -215,24 +215,20 @@ class OperationsTest {
              BlkfrontEmulator front = BlkfrontEmulator.create(g, FrontendOptions.defaults());
              TestDevice d = new TestDevice(1 << 20, Set.of())) {
             front.startIndexesAt(0, 0xFFFFFFF0);
-            ConcurrentLinkedQueue<Integer> statuses = new ConcurrentLinkedQueue<>();
-            BackendListener l = new BackendListener() {
-                @Override
-                public void onRequest(int queue, int operation, long bytes, long latencyNanos, int status) {
-                    statuses.add(status);
-                }
-            };
             try (BlkifBackend backend = BlkifBackend.start(BackendSpec.builder(hv, 1, d).queues(front.queueSpecs())
-                    .listener(l).build()); GuestBuffer b = front.allocateBuffer(1)) {
+                    .build()); GuestBuffer b = front.allocateBuffer(1)) {
                 for (int i = 0; i < 100; i++) {
                     b.put(0, new byte[]{(byte) i});
                     assertEquals(Blkif.RSP_OKAY, get(front.write(0, i, b, 0, 512)).status());
                 }
                 assertEquals(Blkif.RSP_OKAY, get(front.read(0, 42, b, 0, 512)).status());
                 assertEquals(42, b.get(0, 1)[0]);
-                assertEquals(101, statuses.size());
-                assertTrue(statuses.stream().allMatch(s -> s == 0));
-                assertEquals(0, backend.stats().inFlight());
+                BackendStats s = backend.stats();
+                assertEquals(101, s.requests());
+                assertEquals(0, s.errors());
+                assertEquals(100, s.histograms().latency(Blkif.OP_WRITE).count());
+                assertEquals(1, s.histograms().size(Blkif.OP_READ).count());
+                assertEquals(0, s.inFlight());
                 assertTrue(backend.stats().latencyNanosMax() > 0);
             }
         }
