@@ -1,6 +1,7 @@
 package io.tapdisk4j.qcow2;
 
 import io.tapdisk4j.block.BlockDevice;
+import io.tapdisk4j.block.BlockDeviceException;
 import io.tapdisk4j.block.BlockDevices;
 import io.tapdisk4j.block.Extent;
 import io.tapdisk4j.block.OpenOptions;
@@ -26,6 +27,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** Every {@code vdi} operation on qcow2 images, checked against a raw model and by qemu-img. */
@@ -86,9 +88,14 @@ class Qcow2VdiTest {
         vdi.clone(parent, clone);
         Disks.assertImage(vdi, clone, parentModel);
 
-        vdi.coalesce(top, VdiProgress.NONE);
+        // The clone shares the parent: a coalesce that does not name it is refused, one that does keeps it intact.
+        BlockDeviceException refused = assertThrows(BlockDeviceException.class, () -> vdi.coalesce(top, VdiProgress.NONE));
+        assertTrue(refused.getMessage().contains("clone.qcow2"), refused.getMessage());
+        assertImage(parent, parentModel);
+        vdi.coalesce(top, List.of(clone), VdiProgress.NONE);
         assertImage(top, model);
         assertImage(parent, model);
+        Disks.assertImage(vdi, clone, parentModel);
         assertEquals(0, vdi.info(top).allocated(), "the child is empty after a coalesce");
 
         vdi.resize(top, 96L << 20);
