@@ -23,7 +23,7 @@ import java.util.concurrent.TimeUnit;
         mixinStandardHelpOptions = true,
         subcommands = {VdiCommand.Create.class, VdiCommand.Info.class, VdiCommand.Check.class,
                 VdiCommand.Snapshot.class, VdiCommand.Clone.class, VdiCommand.Coalesce.class,
-                VdiCommand.Copy.class, VdiCommand.Resize.class})
+                VdiCommand.Copy.class, VdiCommand.Resize.class, VdiCbtCommand.class, VdiBackupCommand.class})
 public final class VdiCommand implements Runnable {
 
     @picocli.CommandLine.Spec
@@ -89,7 +89,9 @@ public final class VdiCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
+            CbtSnapshots cbt = CbtSnapshots.before(uri);
             String parent = new VdiOperations().snapshot(uri);
+            cbt.after(parent);
             System.out.println(uri + " is now a child of " + parent);
             return 0;
         }
