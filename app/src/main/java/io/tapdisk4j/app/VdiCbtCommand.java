@@ -40,14 +40,19 @@ final class VdiCbtCommand implements Runnable {
 
         @Override
         public Integer call() throws Exception {
-            long size;
-            try (BlockDevice d = BlockDevices.loadDefault().open(uri, OpenOptions.readOnlyOptions())) {
-                size = d.size();
-            }
-            boolean created = CbtLogs.enable(DeviceUri.parse(uri), size);
+            boolean created = uriCall(uri);
             System.out.println((created ? "tracking changed blocks of " : "already tracking ") + uri + " in "
                     + CbtLogs.logPath(DeviceUri.parse(uri)));
             return 0;
+        }
+
+        /** Enables tracking of {@code uri}; false when it was on already. */
+        boolean uriCall(String image) throws java.io.IOException {
+            long size;
+            try (BlockDevice d = BlockDevices.loadDefault().open(image, OpenOptions.readOnlyOptions())) {
+                size = d.size();
+            }
+            return CbtLogs.enable(DeviceUri.parse(image), size);
         }
     }
 
