@@ -316,8 +316,16 @@ class CbtTest {
         TreeSet<Integer> second = new TreeSet<>();
         write(vdi, rnd, 25, second);
         String s3 = snapshot(vdi);
-        String[] inc2 = ok("vdi", "backup", s3, backup, "--since", s2);
-        assertTrue(inc2[1].startsWith("incremental backup"), inc2[1]);
+        // The second incremental goes to the backup through an NBD export of it, as to a remote backup store.
+        try (BlockDevice target = BlockDevices.loadDefault().open(backup);
+             io.tapdisk4j.nbd.server.NbdServer server = io.tapdisk4j.nbd.server.NbdServer.builder()
+                     .export(new io.tapdisk4j.nbd.server.NbdExport("b", "backup", target, false))
+                     .bindTcp("127.0.0.1", 0)) {
+            String[] inc2 = ok("vdi", "backup", s3, "nbd://127.0.0.1:" + server.port() + "/b", "--since", s2);
+            assertTrue(inc2[1].startsWith("incremental backup"), inc2[1]);
+            assertTrue(inc2[1].contains(io.tapdisk4j.block.Sizes.format((long) second.size() * B) + " copied"),
+                    "only the changed blocks were copied: " + inc2[1]);
+        }
 
         String restored = dir.resolve("s3.raw").toString();
         ok("vdi", "copy", s3, "file://" + restored);

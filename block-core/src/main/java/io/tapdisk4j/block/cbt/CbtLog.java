@@ -29,8 +29,8 @@ public final class CbtLog {
     public static final int HEADER_SIZE = 48;
     static final int CONSISTENT_AT = 32;
     static final int SIZE_AT = 40;
-    /** Larger than any disk a VHD can describe (2 TiB) by far; a size field beyond it is garbage. */
-    static final long MAX_SIZE = 1L << 50;
+    /** 256 TiB, far beyond any VDI (VHD stops at 2 TiB); a size field beyond it is garbage. */
+    static final long MAX_SIZE = 1L << 48;
 
     private final UUID parent;
     private final UUID child;

@@ -15,8 +15,8 @@ import java.util.List;
 /**
  * Where an image's changed-block log lives and what the commands do with it. The log sits beside the image,
  * named as the image with {@code .cbtlog} for its extension ({@code disk.vhd} -> {@code disk.cbtlog}), as
- * XenServer keeps {@code UUID.cbtlog} beside {@code UUID.vhd}. Only images on local files ({@code file:})
- * have logs.
+ * XenServer keeps {@code UUID.cbtlog} beside {@code UUID.vhd}. Images on local files ({@code file:}) have
+ * them there; any URI may name its log with {@code ?cbtlog=/path/NAME.cbtlog}.
  */
 public final class CbtLogs {
 
@@ -25,6 +25,10 @@ public final class CbtLogs {
 
     /** The log of the image at {@code uri}, or null when its storage cannot hold one. */
     public static Path logPath(DeviceUri uri) {
+        java.util.Optional<String> named = uri.param("cbtlog");
+        if (named.isPresent()) {
+            return Path.of(named.get()); // a log kept elsewhere, for storage that has no "beside" (memory:, null:, nbd:)
+        }
         if (!uri.scheme().equals("file") || uri.path() == null || uri.path().isEmpty()) {
             return null;
         }

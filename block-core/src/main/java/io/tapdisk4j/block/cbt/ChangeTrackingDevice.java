@@ -149,20 +149,15 @@ public final class ChangeTrackingDevice extends ForwardingBlockDevice implements
 
     /** Sets the bits of {@code [offset, offset+length)} in the log file; null on success. */
     private BlockDeviceException mark(long offset, long length) {
-        if (length <= 0 || offset < 0) {
-            return null; // the device rejects it; nothing was written
+        if (length <= 0 || offset < 0 || offset > coveredSize - length) {
+            // Nothing to mark: the device rejects the request (or, after a resize, the log is already
+            // condemned to inconsistency by resize()); a hostile client cannot spoil the log this way.
+            return null;
         }
         long first = offset / CbtLog.BLOCK_SIZE;
         long last = (offset + length - 1) / CbtLog.BLOCK_SIZE;
         if (allSet(first, last)) {
             return null;
-        }
-        if (last >= CbtLog.blocks(coveredSize)) {
-            consistentOnClose = false; // beyond the log (a resize): it can no longer be trusted
-            last = CbtLog.blocks(coveredSize) - 1;
-            if (first > last) {
-                return null;
-            }
         }
         try {
             synchronized (fileLock) {
