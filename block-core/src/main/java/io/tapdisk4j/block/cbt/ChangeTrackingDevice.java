@@ -13,7 +13,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.file.Path;
@@ -34,14 +36,16 @@ import java.util.concurrent.atomic.AtomicLongArray;
  *
  * <h2>Cost</h2>
  * A write whose blocks are all marked already passes straight through (a few atomic reads). The first
- * write to a clean block writes the bitmap word holding its bit into the log file (a pwrite into the page
- * cache, which outlives the process) before the write goes down: no write is acknowledged with its bit
- * only in this process's memory. Flushes and FUA writes fdatasync the log first when it has changed since
- * the last sync, so a flushed write's bit is on stable storage too.
+ * write to a clean block stores the bitmap word holding its bit into the log file, mapped shared (as
+ * blktap's log driver does): the store lands in the page cache, which outlives the process, with no system
+ * call, before the write goes down. No write is acknowledged with its bit only in this process's memory.
+ * Flushes and FUA writes msync the log first when it has changed since the last sync, so a flushed
+ * write's bit is on stable storage too.
  */
 public final class ChangeTrackingDevice extends ForwardingBlockDevice implements FileRegionReads {
 
     private static final Logger log = LoggerFactory.getLogger(ChangeTrackingDevice.class);
+    private static final ValueLayout.OfLong WORD = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     /** Log syncs leave the I/O threads to this pool: an fdatasync may take milliseconds. */
     private static final ExecutorService SYNCS = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "cbt-sync");
@@ -56,17 +60,22 @@ public final class ChangeTrackingDevice extends ForwardingBlockDevice implements
     /** The bits written to the log file: a set bit is in the file (at least in the page cache). */
     private final AtomicLongArray bits;
     private final Object fileLock = new Object();
-    private final ByteBuffer word = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+    /** The log's bitmap, mapped shared: a store here is in the page cache at once. */
+    private final Arena arena;
+    private final MemorySegment mapped;
     private volatile boolean unsynced;
     /** The flag a clean close writes back: a log that was inconsistent when opened stays so. */
     private volatile boolean consistentOnClose;
     private volatile boolean closed;
     private final DirtyBitmap bitmap = new Bitmap();
 
-    private ChangeTrackingDevice(BlockDevice delegate, Path file, FileChannel channel, CbtLog current) {
+    private ChangeTrackingDevice(BlockDevice delegate, Path file, FileChannel channel, CbtLog current, Arena arena,
+                                 MemorySegment mapped) {
         super(delegate);
         this.file = file;
         this.channel = channel;
+        this.arena = arena;
+        this.mapped = mapped;
         this.coveredSize = current.size();
         this.bitmapBytes = CbtLog.bitmapBytes(coveredSize);
         this.consistentOnClose = current.consistent();
@@ -86,13 +95,17 @@ public final class ChangeTrackingDevice extends ForwardingBlockDevice implements
                     + ": disable and enable tracking again (the next backup is then a full one)");
         }
         FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
+        Arena arena = Arena.ofShared();
         try {
             CbtLog.writeConsistent(ch, false);
-        } catch (IOException e) {
+            MemorySegment bitmap = ch.map(FileChannel.MapMode.READ_WRITE, CbtLog.HEADER_SIZE,
+                    CbtLog.bitmapBytes(current.size()), arena);
+            return new ChangeTrackingDevice(device, file, ch, current, arena, bitmap);
+        } catch (IOException | RuntimeException e) {
+            arena.close();
             ch.close();
             throw e;
         }
-        return new ChangeTrackingDevice(device, file, ch, current);
     }
 
     public Path logFile() {
@@ -172,19 +185,19 @@ public final class ChangeTrackingDevice extends ForwardingBlockDevice implements
                     }
                     long now = old | mask;
                     long at = (long) w * 8;
-                    int n = (int) Math.min(8, bitmapBytes - at);
-                    word.clear();
-                    word.putLong(0, now);
-                    word.limit(n);
-                    while (word.hasRemaining()) {
-                        channel.write(word, CbtLog.HEADER_SIZE + at + word.position());
+                    if (at + 8 <= bitmapBytes) {
+                        mapped.set(WORD, at, now);
+                    } else {
+                        for (long i = at; i < bitmapBytes; i++) { // the bitmap's last, partial word
+                            mapped.set(ValueLayout.JAVA_BYTE, i, (byte) (now >>> (8 * (i - at))));
+                        }
                     }
                     bits.set(w, now); // only now may another write to these blocks skip the log
                     unsynced = true;
                 }
             }
             return null;
-        } catch (IOException e) {
+        } catch (RuntimeException | InternalError e) { // InternalError: SIGBUS, the log file was cut short under us
             consistentOnClose = false;
             log.warn("{}: cannot update changed-block log {}: {}", describe(), file, e.toString());
             return new BlockDeviceException(BlockError.EIO, "cannot update changed-block log " + file + ": " + e.getMessage());
@@ -214,8 +227,10 @@ public final class ChangeTrackingDevice extends ForwardingBlockDevice implements
         return CompletableFuture.runAsync(() -> {
             try {
                 unsynced = false;
-                channel.force(false);
-            } catch (IOException e) {
+                mapped.force(); // outside the lock: an msync must not hold up first writes on the I/O threads
+            } catch (IllegalStateException closedMeanwhile) {
+                // close() synced the log itself
+            } catch (RuntimeException e) {
                 unsynced = true;
                 throw new java.util.concurrent.CompletionException(new BlockDeviceException(BlockError.EIO,
                         "cannot sync changed-block log " + file + ": " + e.getMessage()));
@@ -231,7 +246,8 @@ public final class ChangeTrackingDevice extends ForwardingBlockDevice implements
             synchronized (fileLock) {
                 closed = true;
                 try {
-                    channel.force(false);
+                    mapped.force();
+                    arena.close();
                     CbtLog.writeConsistent(channel, consistentOnClose);
                 } catch (IOException e) {
                     log.warn("{}: changed-block log {} left inconsistent: {}", describe(), file, e.toString());
