@@ -307,6 +307,15 @@ class CbtTest {
         assertEquals(toBits(written), fromBase64);
         String json = ok("vdi", "cbt", "changed", s1, s2, "--json")[1];
         assertTrue(json.startsWith("[{\"offset\":" + (long) written.first() * B), json);
+        // export NEW --dirty-since BASE: the same blocks as qemu:dirty-bitmap:cbt, read by nbdinfo and libnbd.
+        try (BlockDevice snap = CbtExports.withBitmap(BlockDevices.loadDefault().open(s2,
+                        io.tapdisk4j.block.OpenOptions.readOnlyOptions()), s2, s1);
+             io.tapdisk4j.nbd.server.NbdServer server = io.tapdisk4j.nbd.server.NbdServer.builder()
+                     .export(new io.tapdisk4j.nbd.server.NbdExport("s2", "", snap, true)).bindTcp("127.0.0.1", 0)) {
+            String nbd = "nbd://127.0.0.1:" + server.port() + "/s2";
+            assertEquals(toBits(written), nbdinfoDirty(nbd));
+            assertEquals(toBits(written), libnbdDirty(nbd));
+        }
         String[] inc = ok("vdi", "backup", s2, backup, "--since", s1);
         assertTrue(inc[1].startsWith("incremental backup"), inc[1]);
         assertEquals(toBits(written), CbtLog.read(CbtLogs.logPath(DeviceUri.parse(backup))).bits(),
