@@ -5,7 +5,7 @@ import io.netty.buffer.ByteBufUtil;
 import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDevices;
 import io.tapdisk4j.block.Buffers;
-import io.tapdisk4j.nfs.testing.Ganesha;
+import io.tapdisk4j.testsupport.peers.Ganesha;
 import io.tapdisk4j.testsupport.Peers;
 import org.junit.jupiter.api.Test;
 

@@ -4,6 +4,7 @@ import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDevices;
 import io.tapdisk4j.block.Buffers;
 
+import java.util.concurrent.TimeUnit;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Random;
@@ -65,8 +66,8 @@ public final class CrashWriter {
                     batch.add(d.write((long) order[k] * SLOT, Buffers.direct(SLOT).writeBytes(data), false)
                             .thenRun(() -> System.out.println("W " + n)));
                 }
-                CompletableFuture.allOf(batch.toArray(CompletableFuture[]::new)).join();
-                d.flush().join();
+                CompletableFuture.allOf(batch.toArray(CompletableFuture[]::new)).orTimeout(1, TimeUnit.MINUTES).join();
+                d.flush().orTimeout(1, TimeUnit.MINUTES).join();
                 System.out.println("FLUSHED " + Math.min(slots, i + BATCH));
                 System.out.flush();
             }

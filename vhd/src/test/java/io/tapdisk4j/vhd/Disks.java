@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.Buffers;
 
+import java.util.concurrent.TimeUnit;
 import java.util.Arrays;
 import java.util.Random;
 
@@ -14,7 +15,7 @@ final class Disks {
     }
 
     static byte[] read(BlockDevice d, long offset, int length) {
-        ByteBuf b = d.read(offset, length).join();
+        ByteBuf b = d.read(offset, length).orTimeout(1, TimeUnit.MINUTES).join();
         try {
             byte[] out = new byte[length];
             b.getBytes(b.readerIndex(), out);
@@ -25,7 +26,7 @@ final class Disks {
     }
 
     static void write(BlockDevice d, long offset, byte[] data) {
-        d.write(offset, Buffers.direct(data.length).writeBytes(data), false).join();
+        d.write(offset, Buffers.direct(data.length).writeBytes(data), false).orTimeout(1, TimeUnit.MINUTES).join();
     }
 
     /** Writes random data at random offsets (sector aligned unless told) into the device and the model. */

@@ -7,6 +7,7 @@ import io.tapdisk4j.block.OpenOptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.util.concurrent.TimeUnit;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -76,7 +77,7 @@ class VhdChainTest {
 
         // allocation of the whole chain: data wherever any level wrote
         try (BlockDevice d = devices.open(base, OpenOptions.readOnlyOptions())) {
-            List<Extent> map = d.allocation(0, d.size()).join();
+            List<Extent> map = d.allocation(0, d.size()).orTimeout(1, TimeUnit.MINUTES).join();
             assertEquals(0, map.getFirst().offset());
             assertEquals(d.size(), map.getLast().end());
             for (Extent e : map) {

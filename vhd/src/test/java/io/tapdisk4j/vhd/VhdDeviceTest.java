@@ -13,6 +13,7 @@ import io.tapdisk4j.block.local.FileDevice;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.util.concurrent.TimeUnit;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -58,11 +59,11 @@ class VhdDeviceTest {
                     System.arraycopy(data, 0, model, (int) off, data.length);
                     all.add(d.write(off, Buffers.direct(4096).writeBytes(data), false));
                 }
-                CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).join();
+                CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).orTimeout(1, TimeUnit.MINUTES).join();
                 VhdDevice v = assertInstanceOf(VhdDevice.class, d);
                 assertEquals(4, v.allocatedBlocks(), "each block allocated exactly once");
                 Disks.assertSame(model, d, "after concurrent writes");
-                d.flush().join();
+                d.flush().orTimeout(1, TimeUnit.MINUTES).join();
             }
             try (BlockDevice d = devices.open(target, OpenOptions.readOnlyOptions())) {
                 Disks.assertSame(model, d, "reopened");
@@ -108,7 +109,7 @@ class VhdDeviceTest {
             assertEquals(BlockError.ENOSPC, full.error());
             assertEquals(5, written, "12 MiB of storage holds 5 blocks of 2 MiB after the metadata");
             Disks.assertSame(model, d, "bounded image");
-            d.flush().join();
+            d.flush().orTimeout(1, TimeUnit.MINUTES).join();
         }
         try (BlockDevice d = devices.open("file://" + lun, OpenOptions.readOnlyOptions().withFormat("vhd"))) {
             Disks.assertSame(model, d, "reopened");
@@ -138,15 +139,15 @@ class VhdDeviceTest {
             byte[] data = new byte[6 << 20];
             java.util.Arrays.fill(data, (byte) 1);
             Disks.write(d, 2 << 20, data); // blocks 1, 2, 3
-            List<Extent> map = d.allocation(0, d.size()).join();
+            List<Extent> map = d.allocation(0, d.size()).orTimeout(1, TimeUnit.MINUTES).join();
             assertEquals(List.of(Extent.hole(0, 2 << 20), Extent.data(2 << 20, 6 << 20), Extent.hole(8 << 20, 8 << 20)), map);
-            d.discard((2 << 20) + 512, (4 << 20), false).join(); // block 2 only is whole
+            d.discard((2 << 20) + 512, (4 << 20), false).orTimeout(1, TimeUnit.MINUTES).join(); // block 2 only is whole
             assertEquals(2, ((VhdDevice) d).allocatedBlocks());
             byte[] back = Disks.read(d, 4 << 20, 2 << 20);
             assertTrue(allZero(back), "a discarded block reads zeroes");
-            d.writeZeroes(2 << 20, 2 << 20, true).join();
+            d.writeZeroes(2 << 20, 2 << 20, true).orTimeout(1, TimeUnit.MINUTES).join();
             assertEquals(1, ((VhdDevice) d).allocatedBlocks());
-            d.writeZeroes(6 << 20, 4096, false).join();
+            d.writeZeroes(6 << 20, 4096, false).orTimeout(1, TimeUnit.MINUTES).join();
             assertTrue(allZero(Disks.read(d, 6 << 20, 4096)));
             assertEquals(1, Disks.read(d, (6 << 20) + 4096, 1)[0]);
         }
@@ -165,16 +166,16 @@ class VhdDeviceTest {
         try (BlockDevice d = devices.open(u, OpenOptions.readOnlyOptions())) {
             assertTrue(d.has(Capability.READ_ONLY));
             BlockDeviceException ro = (BlockDeviceException) BlockDeviceException.unwrap(assertThrows(Exception.class,
-                    () -> d.write(0, Buffers.zeroes(512), false).join()));
+                    () -> d.write(0, Buffers.zeroes(512), false).orTimeout(1, TimeUnit.MINUTES).join()));
             assertEquals(BlockError.EROFS, ro.error());
             BlockDeviceException range = (BlockDeviceException) BlockDeviceException.unwrap(assertThrows(Exception.class,
-                    () -> d.read(4L << 20, 512).join()));
+                    () -> d.read(4L << 20, 512).orTimeout(1, TimeUnit.MINUTES).join()));
             assertEquals(BlockError.EINVAL, range.error());
         }
         try (BlockDevice d = devices.open(u)) {
             BlockDeviceException shrink = assertThrows(BlockDeviceException.class, () -> ((VhdDevice) d).resizeSync(1 << 20));
             assertTrue(shrink.getMessage().contains("shrinking"));
-            assertFalse(d.allocation(0, d.size()).join().isEmpty());
+            assertFalse(d.allocation(0, d.size()).orTimeout(1, TimeUnit.MINUTES).join().isEmpty());
         }
     }
 

@@ -9,6 +9,7 @@ import io.tapdisk4j.block.local.FileDevice;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.util.concurrent.TimeUnit;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -50,7 +51,7 @@ class VhdDiscardTest {
 
     /** Discards through the device and in the model (the whole sectors of the range). */
     static void discard(BlockDevice d, byte[] model, long offset, long length) {
-        d.discard(offset, length, false).join();
+        d.discard(offset, length, false).orTimeout(1, TimeUnit.MINUTES).join();
         long from = (offset + 511) / 512 * 512;
         long to = (offset + length) / 512 * 512;
         if (from < to) {
@@ -60,7 +61,7 @@ class VhdDiscardTest {
 
     /** Every sector in [from, to) lies in a hole of the allocation map. */
     static void assertHole(BlockDevice d, long from, long to) {
-        for (Extent e : d.allocation(from, to - from).join()) {
+        for (Extent e : d.allocation(from, to - from).orTimeout(1, TimeUnit.MINUTES).join()) {
             assertTrue(e.hole(), "discarded range [" + from + ", " + to + ") reported as data: " + e);
         }
     }
@@ -90,9 +91,9 @@ class VhdDiscardTest {
             assertEquals(6, v.allocatedBlocks(), "block 4 still holds its last 512 KiB");
             discard(d, model, 9L * MIB + MIB / 2, MIB / 2);
             assertEquals(5, v.allocatedBlocks(), "block 4, emptied piece by piece, was given back");
-            d.writeZeroes(10L * MIB + 4096, 65536, true).join();
+            d.writeZeroes(10L * MIB + 4096, 65536, true).orTimeout(1, TimeUnit.MINUTES).join();
             Arrays.fill(model, 10 * MIB + 4096, 10 * MIB + 4096 + 65536, (byte) 0);
-            d.writeZeroes(10L * MIB + 8 * 65536, 65536, false).join();
+            d.writeZeroes(10L * MIB + 8 * 65536, 65536, false).orTimeout(1, TimeUnit.MINUTES).join();
             Arrays.fill(model, 10 * MIB + 8 * 65536, 10 * MIB + 9 * 65536, (byte) 0);
             Disks.assertSame(model, d, "after discards and write-zeroes");
             assertHole(d, 1536, 1536 + 4096);
@@ -100,8 +101,8 @@ class VhdDiscardTest {
             assertHole(d, 8L * MIB, 10L * MIB);
             assertHole(d, 10L * MIB + 4096, 10L * MIB + 4096 + 65536);
             assertEquals(List.of(Extent.data(10L * MIB + 8 * 65536, 65536)),
-                    d.allocation(10L * MIB + 8 * 65536, 65536).join(), "zeroes written without unmap are data");
-            d.flush().join();
+                    d.allocation(10L * MIB + 8 * 65536, 65536).orTimeout(1, TimeUnit.MINUTES).join(), "zeroes written without unmap are data");
+            d.flush().orTimeout(1, TimeUnit.MINUTES).join();
         }
         try (BlockDevice d = devices.open(u, OpenOptions.readOnlyOptions())) {
             Disks.assertSame(model, d, "reopened");
@@ -138,12 +139,12 @@ class VhdDiscardTest {
             new Random(4).nextBytes(mine);
             Disks.write(d, MIB, mine);
             System.arraycopy(mine, 0, model, MIB, mine.length);
-            List<Extent> before = d.allocation(0, d.size()).join();
+            List<Extent> before = d.allocation(0, d.size()).orTimeout(1, TimeUnit.MINUTES).join();
             int blocks = ((VhdDevice) d).allocatedBlocks();
-            d.discard(MIB + 4096, 65536, false).join(); // would expose the parent's older data
-            d.discard(2L * MIB, 2L * MIB, false).join(); // a whole block too
+            d.discard(MIB + 4096, 65536, false).orTimeout(1, TimeUnit.MINUTES).join(); // would expose the parent's older data
+            d.discard(2L * MIB, 2L * MIB, false).orTimeout(1, TimeUnit.MINUTES).join(); // a whole block too
             Disks.assertSame(model, d, "differencing disk after discard");
-            assertEquals(before, d.allocation(0, d.size()).join());
+            assertEquals(before, d.allocation(0, d.size()).orTimeout(1, TimeUnit.MINUTES).join());
             assertEquals(blocks, ((VhdDevice) d).allocatedBlocks());
         }
         try (BlockDevice d = devices.open(child, OpenOptions.readOnlyOptions())) {
@@ -162,10 +163,10 @@ class VhdDiscardTest {
         ChangeLog log = new ChangeLog(FileDevice.open(file.toString(), false, false));
         try (VhdDevice v = VhdOpener.open(log, DeviceUri.parse(u), false, devices)) {
             for (long[] r : ranges) {
-                v.discard(r[0], r[1], false).join();
+                v.discard(r[0], r[1], false).orTimeout(1, TimeUnit.MINUTES).join();
             }
             assertEquals(2, v.allocatedBlocks());
-            v.flush().join();
+            v.flush().orTimeout(1, TimeUnit.MINUTES).join();
         }
         List<ChangeLog.Entry> entries = log.entries();
         List<ChangeLog.CrashImage> images = ChangeLog.crashImages(initial, entries);

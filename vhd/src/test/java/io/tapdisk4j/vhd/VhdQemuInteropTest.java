@@ -8,6 +8,7 @@ import io.tapdisk4j.testsupport.Peers;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.util.concurrent.TimeUnit;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -54,7 +55,7 @@ class VhdQemuInteropTest {
             assertEquals(DiskType.DYNAMIC, v.diskType());
             assertEquals(expected.length, d.size());
             Disks.assertSame(expected, d, "qemu image through tapdisk4j");
-            List<Extent> map = d.allocation(0, d.size()).join();
+            List<Extent> map = d.allocation(0, d.size()).orTimeout(1, TimeUnit.MINUTES).join();
             assertFalse(map.getFirst().hole(), "block 0 was written by qemu");
             assertTrue(map.stream().anyMatch(Extent::hole), "untouched blocks are holes");
         }

@@ -9,11 +9,12 @@ import io.tapdisk4j.block.Capability;
 import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.block.Extent;
 import io.tapdisk4j.block.OpenOptions;
-import io.tapdisk4j.nfs.testing.Ganesha;
-import io.tapdisk4j.nfs.testing.GaneshaExtension;
+import io.tapdisk4j.testsupport.peers.Ganesha;
+import io.tapdisk4j.testsupport.peers.GaneshaExtension;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
+import java.util.concurrent.TimeUnit;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
@@ -82,7 +83,7 @@ class VhdSnapshotOnNfsTest {
             VhdDevice child = assertInstanceOf(VhdDevice.class, d);
             assertTrue(child.parent().has(Capability.READ_ONLY), "the chain opens the parent read-only");
             BlockDeviceException ro = (BlockDeviceException) BlockDeviceException.unwrap(assertThrows(Exception.class,
-                    () -> child.parent().write(0, Buffers.zeroes(512), false).join()));
+                    () -> child.parent().write(0, Buffers.zeroes(512), false).orTimeout(1, TimeUnit.MINUTES).join()));
             assertEquals(BlockError.EROFS, ro.error());
         }
         assertContents(uri, m1);

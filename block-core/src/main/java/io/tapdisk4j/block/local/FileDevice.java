@@ -11,6 +11,7 @@ import io.tapdisk4j.block.Capability;
 import io.tapdisk4j.block.Extent;
 import io.tapdisk4j.block.FileRegionReads;
 import io.tapdisk4j.block.Requests;
+import io.tapdisk4j.block.Writes;
 
 import java.io.IOException;
 import java.lang.foreign.MemorySegment;
@@ -191,11 +192,9 @@ public final class FileDevice implements BlockDevice, FileRegionReads {
     @Override
     public CompletableFuture<Void> write(long offset, ByteBuf data, boolean fua) {
         int length = data.readableBytes();
-        BlockDeviceException bad = readOnly ? new BlockDeviceException(BlockError.EROFS, path + " is read-only")
-                : Requests.checkRange(offset, length, size);
-        if (bad != null) {
-            data.release();
-            return CompletableFuture.failedFuture(bad);
+        CompletableFuture<Void> refused = Writes.refuse(this, readOnly, offset, data, size);
+        if (refused != null) {
+            return refused;
         }
         return submit(() -> {
             try {
@@ -288,8 +287,7 @@ public final class FileDevice implements BlockDevice, FileRegionReads {
     }
 
     private BlockDeviceException checkWritable(long offset, long length) {
-        return readOnly ? new BlockDeviceException(BlockError.EROFS, path + " is read-only")
-                : Requests.checkRange(offset, length, size);
+        return Writes.check(this, readOnly, offset, length, size);
     }
 
     @Override

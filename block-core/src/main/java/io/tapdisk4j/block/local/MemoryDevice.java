@@ -8,6 +8,7 @@ import io.tapdisk4j.block.Buffers;
 import io.tapdisk4j.block.Capability;
 import io.tapdisk4j.block.Extent;
 import io.tapdisk4j.block.Requests;
+import io.tapdisk4j.block.Writes;
 
 import java.util.ArrayList;
 import java.util.EnumSet;
@@ -81,8 +82,7 @@ public final class MemoryDevice implements BlockDevice {
     public CompletableFuture<Void> write(long offset, ByteBuf data, boolean fua) {
         try {
             int length = data.readableBytes();
-            BlockDeviceException bad = readOnly ? new BlockDeviceException(BlockError.EROFS, name + " is read-only")
-                    : Requests.checkRange(offset, length, size);
+            BlockDeviceException bad = Writes.check(this, readOnly, offset, length, size);
             if (bad != null) {
                 return CompletableFuture.failedFuture(bad);
             }

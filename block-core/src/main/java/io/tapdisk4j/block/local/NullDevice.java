@@ -8,6 +8,7 @@ import io.tapdisk4j.block.Buffers;
 import io.tapdisk4j.block.Capability;
 import io.tapdisk4j.block.Extent;
 import io.tapdisk4j.block.Requests;
+import io.tapdisk4j.block.Writes;
 
 import java.util.EnumSet;
 import java.util.List;
@@ -54,9 +55,12 @@ public final class NullDevice implements BlockDevice {
 
     @Override
     public CompletableFuture<Void> write(long offset, ByteBuf data, boolean fua) {
-        BlockDeviceException bad = Requests.checkRange(offset, data.readableBytes(), size);
+        CompletableFuture<Void> refused = Writes.refuse(this, false, offset, data, size);
+        if (refused != null) {
+            return refused;
+        }
         data.release();
-        return bad != null ? CompletableFuture.failedFuture(bad) : CompletableFuture.completedFuture(null);
+        return CompletableFuture.completedFuture(null);
     }
 
     @Override

@@ -8,6 +8,7 @@ import io.tapdisk4j.block.Buffers;
 import io.tapdisk4j.block.Capability;
 import io.tapdisk4j.block.Extent;
 import io.tapdisk4j.block.Requests;
+import io.tapdisk4j.block.Writes;
 import io.tapdisk4j.iscsi.scsi.Cdb;
 import io.tapdisk4j.iscsi.scsi.InquiryData;
 import io.tapdisk4j.iscsi.scsi.LbaStatus;
@@ -281,23 +282,7 @@ public final class IscsiBlockDevice implements BlockDevice {
             data.release();
             return CompletableFuture.failedFuture(bad);
         }
-        if (length == 0) {
-            data.release();
-            return CompletableFuture.completedFuture(null);
-        }
-        if (length <= maxTransferBytes) {
-            return writeChunk(offset, data, fua);
-        }
-        List<CompletableFuture<Void>> parts = new ArrayList<>();
-        try {
-            for (int done = 0; done < length; done += maxTransferBytes) {
-                int n = Math.min(maxTransferBytes, length - done);
-                parts.add(writeChunk(offset + done, data.retainedSlice(data.readerIndex() + done, n), fua));
-            }
-        } finally {
-            data.release();
-        }
-        return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new));
+        return Writes.inChunks(offset, data, fua, maxTransferBytes, this::writeChunk);
     }
 
     private CompletableFuture<Void> writeChunk(long offset, ByteBuf data, boolean fua) {

@@ -7,7 +7,7 @@ import io.tapdisk4j.iscsi.device.IscsiBlockDevice;
 import io.tapdisk4j.iscsi.device.IscsiUrl;
 import io.tapdisk4j.iscsi.login.SessionParameters;
 import io.tapdisk4j.iscsi.session.SessionConfig;
-import io.tapdisk4j.iscsi.testing.Tgtd;
+import io.tapdisk4j.testsupport.peers.Tgtd;
 import io.tapdisk4j.testsupport.PeerFigure;
 import io.tapdisk4j.testsupport.Peers;
 

@@ -18,7 +18,7 @@ import io.tapdisk4j.iscsi.session.ScsiCommand;
 import io.tapdisk4j.iscsi.session.ScsiCommandException;
 import io.tapdisk4j.iscsi.session.ScsiResult;
 import io.tapdisk4j.iscsi.session.SessionConfig;
-import io.tapdisk4j.iscsi.testing.Tgtd;
+import io.tapdisk4j.testsupport.peers.Tgtd;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

@@ -7,7 +7,7 @@ import io.tapdisk4j.iscsi.session.ScsiResult;
 import io.tapdisk4j.iscsi.session.SessionConfig;
 import io.tapdisk4j.iscsi.scsi.Cdb;
 import io.tapdisk4j.iscsi.scsi.ReadCapacity;
-import io.tapdisk4j.iscsi.testing.Tgtd;
+import io.tapdisk4j.testsupport.peers.Tgtd;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;

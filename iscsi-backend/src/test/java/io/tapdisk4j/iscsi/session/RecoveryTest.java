@@ -7,8 +7,10 @@ import io.tapdisk4j.block.Buffers;
 import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.iscsi.device.IscsiBlockDevice;
 import io.tapdisk4j.iscsi.device.IscsiUrl;
-import io.tapdisk4j.iscsi.testing.FaultProxy;
-import io.tapdisk4j.iscsi.testing.Tgtd;
+import io.tapdisk4j.testsupport.peers.Tgtd;
+import io.tapdisk4j.testsupport.proxy.FaultAction;
+import io.tapdisk4j.testsupport.proxy.FaultPolicy;
+import io.tapdisk4j.testsupport.proxy.FaultProxy;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -133,7 +135,7 @@ class RecoveryTest {
                 }
             });
             restarted.get(60, TimeUnit.SECONDS);
-            chaos.join();
+            assertTrue(chaos.join(Duration.ofSeconds(60)), "the connection cutter finished");
             assertAllWritten(writes, 0, 1);
             assertTrue(d.session().reconnects() >= 1, "the session logged in again");
             // The device goes on working on the restarted target.
@@ -150,7 +152,7 @@ class RecoveryTest {
 
     @Test
     void connectionsCutRepeatedlyDuringWrites() throws Exception {
-        try (FaultProxy proxy = new FaultProxy(tgtd.port());
+        try (FaultProxy proxy = FaultProxy.to(tgtd.port()).start();
              IscsiBlockDevice d = open(proxy.port(), Duration.ofSeconds(10), Duration.ofSeconds(2), Duration.ofSeconds(4))) {
             List<CompletableFuture<Void>> writes = writeStream(d, 24L << 20, 240, 16, 2, n -> {
                 if (n == 40 || n == 120 || n == 200) {
@@ -166,14 +168,14 @@ class RecoveryTest {
     /** Answers held back for less than any timeout: everything completes late, on the same connection. */
     @Test
     void delayedAnswersAreWaitedFor() throws Exception {
-        try (FaultProxy proxy = new FaultProxy(tgtd.port());
+        try (FaultProxy proxy = FaultProxy.to(tgtd.port()).start();
              IscsiBlockDevice d = open(proxy.port(), Duration.ofSeconds(20), Duration.ofSeconds(10), Duration.ofSeconds(20))) {
-            proxy.stall();
+            proxy.policy(FaultPolicy.replies(FaultAction.HOLD));
             List<CompletableFuture<Void>> writes = writeStream(d, 40L << 20, 8, 8, 3, n -> { });
             CompletableFuture<Void> all = CompletableFuture.allOf(writes.toArray(CompletableFuture[]::new));
             // Nothing can complete while the answers are held.
             assertThrows(java.util.concurrent.TimeoutException.class, () -> all.get(700, TimeUnit.MILLISECONDS));
-            proxy.resume();
+            proxy.resume(FaultPolicy.FORWARD_ALL);
             assertAllWritten(writes, 40L << 20, 3);
             assertEquals(0, d.session().reconnects());
         }
@@ -185,15 +187,15 @@ class RecoveryTest {
      */
     @Test
     void stalledTargetIsAbortedResetAndReconnected() throws Exception {
-        try (FaultProxy proxy = new FaultProxy(tgtd.port());
+        try (FaultProxy proxy = FaultProxy.to(tgtd.port()).start();
              IscsiBlockDevice d = open(proxy.port(), Duration.ofMillis(800), Duration.ofSeconds(30), Duration.ofMillis(800))) {
-            proxy.stall();
+            proxy.policy(FaultPolicy.replies(FaultAction.HOLD));
             List<CompletableFuture<Void>> writes = writeStream(d, 44L << 20, 16, 16, 4, n -> { });
             CompletableFuture<Void> all = CompletableFuture.allOf(writes.toArray(CompletableFuture[]::new));
             assertThrows(java.util.concurrent.TimeoutException.class, () -> all.get(300, TimeUnit.MILLISECONDS));
             // The initiator gives up on the stalled connection and connects again; that one is served normally.
             assertTrue(proxy.awaitConnections(2, Duration.ofSeconds(30)), "no reconnect after the stall");
-            proxy.resume();
+            proxy.resume(FaultPolicy.FORWARD_ALL);
             assertAllWritten(writes, 44L << 20, 4);
             assertTrue(d.session().reconnects() >= 1);
         }
@@ -201,7 +203,7 @@ class RecoveryTest {
 
     @Test
     void targetGoneForGoodFailsCommandsAfterTheRecoveryTimeout() throws Exception {
-        FaultProxy proxy = new FaultProxy(tgtd.port());
+        FaultProxy proxy = FaultProxy.to(tgtd.port()).start();
         IscsiUrl url = IscsiUrl.parse(DeviceUri.parse("iscsi://127.0.0.1:" + proxy.port() + "/" + Tgtd.IQN + "/1"));
         SessionConfig config = url.sessionConfig().withTimeouts(Duration.ofSeconds(5), Duration.ofSeconds(1),
                 Duration.ofSeconds(2), Duration.ofMillis(1500));

@@ -10,11 +10,8 @@ import io.tapdisk4j.block.Capability;
 import io.tapdisk4j.block.EventLoops;
 import io.tapdisk4j.block.Extent;
 import io.tapdisk4j.block.Requests;
-import io.tapdisk4j.nbd.NbdProtocol;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
+import io.tapdisk4j.block.Writes;
 
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
@@ -26,41 +23,24 @@ import java.util.concurrent.TimeUnit;
 import static io.tapdisk4j.nbd.NbdProtocol.*;
 
 /**
- * A block device on an NBD server. Opens one connection, or a pool of them when the server advertises
- * multi-conn (then a flush on any connection covers writes completed on all), and keeps many requests in
- * flight on each. When a connection dies, its unanswered requests (WRITEs with the dom0 buffers they
- * still hold) are sent again on another connection or on a reconnected one; they fail only when the
- * server stays away longer than the reconnect timeout or a request outlives its own timeout.
+ * A block device on an NBD server: block operations turned into NBD requests, sent over an
+ * {@link NbdConnectionPool} (one connection, or several when the server advertises multi-conn: then a
+ * flush on any connection covers writes completed on all). Requests that a dying connection leaves
+ * unanswered (WRITEs with the dom0 buffers they still hold) are sent again by the pool; they fail only when
+ * the server stays away longer than the reconnect timeout or a request outlives its own timeout.
  */
-public final class NbdBlockDevice implements BlockDevice, NbdClientConnection.Owner {
+public final class NbdBlockDevice implements BlockDevice {
 
-    private static final Logger log = LoggerFactory.getLogger(NbdBlockDevice.class);
     private static final long MAX_EFFECT = 1L << 30; // per TRIM/WRITE_ZEROES/BLOCK_STATUS request
 
     private final NbdClientConfig config;
-    private final NbdConnector connector;
-    private final EventLoopGroup group;
     private final NbdSession session;
     private final Set<Capability> capabilities;
-    private final NbdClientConnection[] slots;
-    private final ArrayDeque<NbdClientRequest> waiting = new ArrayDeque<>();
-    private final boolean[] reconnecting;
-    /** Consecutive failed reconnects per slot: the retry delay doubles up to 5 s. */
-    private final int[] failures;
-    private long lostSinceNanos;
-    private boolean closed;
-    private int next;
+    private final NbdConnectionPool pool;
 
     private NbdBlockDevice(NbdClientConfig config, EventLoopGroup group, NbdClientConnection first) {
         this.config = config;
-        this.group = group;
-        this.connector = new NbdConnector(config, group);
         this.session = first.session;
-        int n = session.has(TF_CAN_MULTI_CONN) ? config.connections() : 1;
-        this.slots = new NbdClientConnection[n];
-        this.reconnecting = new boolean[n];
-        this.failures = new int[n];
-        this.slots[0] = first;
         EnumSet<Capability> c = EnumSet.noneOf(Capability.class);
         if (session.has(TF_READ_ONLY) || config.readOnly()) {
             c.add(Capability.READ_ONLY);
@@ -84,6 +64,7 @@ public final class NbdBlockDevice implements BlockDevice, NbdClientConnection.Ow
             c.add(Capability.MULTI_HANDLE_CONSISTENT);
         }
         this.capabilities = Set.copyOf(c);
+        this.pool = new NbdConnectionPool(config, group, first, describe());
     }
 
     /** Connects (the first connection synchronously, the rest of the pool in the background). */
@@ -92,10 +73,10 @@ public final class NbdBlockDevice implements BlockDevice, NbdClientConnection.Ow
     }
 
     public static NbdBlockDevice open(NbdClientConfig config, EventLoopGroup group) throws BlockDeviceException {
-        NbdBlockDevice[] self = new NbdBlockDevice[1];
+        NbdConnectionPool[] pool = new NbdConnectionPool[1];
         NbdClientConnection.Owner early = (c, unanswered, cause) -> {
-            if (self[0] != null) {
-                self[0].lost(c, unanswered, cause);
+            if (pool[0] != null) {
+                pool[0].lost(c, unanswered, cause);
             }
         };
         NbdClientConnection first;
@@ -111,13 +92,8 @@ public final class NbdBlockDevice implements BlockDevice, NbdClientConnection.Ow
             throw new BlockDeviceException(BlockError.EIO, "interrupted while connecting to " + config.address());
         }
         NbdBlockDevice d = new NbdBlockDevice(config, group, first);
-        self[0] = d;
-        if (!first.isUsable()) {
-            d.lost(first, List.of(), null);
-        }
-        for (int i = 1; i < d.slots.length; i++) {
-            d.reconnect(i);
-        }
+        pool[0] = d.pool;
+        d.pool.start();
         return d;
     }
 
@@ -143,14 +119,8 @@ public final class NbdBlockDevice implements BlockDevice, NbdClientConnection.Ow
     }
 
     /** Connections currently up (for tests and {@code ctl}). */
-    public synchronized int liveConnections() {
-        int n = 0;
-        for (NbdClientConnection c : slots) {
-            if (c != null && c.isUsable()) {
-                n++;
-            }
-        }
-        return n;
+    public int liveConnections() {
+        return pool.liveConnections();
     }
 
     public NbdSession session() {
@@ -160,165 +130,15 @@ public final class NbdBlockDevice implements BlockDevice, NbdClientConnection.Ow
     private <T> CompletableFuture<T> submit(int type, int flags, long offset, long length, ByteBuf data) {
         NbdClientRequest r = new NbdClientRequest(type, flags, offset, length, data,
                 System.nanoTime() + config.requestTimeout().toNanos());
-        dispatch(r);
+        pool.dispatch(r);
         @SuppressWarnings("unchecked")
         CompletableFuture<T> f = (CompletableFuture<T>) (CompletableFuture<?>) r.future;
         return f;
     }
 
-    private void dispatch(NbdClientRequest r) {
-        NbdClientConnection target = null;
-        synchronized (this) {
-            if (closed) {
-                r.fail(BlockError.ESHUTDOWN, "NBD device " + describe() + " is closed");
-                return;
-            }
-            int best = Integer.MAX_VALUE;
-            for (int i = 0; i < slots.length; i++) {
-                NbdClientConnection c = slots[(next + i) % slots.length];
-                if (c != null && c.isUsable() && c.inFlight() < best) {
-                    best = c.inFlight();
-                    target = c;
-                }
-            }
-            next++;
-            if (target == null) {
-                waiting.add(r);
-            }
-        }
-        if (target == null) {
-            // Nothing is up: make sure every dead slot is being reconnected, else the request would wait forever.
-            for (int i = 0; i < slots.length; i++) {
-                NbdClientConnection c;
-                synchronized (this) {
-                    c = slots[i];
-                }
-                if (c == null || !c.isUsable()) {
-                    reconnect(i);
-                }
-            }
-            return;
-        }
-        target.submit(r);
-    }
-
-    @Override
-    public void lost(NbdClientConnection c, List<NbdClientRequest> unanswered, Throwable cause) {
-        int slot = -1;
-        synchronized (this) {
-            for (int i = 0; i < slots.length; i++) {
-                if (slots[i] == c) {
-                    slot = i;
-                    slots[i] = null;
-                }
-            }
-            if (slot >= 0 && !closed && liveConnectionsLocked() == 0 && lostSinceNanos == 0) {
-                lostSinceNanos = System.nanoTime();
-            }
-        }
-        if (slot >= 0 && !unanswered.isEmpty()) {
-            log.warn("NBD {}: connection lost with {} requests unanswered; retrying them", config.address(), unanswered.size());
-        }
-        for (NbdClientRequest r : unanswered) {
-            if (System.nanoTime() - r.deadlineNanos > 0) {
-                r.fail(BlockError.ETIMEDOUT, "NBD " + NbdProtocol.commandName(r.type) + " timed out");
-            } else if (closed) {
-                r.fail(BlockError.ESHUTDOWN, "NBD device closed");
-            } else {
-                dispatch(r);
-            }
-        }
-        if (slot >= 0) {
-            reconnect(slot);
-        }
-    }
-
-    private int liveConnectionsLocked() {
-        int n = 0;
-        for (NbdClientConnection c : slots) {
-            if (c != null && c.isUsable()) {
-                n++;
-            }
-        }
-        return n;
-    }
-
-    private void reconnect(int slot) {
-        synchronized (this) {
-            if (closed || reconnecting[slot]) {
-                return;
-            }
-            reconnecting[slot] = true;
-        }
-        connector.connect(this).whenComplete((c, err) -> {
-            List<NbdClientRequest> drained = new ArrayList<>();
-            List<NbdClientRequest> expired = new ArrayList<>();
-            boolean retry = false;
-            synchronized (this) {
-                reconnecting[slot] = false;
-                if (closed) {
-                    if (c != null) {
-                        c.close();
-                    }
-                    return;
-                }
-                if (err == null && c.session.size() != session.size()) {
-                    log.warn("NBD {}: the export's size changed from {} to {}; not using the new connection",
-                            config.address(), session.size(), c.session.size());
-                    c.close();
-                    err = new BlockDeviceException(BlockError.EIO, "export size changed");
-                }
-                if (err == null && !c.isUsable()) {
-                    err = new BlockDeviceException(BlockError.EIO, "connection closed right after the handshake");
-                }
-                if (err == null) {
-                    failures[slot] = 0;
-                    slots[slot] = c;
-                    lostSinceNanos = 0;
-                    drained.addAll(waiting);
-                    waiting.clear();
-                } else {
-                    retry = true;
-                    failures[slot] = Math.min(failures[slot] + 1, 5);
-                    boolean anyLive = liveConnectionsLocked() > 0;
-                    if (!anyLive && lostSinceNanos != 0
-                            && System.nanoTime() - lostSinceNanos > config.reconnectTimeout().toNanos()) {
-                        expired.addAll(waiting);
-                        waiting.clear();
-                    } else {
-                        long now = System.nanoTime();
-                        waiting.removeIf(r -> {
-                            if (now - r.deadlineNanos > 0) {
-                                expired.add(r);
-                                return true;
-                            }
-                            return false;
-                        });
-                    }
-                }
-            }
-            for (NbdClientRequest r : expired) {
-                r.fail(BlockError.EIO, "NBD server " + config.address() + " unreachable: "
-                        + (err == null ? "" : BlockDeviceException.unwrap(err).getMessage()));
-            }
-            for (NbdClientRequest r : drained) {
-                dispatch(r);
-            }
-            if (retry) {
-                long delay;
-                synchronized (this) {
-                    delay = Math.min(5000, 100L << failures[slot]);
-                }
-                group.next().schedule(() -> reconnect(slot), delay, TimeUnit.MILLISECONDS);
-            }
-        });
-    }
-
     private BlockDeviceException check(long offset, long length, boolean write) {
-        if (write && capabilities.contains(Capability.READ_ONLY)) {
-            return new BlockDeviceException(BlockError.EROFS, describe() + " is read-only");
-        }
-        return Requests.checkRange(offset, length, size());
+        return write ? Writes.check(this, capabilities.contains(Capability.READ_ONLY), offset, length, size())
+                : Requests.checkRange(offset, length, size());
     }
 
     @Override
@@ -358,31 +178,16 @@ public final class NbdBlockDevice implements BlockDevice, NbdClientConnection.Ow
 
     @Override
     public CompletableFuture<Void> write(long offset, ByteBuf data, boolean fua) {
-        int length = data.readableBytes();
-        BlockDeviceException bad = check(offset, length, true);
-        if (bad != null) {
-            data.release();
-            return CompletableFuture.failedFuture(bad);
+        CompletableFuture<Void> refused = Writes.refuse(this, capabilities.contains(Capability.READ_ONLY), offset, data,
+                size());
+        if (refused != null) {
+            return refused;
         }
-        if (length == 0) {
-            data.release();
-            return CompletableFuture.completedFuture(null);
-        }
+        boolean empty = data.readableBytes() == 0;
         int flags = fua && capabilities.contains(Capability.FUA) ? CMD_FLAG_FUA : 0;
-        int max = session.maximumPayload();
-        CompletableFuture<Void> written;
-        if (length <= max) {
-            written = submit(CMD_WRITE, flags, offset, length, data);
-        } else {
-            List<CompletableFuture<Void>> parts = new ArrayList<>();
-            for (int done = 0; done < length; done += max) {
-                int n = Math.min(max, length - done);
-                parts.add(submit(CMD_WRITE, flags, offset + done, n, data.retainedSlice(data.readerIndex() + done, n)));
-            }
-            data.release();
-            written = CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new));
-        }
-        if (fua && flags == 0 && capabilities.contains(Capability.FLUSH)) {
+        CompletableFuture<Void> written = Writes.inChunks(offset, data, fua, session.maximumPayload(),
+                (at, chunk, f) -> submit(CMD_WRITE, flags, at, chunk.readableBytes(), chunk));
+        if (fua && flags == 0 && !empty && capabilities.contains(Capability.FLUSH)) {
             // The server has no FUA but can flush: durable on completion all the same.
             return written.thenCompose(v -> flush());
         }
@@ -467,24 +272,7 @@ public final class NbdBlockDevice implements BlockDevice, NbdClientConnection.Ow
 
     @Override
     public void close() {
-        List<NbdClientRequest> dropped;
-        synchronized (this) {
-            if (closed) {
-                return;
-            }
-            closed = true;
-            dropped = new ArrayList<>(waiting);
-            waiting.clear();
-        }
-        for (NbdClientRequest r : dropped) {
-            r.fail(BlockError.ESHUTDOWN, "NBD device closed");
-        }
-        for (NbdClientConnection c : slots.clone()) {
-            if (c != null) {
-                c.close();
-                c.channel().closeFuture().awaitUninterruptibly(5, TimeUnit.SECONDS);
-            }
-        }
+        pool.close();
     }
 
     @Override

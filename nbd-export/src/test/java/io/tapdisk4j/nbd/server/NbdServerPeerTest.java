@@ -11,6 +11,7 @@ import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.util.concurrent.TimeUnit;
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -111,7 +112,7 @@ class NbdServerPeerTest {
                 "-c", "read -P 0xab 5G 1M", "-c", "read -P 0x5a 4294966784 1024",
                 "-c", "read -P 0 6G 64k", base + "big").output();
         assertTrue(!out.contains("Pattern verification failed") && !out.contains("error"), out);
-        ByteBuf b = big.read(5L << 30, 4096).join();
+        ByteBuf b = big.read(5L << 30, 4096).orTimeout(1, TimeUnit.MINUTES).join();
         try {
             assertEquals((byte) 0xab, b.getByte(4095));
         } finally {
@@ -131,7 +132,7 @@ class NbdServerPeerTest {
         assertTrue(json.contains("\"export-size\": 67108864"), json);
         assertTrue(json.contains("\"can_multi_conn\": true") || json.contains("\"can_multi_conn\": false"), json);
         MemoryDevice sparse = new MemoryDevice("peer-map", 16 << 20);
-        sparse.write(1 << 20, io.tapdisk4j.block.Buffers.zeroes(1 << 20).setByte(0, 1), false).join();
+        sparse.write(1 << 20, io.tapdisk4j.block.Buffers.zeroes(1 << 20).setByte(0, 1), false).orTimeout(1, TimeUnit.MINUTES).join();
         server.exports().add(new NbdExport("map", null, sparse, false));
         try {
             String map = Run.ok(nbdinfo, "--map", base + "map").output();

@@ -1,5 +1,6 @@
 package io.tapdisk4j.nbd.server;
 
+import io.tapdisk4j.testsupport.Await;
 import io.netty.channel.FileRegion;
 import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.FileRegionReads;
@@ -41,13 +42,7 @@ class RegionCountingDevice extends ForwardingBlockDevice implements FileRegionRe
 
     /** Waits for a condition the server's event loop makes true, with a deadline. */
     static void await(BooleanSupplier condition, String what) {
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!condition.getAsBoolean()) {
-            if (System.nanoTime() > deadline) {
-                fail("timed out waiting for " + what);
-            }
-            LockSupport.parkNanos(2_000_000);
-        }
+        Await.until(condition, what);
     }
 
     @Override

@@ -9,6 +9,7 @@ import io.tapdisk4j.block.Buffers;
 import io.tapdisk4j.block.Capability;
 import io.tapdisk4j.block.Extent;
 import io.tapdisk4j.block.Requests;
+import io.tapdisk4j.block.Writes;
 import io.tapdisk4j.nfs.v3.FileHandle;
 import io.tapdisk4j.nfs.v3.Nfs3Client;
 import io.tapdisk4j.nfs.v3.Nfs3Exception;
@@ -19,7 +20,6 @@ import io.tapdisk4j.nfs.v3.WriteResult;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
@@ -29,16 +29,14 @@ import java.util.function.Function;
 
 /**
  * A file on an NFSv3 export as a block device. I/O is split at the server's rtmax/wtmax; writes go out
- * UNSTABLE and {@link #flush} COMMITs them, FUA writes go out FILE_SYNC. Until a COMMIT returns the verifier
- * an unstable write was acknowledged with, its dom0 buffer is kept ({@link UncommittedWrites}); a changed
- * verifier (the server restarted and may have dropped them) makes the device wait for writes in flight,
- * hold new ones back, and send every uncommitted write again in issue order. A stale file handle is looked
- * up again once; a second NFS3ERR_STALE reaches the caller as ESTALE.
+ * UNSTABLE and {@link #flush} COMMITs them, FUA writes go out FILE_SYNC. The {@link CommitCoordinator}
+ * keeps each unstable write's dom0 buffer until a COMMIT returns the verifier it was acknowledged with,
+ * and sends them again when the verifier changes. A stale file handle is looked up again once; a second
+ * NFS3ERR_STALE reaches the caller as ESTALE.
  */
 public final class NfsBlockDevice implements BlockDevice {
 
     private static final Logger LOG = LoggerFactory.getLogger(NfsBlockDevice.class);
-    private static final int MAX_FLUSH_ROUNDS = 5;
     private static final long CLOSE_FLUSH_SECONDS = 60;
     private static final int MAX_JUKEBOX_RETRIES = 60;
 
@@ -49,20 +47,10 @@ public final class NfsBlockDevice implements BlockDevice {
     private final Nfs3Client nfs;
     private final int readMax;
     private final int writeMax;
-    private final UncommittedWrites uncommitted = new UncommittedWrites();
+    private final CommitCoordinator commits;
     private volatile FileHandle handle;
     private volatile long size;
-
-    // Guarded by this: writes in flight, the gate new writes wait on during a resend, the verifier.
-    private int writesInFlight;
-    private CompletableFuture<Void> drained;
-    private CompletableFuture<Void> gate = CompletableFuture.completedFuture(null);
-    private CompletableFuture<Void> recovery;
-    private boolean haveVerifier;
-    private long verifier;
-    private long resends;
     private boolean closed;
-    private boolean backgroundCommit;
     private final CompletableFuture<Void> closeFuture = new CompletableFuture<>();
 
     public NfsBlockDevice(NfsSession session, boolean ownsSession, String path, FileHandle handle, long size,
@@ -77,6 +65,17 @@ public final class NfsBlockDevice implements BlockDevice {
         // A server that reports 0 (or nonsense) gets a conservative 64 KiB.
         this.readMax = sane(session.fsinfo().rtmax());
         this.writeMax = sane(session.fsinfo().wtmax());
+        this.commits = new CommitCoordinator(new CommitCoordinator.Server() {
+            @Override
+            public CompletableFuture<WriteResult> write(long offset, ByteBuf data, StableHow how) {
+                return send(offset, data, how);
+            }
+
+            @Override
+            public CompletableFuture<Long> commit() {
+                return withHandle(h -> nfs.commit(h, 0, 0));
+            }
+        }, describe(), session.url().maxUnstable());
     }
 
     private static int sane(int max) {
@@ -103,7 +102,7 @@ public final class NfsBlockDevice implements BlockDevice {
 
     /** Writes whose buffers are held until COMMIT (for tests and {@code ctl} statistics). */
     public int uncommittedWrites() {
-        return uncommitted.size();
+        return commits.uncommittedWrites();
     }
 
     /**
@@ -124,8 +123,8 @@ public final class NfsBlockDevice implements BlockDevice {
     }
 
     /** How many writes were sent again because the write verifier changed. */
-    public synchronized long resentWrites() {
-        return resends;
+    public long resentWrites() {
+        return commits.resentWrites();
     }
 
     // ---- stale handles --------------------------------------------------------------------------
@@ -227,68 +226,15 @@ public final class NfsBlockDevice implements BlockDevice {
 
     @Override
     public CompletableFuture<Void> write(long offset, ByteBuf data, boolean fua) {
-        int length = data.readableBytes();
-        BlockDeviceException bad = readOnly ? new BlockDeviceException(BlockError.EROFS, describe() + " is read-only")
-                : Requests.checkRange(offset, length, size);
-        if (bad != null) {
-            data.release();
-            return CompletableFuture.failedFuture(bad);
+        CompletableFuture<Void> refused = Writes.refuse(this, readOnly, offset, data, size);
+        if (refused != null) {
+            return refused;
         }
-        if (length == 0) {
-            data.release();
-            return CompletableFuture.completedFuture(null);
-        }
-        CompletableFuture<Void> g;
-        synchronized (this) {
-            g = gate;
-        }
+        CompletableFuture<Void> g = commits.gate();
         if (g.isDone()) {
-            return writeNow(offset, data, fua);
+            return Writes.inChunks(offset, data, fua, writeMax, commits::write);
         }
-        return g.handle((v, t) -> null).thenCompose(v -> writeNow(offset, data, fua));
-    }
-
-    private CompletableFuture<Void> writeNow(long offset, ByteBuf data, boolean fua) {
-        int length = data.readableBytes();
-        try {
-            if (length <= writeMax) {
-                return writeChunk(offset, data.retainedSlice(), fua);
-            }
-            List<CompletableFuture<Void>> parts = new ArrayList<>();
-            for (int done = 0; done < length; done += writeMax) {
-                int n = Math.min(writeMax, length - done);
-                parts.add(writeChunk(offset + done, data.retainedSlice(data.readerIndex() + done, n), fua));
-            }
-            return CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new));
-        } finally {
-            data.release();
-        }
-    }
-
-    /** One WRITE of at most wtmax bytes; takes over {@code chunk}. */
-    private CompletableFuture<Void> writeChunk(long offset, ByteBuf chunk, boolean fua) {
-        // A FUA write needs no tracking unless an older uncommitted write overlaps it: then a resend of the
-        // older one would overwrite it, so it joins the replay order.
-        UncommittedWrites.Entry entry = !fua || uncommitted.overlaps(offset, chunk.readableBytes())
-                ? uncommitted.add(offset, chunk.retain()) : null;
-        synchronized (this) {
-            writesInFlight++;
-        }
-        return send(offset, chunk, fua ? StableHow.FILE_SYNC : StableHow.UNSTABLE).handle((r, t) -> {
-            writeDone();
-            if (t != null) {
-                if (entry != null) {
-                    uncommitted.remove(entry);
-                }
-                throw new java.util.concurrent.CompletionException(BlockDeviceException.unwrap(t));
-            }
-            if (entry != null) {
-                uncommitted.acked(entry, r.verifier());
-            }
-            noteVerifier(r.verifier());
-            maybeCommitInBackground();
-            return null;
-        });
+        return g.handle((v, t) -> null).thenCompose(v -> Writes.inChunks(offset, data, fua, writeMax, commits::write));
     }
 
     /** Sends a WRITE of all of {@code data} (following short writes), taking over {@code data}. */
@@ -306,157 +252,11 @@ public final class NfsBlockDevice implements BlockDevice {
         }).whenComplete((r, t) -> data.release());
     }
 
-    private void maybeCommitInBackground() {
-        // Bounds dom0 memory for a guest that rarely flushes (the Linux client's dirty limit plays this role).
-        if (uncommitted.bytes() < session.url().maxUnstable()) {
-            return;
-        }
-        synchronized (this) {
-            if (backgroundCommit || closed) {
-                return;
-            }
-            backgroundCommit = true;
-        }
-        commitRound(0).whenComplete((v, t) -> {
-            boolean closing;
-            synchronized (this) {
-                backgroundCommit = false;
-                closing = closed;
-            }
-            if (t != null && !closing) {
-                LOG.warn("{}: background COMMIT failed ({}); the data stays held for the next flush", describe(),
-                        BlockDeviceException.unwrap(t).getMessage());
-            }
-        });
-    }
-
-    private void writeDone() {
-        CompletableFuture<Void> d = null;
-        synchronized (this) {
-            if (--writesInFlight == 0 && drained != null) {
-                d = drained;
-                drained = null;
-            }
-        }
-        if (d != null) {
-            d.complete(null);
-        }
-    }
-
-    private synchronized CompletableFuture<Void> whenDrained() {
-        if (writesInFlight == 0) {
-            return CompletableFuture.completedFuture(null);
-        }
-        if (drained == null) {
-            drained = new CompletableFuture<>();
-        }
-        return drained;
-    }
-
-    /** Notes the verifier of a WRITE or COMMIT reply; a change starts a resend of every uncommitted write. */
-    private void noteVerifier(long v) {
-        boolean changed;
-        synchronized (this) {
-            changed = haveVerifier && v != verifier;
-            haveVerifier = true;
-            verifier = v;
-        }
-        if (changed) {
-            LOG.warn("{}: the server's write verifier changed (it restarted?): sending {} uncommitted write(s) again",
-                    describe(), uncommitted.size());
-            resend().whenComplete((x, t) -> {
-                if (t != null) {
-                    LOG.error("{}: resending uncommitted writes failed ({}); the next flush tries again", describe(),
-                            BlockDeviceException.unwrap(t).getMessage());
-                }
-            });
-        }
-    }
-
-    /** Holds new writes back, waits for writes in flight, then sends every tracked write again in order. */
-    private CompletableFuture<Void> resend() {
-        CompletableFuture<Void> r;
-        synchronized (this) {
-            if (recovery != null) {
-                return recovery;
-            }
-            r = new CompletableFuture<>();
-            recovery = r;
-            gate = r;
-        }
-        whenDrained().thenCompose(v -> replay(uncommitted.all(), 0)).whenComplete((v, t) -> {
-            synchronized (this) {
-                recovery = null;
-                gate = CompletableFuture.completedFuture(null);
-            }
-            if (t != null) {
-                r.completeExceptionally(BlockDeviceException.unwrap(t));
-            } else {
-                r.complete(null);
-            }
-        });
-        return r;
-    }
-
-    private CompletableFuture<Void> replay(List<UncommittedWrites.Entry> entries, int i) {
-        for (; i < entries.size(); i++) {
-            UncommittedWrites.Entry e = entries.get(i);
-            ByteBuf data = uncommitted.retainedData(e);
-            if (data == null) {
-                continue;
-            }
-            int next = i + 1;
-            synchronized (this) {
-                resends++;
-            }
-            return send(e.offset, data, StableHow.UNSTABLE).thenCompose(r -> {
-                uncommitted.acked(e, r.verifier());
-                synchronized (this) {
-                    haveVerifier = true;
-                    verifier = r.verifier();
-                }
-                return replay(entries, next);
-            });
-        }
-        return CompletableFuture.completedFuture(null);
-    }
-
     // ---- flush ----------------------------------------------------------------------------------
 
     @Override
     public CompletableFuture<Void> flush() {
-        CompletableFuture<Void> g;
-        synchronized (this) {
-            g = gate;
-        }
-        return g.handle((v, t) -> null).thenCompose(v -> commitRound(0));
-    }
-
-    private CompletableFuture<Void> commitRound(int round) {
-        List<UncommittedWrites.Entry> acknowledged = uncommitted.acknowledged();
-        if (acknowledged.isEmpty()) {
-            return CompletableFuture.completedFuture(null);
-        }
-        return withHandle(h -> nfs.commit(h, 0, 0)).thenCompose(v -> {
-            if (uncommitted.releaseIfCommitted(acknowledged, v)) {
-                synchronized (this) {
-                    haveVerifier = true;
-                    verifier = v;
-                }
-                return CompletableFuture.completedFuture(null);
-            }
-            if (round + 1 >= MAX_FLUSH_ROUNDS) {
-                return Requests.<Void>failed(BlockError.EIO, describe() + ": the server's write verifier kept changing; "
-                        + uncommitted.size() + " write(s) are still not durable");
-            }
-            LOG.warn("{}: COMMIT returned a new write verifier: sending uncommitted writes again before the flush completes",
-                    describe());
-            synchronized (this) {
-                haveVerifier = true;
-                verifier = v;
-            }
-            return resend().thenCompose(x -> commitRound(round + 1));
-        });
+        return commits.flush();
     }
 
     // ---- the rest -------------------------------------------------------------------------------
@@ -511,6 +311,7 @@ public final class NfsBlockDevice implements BlockDevice {
             }
             closed = true;
         }
+        commits.closing();
         CompletableFuture<Void> flushed = readOnly ? CompletableFuture.completedFuture(null) : flush();
         if (onEventLoop()) {
             // Blocking here could wait for a reply this very thread has to read: finish asynchronously.
@@ -539,7 +340,7 @@ public final class NfsBlockDevice implements BlockDevice {
         if (flushFailure != null) {
             LOG.error("{}: flush on close failed: {}", describe(), BlockDeviceException.unwrap(flushFailure).toString());
         }
-        int dropped = uncommitted.releaseAll();
+        int dropped = commits.releaseAll();
         if (dropped > 0) {
             LOG.error("{}: closing with {} write(s) not known to be durable", describe(), dropped);
         }

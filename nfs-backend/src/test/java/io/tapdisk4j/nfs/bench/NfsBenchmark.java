@@ -6,7 +6,7 @@ import io.tapdisk4j.block.Buffers;
 import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.block.OpenOptions;
 import io.tapdisk4j.nfs.device.NfsDeviceProvider;
-import io.tapdisk4j.nfs.testing.Ganesha;
+import io.tapdisk4j.testsupport.peers.Ganesha;
 import io.tapdisk4j.testsupport.Peers;
 
 import java.nio.file.Files;

@@ -8,8 +8,8 @@ import io.tapdisk4j.block.BlockDevices;
 import io.tapdisk4j.block.BlockError;
 import io.tapdisk4j.block.Buffers;
 import io.tapdisk4j.block.DeviceUri;
-import io.tapdisk4j.nfs.testing.Ganesha;
-import io.tapdisk4j.nfs.testing.GaneshaExtension;
+import io.tapdisk4j.testsupport.peers.Ganesha;
+import io.tapdisk4j.testsupport.peers.GaneshaExtension;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 

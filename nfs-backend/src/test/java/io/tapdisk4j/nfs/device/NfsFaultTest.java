@@ -7,9 +7,12 @@ import io.tapdisk4j.block.BlockError;
 import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.block.OpenOptions;
 import io.tapdisk4j.nfs.rpc.RpcClient;
-import io.tapdisk4j.nfs.testing.Ganesha;
-import io.tapdisk4j.nfs.testing.GaneshaExtension;
-import io.tapdisk4j.nfs.testing.TcpProxy;
+import io.tapdisk4j.testsupport.peers.Ganesha;
+import io.tapdisk4j.testsupport.peers.GaneshaExtension;
+import io.tapdisk4j.testsupport.proxy.FaultAction;
+import io.tapdisk4j.testsupport.proxy.FaultPolicy;
+import io.tapdisk4j.testsupport.proxy.FaultProxy;
+import io.tapdisk4j.testsupport.proxy.Framing;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 
@@ -108,7 +111,7 @@ class NfsFaultTest {
     void connectionCutMidStream() throws Exception {
         String name = "cut.raw";
         int blocks = 64;
-        try (TcpProxy proxy = new TcpProxy(ganesha.nfsPort())) {
+        try (FaultProxy proxy = FaultProxy.to(ganesha.nfsPort()).framing(Framing.rpcRecords()).start()) {
             String url = "nfs://127.0.0.1" + ganesha.export() + "/" + name + "?nfsport=" + proxy.port()
                     + "&mountport=" + ganesha.mountPort() + "&timeo=10";
             try (BlockDevice dev = provider.create(DeviceUri.parse(url), (long) blocks * BLOCK)) {
@@ -123,7 +126,7 @@ class NfsFaultTest {
                 proxy.cutAll();
                 get(dev.flush());
                 assertArrayEquals(random(BLOCK, 2000 + 5), readAll(dev, 5L * BLOCK, BLOCK));
-                assertTrue(proxy.connects() > 2, "the client reconnected (" + proxy.connects() + " connections)");
+                assertTrue(proxy.connectionsAccepted() > 2, "the client reconnected (" + proxy.connectionsAccepted() + " connections)");
             }
             assertOnDisk(ganesha.export().resolve(name), 0, blocks, 2000);
         }
@@ -132,19 +135,19 @@ class NfsFaultTest {
     @Test
     void repliesDelayedPastTheTimeoutAreRetransmittedWithTheSameXid() throws Exception {
         String name = "delay.raw";
-        try (TcpProxy proxy = new TcpProxy(ganesha.nfsPort())) {
+        try (FaultProxy proxy = FaultProxy.to(ganesha.nfsPort()).framing(Framing.rpcRecords()).start()) {
             String url = "nfs://127.0.0.1" + ganesha.export() + "/" + name + "?nfsport=" + proxy.port()
                     + "&mountport=" + ganesha.mountPort() + "&timeo=2"; // 200 ms
             try (BlockDevice dev = provider.create(DeviceUri.parse(url), 8L * BLOCK)) {
                 NfsBlockDevice nfs = (NfsBlockDevice) dev;
-                proxy.delayReplies(Duration.ofMillis(450));
+                proxy.policy(FaultPolicy.replies(FaultAction.delay(Duration.ofMillis(450))));
                 List<CompletableFuture<Void>> writes = new ArrayList<>();
                 for (int i = 0; i < 8; i++) {
                     writes.add(dev.write((long) i * BLOCK, dom0(random(BLOCK, 3000 + i)), false));
                 }
                 get(CompletableFuture.allOf(writes.toArray(CompletableFuture[]::new)));
                 get(dev.flush());
-                proxy.delayReplies(Duration.ZERO);
+                proxy.policy(FaultPolicy.FORWARD_ALL);
                 RpcClient rpc = nfs.session().nfs().connections().getFirst();
                 assertTrue(rpc.retransmissions() > 0, "calls were retransmitted");
                 assertTrue(rpc.droppedReplies() > 0, "the late replies to retransmitted calls were dropped by XID");
@@ -158,17 +161,17 @@ class NfsFaultTest {
     void softMountFailsWhenTheServerStopsAnsweringHardMountWaits() throws Exception {
         String name = "soft.raw";
         Files.write(ganesha.export().resolve(name), new byte[BLOCK]);
-        try (TcpProxy proxy = new TcpProxy(ganesha.nfsPort())) {
+        try (FaultProxy proxy = FaultProxy.to(ganesha.nfsPort()).framing(Framing.rpcRecords()).start()) {
             String base = "nfs://127.0.0.1" + ganesha.export() + "/" + name + "?nfsport=" + proxy.port()
                     + "&mountport=" + ganesha.mountPort();
             try (BlockDevice soft = provider.open(DeviceUri.parse(base + "&soft=1&timeo=2&retrans=2"), OpenOptions.DEFAULT);
                  BlockDevice hard = provider.open(DeviceUri.parse(base + "&timeo=2"), OpenOptions.DEFAULT)) {
-                proxy.stall(true);
+                proxy.policy(FaultPolicy.replies(FaultAction.DROP));
                 CompletableFuture<ByteBuf> softRead = soft.read(0, 4096);
                 CompletableFuture<ByteBuf> hardRead = hard.read(0, 4096);
                 assertEquals(BlockError.ETIMEDOUT, errorOf(softRead));
                 assertTrue(!hardRead.isDone(), "a hard mount keeps retrying");
-                proxy.stall(false);
+                proxy.policy(FaultPolicy.FORWARD_ALL);
                 hardRead.get(30, TimeUnit.SECONDS).release();
             }
         }

@@ -10,8 +10,8 @@ import io.tapdisk4j.nfs.rpc.RpcAuth;
 import io.tapdisk4j.nfs.rpc.RpcClient;
 import io.tapdisk4j.nfs.rpc.RpcClientConfig;
 import io.tapdisk4j.nfs.rpc.RpcConnector;
-import io.tapdisk4j.nfs.testing.Ganesha;
-import io.tapdisk4j.nfs.testing.GaneshaExtension;
+import io.tapdisk4j.testsupport.peers.Ganesha;
+import io.tapdisk4j.testsupport.peers.GaneshaExtension;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 

@@ -3,8 +3,8 @@ package io.tapdisk4j.nfs.v3;
 import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.nfs.device.NfsSession;
 import io.tapdisk4j.nfs.device.NfsUrl;
-import io.tapdisk4j.nfs.testing.Ganesha;
-import io.tapdisk4j.nfs.testing.GaneshaExtension;
+import io.tapdisk4j.testsupport.peers.Ganesha;
+import io.tapdisk4j.testsupport.peers.GaneshaExtension;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.ExtendWith;
 

@@ -1,5 +1,6 @@
 package io.tapdisk4j.ring.backend;
 
+import io.tapdisk4j.testsupport.Await;
 import io.tapdisk4j.block.Capability;
 import io.tapdisk4j.ring.blkif.Blkif;
 import io.tapdisk4j.ring.frontend.BlkfrontEmulator;

@@ -4,9 +4,9 @@ import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDevices;
 import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.block.OpenOptions;
-import io.tapdisk4j.safety.peers.TgtdServer;
 import io.tapdisk4j.testsupport.Peers;
 import io.tapdisk4j.vhd.VhdChecker;
+import io.tapdisk4j.testsupport.peers.Tgtd;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -38,7 +38,7 @@ class IscsiCrashConsistencyTest {
     @Test
     void rawLunKeepsEveryAcknowledgedWriteAcrossSigkill() throws Exception {
         Path backing = lun("raw.lun", RAW_SIZE);
-        try (TgtdServer tgtd = new TgtdServer(dir, backing)) {
+        try (Tgtd tgtd = Tgtd.start(dir).targetWithLun(backing)) {
             String uri = tgtd.url(tgtd.port());
             long verified = CrashRounds.run(dir, "iscsi raw", uri, uri, () -> tgtd.awaitNoSessions(Duration.ofSeconds(30)),
                     CrashRounds.Check.NONE);
@@ -50,7 +50,7 @@ class IscsiCrashConsistencyTest {
     void vhdOnALunKeepsEveryAcknowledgedWriteAndStaysConsistentAcrossSigkill() throws Exception {
         String qemuImg = Peers.require("qemu-img", "qemu-utils");
         Path backing = lun("vhd.lun", VHD_LUN);
-        try (TgtdServer tgtd = new TgtdServer(dir, backing)) {
+        try (Tgtd tgtd = Tgtd.start(dir).targetWithLun(backing)) {
             String uri = tgtd.url(tgtd.port());
             BlockDevices devices = BlockDevices.loadDefault();
             try (BlockDevice transport = devices.openTransport(DeviceUri.parse(uri), OpenOptions.DEFAULT)) {

@@ -2,15 +2,16 @@ package io.tapdisk4j.safety.crash;
 
 import io.tapdisk4j.block.BlockDevices;
 import io.tapdisk4j.block.DeviceUri;
-import io.tapdisk4j.safety.peers.GaneshaServer;
-import io.tapdisk4j.safety.proxy.FaultProxy;
-import io.tapdisk4j.safety.proxy.Framing;
-import io.tapdisk4j.safety.proxy.ProxyConnection;
+import io.tapdisk4j.testsupport.proxy.FaultProxy;
+import io.tapdisk4j.testsupport.proxy.Framing;
+import io.tapdisk4j.testsupport.proxy.ProxyConnection;
 import io.tapdisk4j.testsupport.Peers;
 import io.tapdisk4j.vhd.VhdChecker;
-import org.junit.jupiter.api.AfterAll;
+import io.tapdisk4j.testsupport.peers.Ganesha;
+import io.tapdisk4j.testsupport.peers.GaneshaExtension;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
@@ -34,28 +35,21 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * then is the image checked (a write still running in ganesha could otherwise land in the middle of a
  * check). The checks themselves talk to ganesha directly.
  */
+@ExtendWith(GaneshaExtension.class)
 class NfsCrashConsistencyTest {
 
     static final long RAW_SIZE = (long) CrashRounds.BLOCKS * WriteSchedule.BLOCK;
     static final long VHD_SIZE = RAW_SIZE * 64;
 
-    @TempDir
-    static Path serverDir;
-    static GaneshaServer ganesha;
+    static Ganesha ganesha;
 
     @TempDir
     Path dir;
 
+    /** The run's one ganesha (GaneshaExtension stops it when the run ends). */
     @BeforeAll
-    static void startGanesha() throws Exception {
-        ganesha = new GaneshaServer(serverDir);
-    }
-
-    @AfterAll
-    static void stopGanesha() {
-        if (ganesha != null) {
-            ganesha.close();
-        }
+    static void useGanesha(Ganesha shared) {
+        ganesha = shared;
     }
 
     @Test

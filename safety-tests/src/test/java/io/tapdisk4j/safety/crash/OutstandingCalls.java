@@ -1,9 +1,9 @@
 package io.tapdisk4j.safety.crash;
 
-import io.tapdisk4j.safety.proxy.Direction;
-import io.tapdisk4j.safety.proxy.FaultAction;
-import io.tapdisk4j.safety.proxy.FaultPolicy;
-import io.tapdisk4j.safety.proxy.ProxyConnection;
+import io.tapdisk4j.testsupport.proxy.Direction;
+import io.tapdisk4j.testsupport.proxy.FaultAction;
+import io.tapdisk4j.testsupport.proxy.FaultPolicy;
+import io.tapdisk4j.testsupport.proxy.ProxyConnection;
 
 import java.time.Duration;
 import java.util.HashMap;

@@ -9,18 +9,18 @@ import io.tapdisk4j.block.Buffers;
 import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.iscsi.device.IscsiBlockDevice;
 import io.tapdisk4j.iscsi.device.IscsiUrl;
-import io.tapdisk4j.safety.peers.GaneshaServer;
-import io.tapdisk4j.safety.peers.TgtdServer;
-import io.tapdisk4j.safety.proxy.Direction;
-import io.tapdisk4j.safety.proxy.FaultAction;
-import io.tapdisk4j.safety.proxy.FaultPolicy;
-import io.tapdisk4j.safety.proxy.FaultProxy;
-import io.tapdisk4j.safety.proxy.Framing;
-import io.tapdisk4j.safety.proxy.ScriptedPolicy;
+import io.tapdisk4j.testsupport.proxy.Direction;
+import io.tapdisk4j.testsupport.proxy.FaultAction;
+import io.tapdisk4j.testsupport.proxy.FaultPolicy;
+import io.tapdisk4j.testsupport.proxy.FaultProxy;
+import io.tapdisk4j.testsupport.proxy.Framing;
+import io.tapdisk4j.testsupport.proxy.ScriptedPolicy;
 import io.tapdisk4j.safety.report.SafetyReport;
 import io.tapdisk4j.testsupport.PeerProcess;
 import io.tapdisk4j.testsupport.Peers;
 import io.tapdisk4j.testsupport.Ports;
+import io.tapdisk4j.testsupport.peers.Ganesha;
+import io.tapdisk4j.testsupport.peers.Tgtd;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -83,7 +83,7 @@ class LyingServersTest {
 
     @Test
     void lyingNfsServer() throws Exception {
-        try (GaneshaServer ganesha = new GaneshaServer(dir.resolve("ganesha"))) {
+        try (Ganesha ganesha = Ganesha.startStandalone()) {
             lie("nfs", ganesha.nfsPort(), Framing.rpcRecords(),
                     e -> e.direction() == Direction.TO_CLIENT && e.kind().equals("rpc-reply") && e.frame().length() > BLOCK / 2,
                     b -> b.setInt(b.readerIndex(), 0xffffffff), // last fragment of 2 GiB
@@ -97,7 +97,7 @@ class LyingServersTest {
         try (RandomAccessFile f = new RandomAccessFile(backing.toFile(), "rw")) {
             f.setLength(DISK);
         }
-        try (TgtdServer tgtd = new TgtdServer(dir, backing)) {
+        try (Tgtd tgtd = Tgtd.start(dir).targetWithLun(backing)) {
             lie("iscsi", tgtd.port(), Framing.iscsiPdus(),
                     e -> e.direction() == Direction.TO_CLIENT && e.kind().equals("iscsi-0x25"),
                     b -> b.setMedium(b.readerIndex() + 5, 0xffffff), // DataSegmentLength 16 MiB

@@ -6,17 +6,17 @@ import io.tapdisk4j.iscsi.device.IscsiBlockDevice;
 import io.tapdisk4j.iscsi.device.IscsiUrl;
 import io.tapdisk4j.ring.backend.DataPath;
 import io.tapdisk4j.ring.frontend.BlkifResponse;
-import io.tapdisk4j.safety.peers.TgtdServer;
-import io.tapdisk4j.safety.proxy.Direction;
-import io.tapdisk4j.safety.proxy.FaultAction;
-import io.tapdisk4j.safety.proxy.FaultPolicy;
-import io.tapdisk4j.safety.proxy.FaultProxy;
-import io.tapdisk4j.safety.proxy.Framing;
-import io.tapdisk4j.safety.proxy.HeldFrame;
-import io.tapdisk4j.safety.proxy.ScriptedPolicy;
+import io.tapdisk4j.testsupport.proxy.Direction;
+import io.tapdisk4j.testsupport.proxy.FaultAction;
+import io.tapdisk4j.testsupport.proxy.FaultPolicy;
+import io.tapdisk4j.testsupport.proxy.FaultProxy;
+import io.tapdisk4j.testsupport.proxy.Framing;
+import io.tapdisk4j.testsupport.proxy.HeldFrame;
+import io.tapdisk4j.testsupport.proxy.ScriptedPolicy;
 import io.tapdisk4j.safety.report.SafetyReport;
 import io.tapdisk4j.safety.report.ScenarioTally;
 import io.tapdisk4j.safety.report.Tally;
+import io.tapdisk4j.testsupport.peers.Tgtd;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -184,7 +184,7 @@ class IscsiRaceTest {
             f.setLength(DISK);
         }
         ScriptedPolicy script = new ScriptedPolicy();
-        try (TgtdServer tgtd = new TgtdServer(dir, backing);
+        try (Tgtd tgtd = Tgtd.start(dir).targetWithLun(backing);
              FaultProxy proxy = FaultProxy.to(tgtd.port()).framing(Framing.iscsiPdus()).policy(script).start()) {
             IscsiUrl url = IscsiUrl.parse(DeviceUri.parse(tgtd.url(proxy.port())));
             // A NOP-Out after 250 ms of silence, answered within 600 ms, or the connection is given up and the

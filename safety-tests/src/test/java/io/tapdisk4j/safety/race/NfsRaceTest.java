@@ -7,18 +7,19 @@ import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.ring.backend.DataPath;
 import io.tapdisk4j.ring.frontend.BlkifResponse;
 import io.tapdisk4j.ring.frontend.GuestBuffer;
-import io.tapdisk4j.safety.peers.GaneshaServer;
-import io.tapdisk4j.safety.proxy.Direction;
-import io.tapdisk4j.safety.proxy.FaultAction;
-import io.tapdisk4j.safety.proxy.FaultPolicy;
-import io.tapdisk4j.safety.proxy.FaultProxy;
-import io.tapdisk4j.safety.proxy.Framing;
-import io.tapdisk4j.safety.proxy.HeldFrame;
-import io.tapdisk4j.safety.proxy.ScriptedPolicy;
+import io.tapdisk4j.testsupport.proxy.Direction;
+import io.tapdisk4j.testsupport.proxy.FaultAction;
+import io.tapdisk4j.testsupport.proxy.FaultPolicy;
+import io.tapdisk4j.testsupport.proxy.FaultProxy;
+import io.tapdisk4j.testsupport.proxy.Framing;
+import io.tapdisk4j.testsupport.proxy.HeldFrame;
+import io.tapdisk4j.testsupport.proxy.ScriptedPolicy;
 import io.tapdisk4j.safety.report.SafetyReport;
 import io.tapdisk4j.safety.report.Tally;
-import org.junit.jupiter.api.AfterAll;
+import io.tapdisk4j.testsupport.peers.Ganesha;
+import io.tapdisk4j.testsupport.peers.GaneshaExtension;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.extension.ExtendWith;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
@@ -51,6 +52,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  *       again from the buffer it kept (no late consumer involved).</li>
  * </ul>
  */
+@ExtendWith(GaneshaExtension.class)
 class NfsRaceTest {
 
     static final long DISK = 64L << 20;
@@ -59,23 +61,15 @@ class NfsRaceTest {
     static final int NFS_PROGRAM = 100003;
     static final int NFSPROC3_WRITE = 7;
 
-    @TempDir
-    static Path serverDir;
-    static GaneshaServer ganesha;
+    static Ganesha ganesha;
 
     @TempDir
     Path dir;
 
+    /** The run's one ganesha (GaneshaExtension stops it when the run ends). */
     @BeforeAll
-    static void startGanesha() throws Exception {
-        ganesha = new GaneshaServer(serverDir);
-    }
-
-    @AfterAll
-    static void stopGanesha() {
-        if (ganesha != null) {
-            ganesha.close();
-        }
+    static void useGanesha(Ganesha shared) {
+        ganesha = shared;
     }
 
     /** NFSv3 WRITE calls: program and procedure from the RPC call header (after the 4-byte record mark). */

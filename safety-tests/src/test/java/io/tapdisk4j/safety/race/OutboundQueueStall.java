@@ -6,11 +6,11 @@ import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.Buffers;
 import io.tapdisk4j.block.EventLoops;
 import io.tapdisk4j.ring.frontend.BlkifResponse;
-import io.tapdisk4j.safety.proxy.Direction;
-import io.tapdisk4j.safety.proxy.FaultAction;
-import io.tapdisk4j.safety.proxy.FaultPolicy;
-import io.tapdisk4j.safety.proxy.FaultProxy;
-import io.tapdisk4j.safety.proxy.ProxyConnection;
+import io.tapdisk4j.testsupport.proxy.Direction;
+import io.tapdisk4j.testsupport.proxy.FaultAction;
+import io.tapdisk4j.testsupport.proxy.FaultPolicy;
+import io.tapdisk4j.testsupport.proxy.FaultProxy;
+import io.tapdisk4j.testsupport.proxy.ProxyConnection;
 import io.tapdisk4j.safety.report.ScenarioTally;
 
 import java.time.Duration;

@@ -1,11 +1,11 @@
 package io.tapdisk4j.safety.race;
 
 import io.tapdisk4j.ring.frontend.BlkifResponse;
-import io.tapdisk4j.safety.proxy.Direction;
-import io.tapdisk4j.safety.proxy.FaultAction;
-import io.tapdisk4j.safety.proxy.FaultProxy;
-import io.tapdisk4j.safety.proxy.HeldFrame;
-import io.tapdisk4j.safety.proxy.ScriptedPolicy;
+import io.tapdisk4j.testsupport.proxy.Direction;
+import io.tapdisk4j.testsupport.proxy.FaultAction;
+import io.tapdisk4j.testsupport.proxy.FaultProxy;
+import io.tapdisk4j.testsupport.proxy.HeldFrame;
+import io.tapdisk4j.testsupport.proxy.ScriptedPolicy;
 import io.tapdisk4j.safety.report.ScenarioTally;
 
 import java.time.Duration;
