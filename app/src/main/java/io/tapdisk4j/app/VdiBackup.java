@@ -4,11 +4,15 @@ import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDeviceException;
 import io.tapdisk4j.block.BlockDevices;
 import io.tapdisk4j.block.BlockError;
+import io.tapdisk4j.block.BlockStatus;
 import io.tapdisk4j.block.DeviceUri;
+import io.tapdisk4j.block.DirtyBitmap;
 import io.tapdisk4j.block.Extent;
 import io.tapdisk4j.block.OpenOptions;
 import io.tapdisk4j.block.cbt.CbtBitmaps;
+import io.tapdisk4j.block.cbt.CbtLog;
 import io.tapdisk4j.block.cbt.CbtLogs;
+import io.tapdisk4j.nbd.NbdProtocol;
 import io.tapdisk4j.vhd.VdiProgress;
 import io.tapdisk4j.vhd.VhdDevice;
 
@@ -90,6 +94,16 @@ final class VdiBackup {
             }
         }
         try (BlockDevice s = devices.open(DeviceUri.parse(src), OpenOptions.readOnlyOptions())) {
+            if (since != null && changed == null && DeviceUri.parse(src).scheme().startsWith("nbd")) {
+                // A remote VDI: its chain and logs are out of reach, but its export may offer the changes.
+                DirtyBitmap remote = s.dirtyBitmaps().isEmpty() ? null : s.dirtyBitmaps().getFirst();
+                if (remote != null) {
+                    changed = dirtyBlocks(remote, s.size());
+                    why = "incremental since " + since + " from the export's " + NbdProtocol.DIRTY_BITMAP + remote.name();
+                } else {
+                    why = "full backup: " + src + " offers no " + NbdProtocol.DIRTY_BITMAP + "NAME context";
+                }
+            }
             BlockDevice d;
             boolean existed = true;
             try {
@@ -113,6 +127,22 @@ final class VdiBackup {
                 return new Result(changed != null, why, copied);
             }
         }
+    }
+
+    /** The 64 KiB blocks {@code bitmap} marks dirty anywhere in them. */
+    static BitSet dirtyBlocks(DirtyBitmap bitmap, long size) throws IOException {
+        BitSet out = new BitSet();
+        try {
+            for (BlockStatus r : bitmap.status(0, size)) {
+                if ((r.value() & 1) != 0) {
+                    out.set(Math.toIntExact(r.offset() / CbtLog.BLOCK_SIZE),
+                            Math.toIntExact((r.end() + CbtLog.BLOCK_SIZE - 1) / CbtLog.BLOCK_SIZE));
+                }
+            }
+        } catch (IllegalStateException e) {
+            throw new BlockDeviceException(BlockError.EIO, e.getMessage(), e);
+        }
+        return out;
     }
 
     private long copyChanged(BlockDevice s, BlockDevice d, BitSet changed, VdiProgress progress) throws IOException {

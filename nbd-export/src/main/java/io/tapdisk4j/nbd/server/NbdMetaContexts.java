@@ -67,7 +67,7 @@ final class NbdMetaContexts {
         }
         for (DirtyBitmap b : device.dirtyBitmaps()) {
             if (name.equals(DIRTY_BITMAP + b.name())) {
-                return CompletableFuture.supplyAsync(() -> b.status(offset, length), Runnable::run);
+                return b.statusAsync(offset, length);
             }
         }
         return CompletableFuture.failedFuture(new IllegalStateException("no meta context " + name));
