@@ -348,6 +348,61 @@ class CbtTest {
         assertEquals(size, Files.size(Path.of(b)));
     }
 
+    /** Counts the bytes read from a device (what an NBD export served). */
+    private static final class CountingReads extends io.tapdisk4j.block.ForwardingBlockDevice {
+        final java.util.concurrent.atomic.AtomicLong bytes = new java.util.concurrent.atomic.AtomicLong();
+
+        CountingReads(BlockDevice d) {
+            super(d);
+        }
+
+        @Override
+        public java.util.concurrent.CompletableFuture<io.netty.buffer.ByteBuf> read(long offset, int length) {
+            bytes.addAndGet(length);
+            return delegate.read(offset, length);
+        }
+    }
+
+    @Test
+    void incrementalBackupFromARemoteExportReadsOnlyTheChangedBlocks() throws Exception {
+        String qemuImg = Peers.require("qemu-img", "qemu-utils");
+        String vdi = "file://" + dir.resolve("vdi.vhd");
+        ok("vdi", "create", vdi, "--size", "32M", "--format", "vhd");
+        ok("vdi", "cbt", "enable", vdi);
+        Random rnd = new Random(7);
+        write(vdi, rnd, 60, new TreeSet<>());
+        String s1 = snapshot(vdi);
+        String backup = "file://" + dir.resolve("backup.raw");
+        assertTrue(ok("vdi", "backup", s1, backup)[1].startsWith("full backup"));
+        TreeSet<Integer> written = new TreeSet<>();
+        write(vdi, rnd, 20, written);
+        String s2 = snapshot(vdi);
+
+        // The remote side: export NEW --dirty-since BASE; the backup reads it over NBD only.
+        try (CountingReads snap = new CountingReads(CbtExports.withBitmap(BlockDevices.loadDefault().open(s2,
+                        io.tapdisk4j.block.OpenOptions.readOnlyOptions()), s2, s1));
+             io.tapdisk4j.nbd.server.NbdServer server = io.tapdisk4j.nbd.server.NbdServer.builder()
+                     .export(new io.tapdisk4j.nbd.server.NbdExport("s2", "", snap, true)).bindTcp("127.0.0.1", 0)) {
+            String nbd = "nbd://127.0.0.1:" + server.port() + "/s2";
+            String[] inc = ok("vdi", "backup", nbd, backup, "--since", s1);
+            assertTrue(inc[1].startsWith("incremental backup") && inc[1].contains("qemu:dirty-bitmap:cbt"), inc[1]);
+            assertEquals((long) written.size() * B, snap.bytes.get(), "the export served exactly the changed blocks");
+            // Without a bitmap on offer (a bitmap name the export lacks) the same command copies everything.
+            String[] full = ok("vdi", "backup", nbd + "?dirty-bitmap=other", "file://" + dir.resolve("full.raw"),
+                    "--since", s1);
+            assertTrue(full[1].startsWith("full backup") && full[1].contains("offers no"), full[1]);
+        }
+        String restored = dir.resolve("s2.raw").toString();
+        ok("vdi", "copy", s2, "file://" + restored);
+        String b = DeviceUri.parse(backup).path();
+        sh("cmp", b, restored);
+        sh(qemuImg, "compare", "-f", "raw", "-F", "raw", b, restored);
+        sh("cmp", b, dir.resolve("full.raw").toString());
+        String leaf = dir.resolve("leaf.raw").toString();
+        ok("vdi", "copy", vdi, "file://" + leaf);
+        sh("cmp", b, leaf);
+    }
+
     private static BitSet toBits(TreeSet<Integer> blocks) {
         BitSet b = new BitSet();
         blocks.forEach(b::set);
