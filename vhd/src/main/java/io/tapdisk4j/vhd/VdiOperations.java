@@ -179,7 +179,8 @@ public final class VdiOperations {
      */
     public void coalesce(String uri, VdiProgress progress) throws IOException {
         DeviceUri u = DeviceUri.parse(uri);
-        try (BlockDevice d = devices.open(u, OpenOptions.DEFAULT)) {
+        // Untracked: emptying the child changes no virtual block (the parent now holds the same data).
+        try (BlockDevice d = devices.open(u, OpenOptions.DEFAULT.withUntracked(true))) {
             if (!(d instanceof VhdDevice child) || child.diskType() != DiskType.DIFFERENCING) {
                 throw new BlockDeviceException(BlockError.EINVAL, uri + " is not a differencing VHD: nothing to coalesce");
             }
@@ -187,7 +188,9 @@ public final class VdiOperations {
             if (parentUri.scheme().equals("file")) {
                 Path.of(parentUri.path()).toFile().setWritable(true, true);
             }
-            try (BlockDevice parent = devices.open(parentUri, OpenOptions.DEFAULT.withFormat("vhd"))) {
+            // The parent's log (frozen with the snapshot) describes the snapshot; what coalesce copies is
+            // already there logically, so it must not show up as changed.
+            try (BlockDevice parent = devices.open(parentUri, OpenOptions.DEFAULT.withFormat("vhd").withUntracked(true))) {
                 if (parent.size() < child.size()) {
                     Io.join(parent.resize(child.size()));
                 }

@@ -44,7 +44,7 @@ public final class CbtLogs {
      * beside it, else {@code device} itself. Closes {@code device} when the log cannot be opened.
      */
     public static BlockDevice track(DeviceUri uri, OpenOptions options, BlockDevice device) throws IOException {
-        if (options.readOnly()) {
+        if (options.readOnly() || options.untracked()) {
             return device;
         }
         Path log = logPath(uri);
@@ -154,8 +154,9 @@ public final class CbtLogs {
     private static Path required(DeviceUri uri) throws BlockDeviceException {
         Path log = logPath(uri);
         if (log == null) {
-            throw new BlockDeviceException(BlockError.ENOTSUP, "changed-block tracking needs an image on a local file"
-                    + " (file:), not " + uri);
+            throw new BlockDeviceException(BlockError.ENOTSUP, "changed-block tracking keeps its log in a local file:"
+                    + " beside a file: image, or named with ?cbtlog=/local/PATH.cbtlog on " + uri
+                    + " (and on every URI that opens it for writing)");
         }
         return log;
     }
