@@ -5,7 +5,7 @@ import picocli.CommandLine.Command;
 /** {@code tapdisk4j bench …}: benchmarks that print figures; never timed tests. */
 @Command(name = "bench", description = "Benchmarks: the ring server, the seed experiment, peers side by side, JMH.",
         subcommands = {BenchRingCommand.class, BenchSeedCommand.class, BenchPeersCommand.class, BenchJmhCommand.class,
-                BenchCopyCommand.class})
+                BenchCopyCommand.class, BenchCbtCommand.class})
 final class BenchCommand implements Runnable {
 
     @picocli.CommandLine.Spec

@@ -65,6 +65,10 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = "--tls-psk", paramLabel = "FILE", description = "TLS-PSK keys, lines of user:hexkey.")
     Path tlsPsk;
 
+    @Option(names = "--dirty-since", paramLabel = "BASE", description = "Offer the blocks changed between snapshot BASE and URI "
+            + "(a later snapshot of the same chain) as the meta context qemu:dirty-bitmap:cbt; implies --read-only.")
+    String dirtySince;
+
     @Override
     public Integer call() throws Exception {
         if (protocol.equals("iscsi")) {
@@ -75,9 +79,13 @@ final class ExportCommand implements Callable<Integer> {
                     "--protocol must be nbd or iscsi, not " + protocol);
         }
         int port = this.port == null ? 10809 : this.port;
+        if (dirtySince != null) {
+            readOnly = true; // the bitmap describes the snapshot as it is
+        }
         NbdStandaloneExport export = new NbdStandaloneExport(bind, port, socket, name, description, readOnly,
                 NbdTlsMode.parse(tls), tlsCerts, verifyPeer, tlsPsk);
-        BlockDevice device = BlockDevices.loadDefault().open(uri, OpenOptions.DEFAULT.withReadOnly(readOnly));
+        BlockDevice device = CbtExports.withBitmap(BlockDevices.loadDefault().open(uri, OpenOptions.DEFAULT.withReadOnly(readOnly)),
+                uri, dirtySince);
         CountDownLatch stopped = new CountDownLatch(1);
         try (NbdServer server = export.start(device)) {
             Runtime.getRuntime().addShutdownHook(new Thread(() -> {

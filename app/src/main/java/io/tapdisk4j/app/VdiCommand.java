@@ -24,7 +24,7 @@ import java.util.concurrent.TimeUnit;
         mixinStandardHelpOptions = true,
         subcommands = {VdiCommand.Create.class, VdiCommand.Info.class, VdiCommand.Check.class,
                 VdiCommand.Snapshot.class, VdiCommand.Clone.class, VdiCommand.Coalesce.class,
-                VdiCommand.Copy.class, VdiCommand.Resize.class})
+                VdiCommand.Copy.class, VdiCommand.Resize.class, VdiCbtCommand.class, VdiBackupCommand.class})
 public final class VdiCommand implements Runnable {
 
     @picocli.CommandLine.Spec
@@ -99,11 +99,13 @@ public final class VdiCommand implements Runnable {
         @Override
         public Integer call() throws Exception {
             String parent;
+            CbtSnapshots cbt = CbtSnapshots.before(uri);
             try {
                 parent = new VdiOperations().snapshot(uri);
             } catch (io.tapdisk4j.block.BlockDeviceException e) {
                 throw inUse(e);
             }
+            cbt.after(parent);
             System.out.println(DeviceUri.redact(uri + " is now a child of " + parent));
             return 0;
         }

@@ -73,6 +73,20 @@ public interface BlockDevice extends AutoCloseable {
      */
     CompletableFuture<List<Extent>> allocation(long offset, long length);
 
+    /**
+     * Which layer of an image chain holds each part of a range (NBD's {@code qemu:allocation-depth}): 0 for
+     * none, 1 for this image, 2 for its parent, and so on. A device with no layers reports its allocation.
+     */
+    default CompletableFuture<List<BlockStatus>> allocationDepth(long offset, long length) {
+        return allocation(offset, length).thenApply(extents -> extents.stream()
+                .map(e -> new BlockStatus(e.offset(), e.length(), e.hole() ? 0 : 1)).toList());
+    }
+
+    /** The changed-block bitmaps this device keeps (none unless changed-block tracking is on). */
+    default List<DirtyBitmap> dirtyBitmaps() {
+        return List.of();
+    }
+
     /** Changes the size (for {@code vdi resize}, and for formats that append to their transport). */
     default CompletableFuture<Void> resize(long newSize) {
         return Requests.failed(BlockError.ENOTSUP, describe() + " cannot be resized");

@@ -77,16 +77,16 @@ public final class BlockDevices {
     public BlockDevice open(DeviceUri uri, OpenOptions options) throws IOException {
         String formatName = options.format() != null ? options.format() : uri.param("format").orElse(null);
         BlockDevice transport = openTransport(uri, options);
+        BlockDevice image;
         try {
             FormatProvider format = chooseFormat(formatName, transport);
-            if (format == null) {
-                return transport;
-            }
-            return format.open(transport, uri, options, this);
+            image = format == null ? transport : format.open(transport, uri, options, this);
         } catch (IOException | RuntimeException e) {
             transport.close();
             throw e;
         }
+        // Changed-block tracking wraps the image (not the transport): it records virtual blocks.
+        return io.tapdisk4j.block.cbt.CbtLogs.track(uri, options, image);
     }
 
     /** Opens only the transport, with no format on top. */

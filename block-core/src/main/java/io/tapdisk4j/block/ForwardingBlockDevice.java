@@ -69,6 +69,16 @@ public abstract class ForwardingBlockDevice implements BlockDevice {
     }
 
     @Override
+    public CompletableFuture<List<BlockStatus>> allocationDepth(long offset, long length) {
+        return delegate.allocationDepth(offset, length);
+    }
+
+    @Override
+    public List<DirtyBitmap> dirtyBitmaps() {
+        return delegate.dirtyBitmaps();
+    }
+
+    @Override
     public CompletableFuture<Void> resize(long newSize) {
         return delegate.resize(newSize);
     }

@@ -59,6 +59,16 @@ public record NbdChunk(long cookie, int flags, int type, ByteBuf head, ByteBuf d
         return new NbdChunk(cookie, done ? NbdProtocol.REPLY_FLAG_DONE : 0, NbdProtocol.REPLY_TYPE_BLOCK_STATUS, head, null);
     }
 
+    /** Descriptors of any meta context: (u32 length, u32 value) per run. */
+    public static NbdChunk blockStatusRuns(long cookie, int contextId, List<io.tapdisk4j.block.BlockStatus> runs, boolean done) {
+        ByteBuf head = Buffers.direct(4 + 8 * runs.size()).writeInt(contextId);
+        for (io.tapdisk4j.block.BlockStatus r : runs) {
+            head.writeInt((int) r.length());
+            head.writeInt(r.value());
+        }
+        return new NbdChunk(cookie, done ? NbdProtocol.REPLY_FLAG_DONE : 0, NbdProtocol.REPLY_TYPE_BLOCK_STATUS, head, null);
+    }
+
     public void release() {
         if (head.refCnt() > 0) {
             head.release();

@@ -106,6 +106,8 @@ public final class NbdProtocol {
     public static final int STATE_ZERO = 1 << 1;
 
     public static final String BASE_ALLOCATION = "base:allocation";
+    /** Prefix of qemu's dirty bitmap contexts, {@code qemu:dirty-bitmap:NAME} (value bit 0: dirty). */
+    public static final String DIRTY_BITMAP = "qemu:dirty-bitmap:";
 
     /** Longest string (export name, description, context name) the protocol allows. */
     public static final int MAX_STRING = 4096;

@@ -259,7 +259,8 @@ public final class VdiOperations {
     private String merge(String uri, DeviceUri target, List<String> keep, VdiProgress progress, boolean empty)
             throws IOException {
         DeviceUri u = DeviceUri.parse(uri);
-        try (BlockDevice d = devices.open(u, empty ? OpenOptions.DEFAULT : OpenOptions.readOnlyOptions())) {
+        // Untracked: emptying the child changes no virtual block (the parent now holds the same data).
+        try (BlockDevice d = devices.open(u, empty ? OpenOptions.DEFAULT.withUntracked(true) : OpenOptions.readOnlyOptions())) {
             DeviceUri parentUri;
             String parentFormat;
             if (d instanceof Qcow2Device q && q.backingUri() != null) {
@@ -297,10 +298,12 @@ public final class VdiOperations {
             if (parentUri.scheme().equals("file")) {
                 Path.of(parentUri.path()).toFile().setWritable(true, true);
             }
+            // The parent's log (frozen with the snapshot) describes the snapshot, and a kept sibling reads the same
+            // before and after: what coalesce copies is already there logically, so it must not show up as changed.
             List<BlockDevice> kept = new ArrayList<>();
-            try (BlockDevice parent = devices.open(parentUri, OpenOptions.DEFAULT.withFormat(parentFormat))) {
+            try (BlockDevice parent = devices.open(parentUri, OpenOptions.DEFAULT.withFormat(parentFormat).withUntracked(true))) {
                 for (String k : keep) {
-                    kept.add(devices.open(DeviceUri.parse(k), OpenOptions.DEFAULT));
+                    kept.add(devices.open(DeviceUri.parse(k), OpenOptions.DEFAULT.withUntracked(true)));
                 }
                 if (parent.size() < child.size()) {
                     Io.join(parent.resize(child.size()));

@@ -276,6 +276,11 @@ public final class VhdDevice implements BlockDevice {
         return Io.async(describe(), () -> LayerExtents.of(map, image.below, offset, length, true));
     }
 
+    @Override
+    public CompletableFuture<List<io.tapdisk4j.block.BlockStatus>> allocationDepth(long offset, long length) {
+        return VhdAllocationDepth.of(this, offset, length);
+    }
+
     /**
      * This image's own allocation (sectors it holds, not its parents'): data extents, and holes for the rest.
      * What a coalesce or a copy of one layer reads.

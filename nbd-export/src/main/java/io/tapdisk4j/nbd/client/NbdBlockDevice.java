@@ -5,7 +5,9 @@ import io.netty.channel.EventLoopGroup;
 import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDeviceException;
 import io.tapdisk4j.block.BlockError;
+import io.tapdisk4j.block.BlockStatus;
 import io.tapdisk4j.block.Buffers;
+import io.tapdisk4j.block.DirtyBitmap;
 import io.tapdisk4j.block.Capability;
 import io.tapdisk4j.block.EventLoops;
 import io.tapdisk4j.block.Extent;
@@ -57,7 +59,7 @@ public final class NbdBlockDevice implements BlockDevice {
         if (session.has(TF_SEND_WRITE_ZEROES)) {
             c.add(Capability.WRITE_ZEROES);
         }
-        if (session.allocationContextId() != 0) {
+        if (session.hasAllocation()) {
             c.add(Capability.ALLOCATION);
         }
         if (session.has(TF_CAN_MULTI_CONN)) {
@@ -252,22 +254,51 @@ public final class NbdBlockDevice implements BlockDevice {
             return CompletableFuture.failedFuture(bad);
         }
         long n = Math.min(length, MAX_EFFECT);
-        if (session.allocationContextId() == 0 || n == 0) {
+        if (!session.hasAllocation() || n == 0) {
             return CompletableFuture.completedFuture(n == 0 ? List.of() : List.of(Extent.data(offset, n)));
         }
-        CompletableFuture<List<Extent>> f = submit(CMD_BLOCK_STATUS, 0, offset, n, null);
+        return blockStatus(BASE_ALLOCATION, offset, n).thenApply(runs -> runs.stream()
+                .map(r -> new Extent(r.offset(), r.length(), (r.value() & STATE_HOLE) != 0, (r.value() & STATE_ZERO) != 0))
+                .toList());
+    }
+
+    /**
+     * What meta context {@code context} says about a prefix of {@code [offset, offset+length)} (at most
+     * 1 GiB per request): one BLOCK_STATUS request, its runs clipped to the range.
+     */
+    CompletableFuture<List<BlockStatus>> blockStatus(String context, long offset, long length) {
+        long n = Math.min(length, MAX_EFFECT);
+        CompletableFuture<List<BlockStatus>> f = submitStatus(context, offset, n);
         return f.thenApply(list -> {
-            // The last extent may reach past the request (the spec allows it): clip it.
-            List<Extent> out = new ArrayList<>(list.size());
-            long end = offset + length;
-            for (Extent e : list) {
-                if (e.offset() >= end) {
-                    break;
-                }
-                out.add(e.end() > end ? new Extent(e.offset(), end - e.offset(), e.hole(), e.zero()) : e);
+            // The last run may reach past the request (the spec allows it): clip it.
+            List<BlockStatus> out = new ArrayList<>(list.size());
+            long end = offset + n;
+            for (BlockStatus r : list) {
+                out.add(r.end() > end ? new BlockStatus(r.offset(), end - r.offset(), r.value()) : r);
             }
             return out;
         });
+    }
+
+    private CompletableFuture<List<BlockStatus>> submitStatus(String context, long offset, long length) {
+        NbdClientRequest r = new NbdClientRequest(CMD_BLOCK_STATUS, 0, offset, length, null,
+                System.nanoTime() + config.requestTimeout().toNanos(), context);
+        pool.dispatch(r);
+        @SuppressWarnings("unchecked")
+        CompletableFuture<List<BlockStatus>> f = (CompletableFuture<List<BlockStatus>>) (CompletableFuture<?>) r.future;
+        return f;
+    }
+
+    /** The server's {@code qemu:dirty-bitmap:NAME} contexts that were asked for and agreed. */
+    @Override
+    public List<DirtyBitmap> dirtyBitmaps() {
+        List<DirtyBitmap> out = new ArrayList<>();
+        for (String name : config.dirtyBitmaps()) {
+            if (session.hasContext(DIRTY_BITMAP + name)) {
+                out.add(new NbdDirtyBitmap(this, name, config.requestTimeout()));
+            }
+        }
+        return out;
     }
 
     @Override

@@ -7,6 +7,8 @@ import java.net.InetSocketAddress;
 import java.net.SocketAddress;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * Where and how to reach an NBD export.
@@ -16,14 +18,29 @@ import java.time.Duration;
  * @param reconnectTimeout how long requests wait for a lost server to come back before they fail with EIO
  */
 public record NbdClientConfig(SocketAddress address, String exportName, NbdClientTls tls, int connections,
-                              Duration requestTimeout, Duration reconnectTimeout, boolean readOnly) {
+                              Duration requestTimeout, Duration reconnectTimeout, boolean readOnly,
+                              List<String> dirtyBitmaps) {
+
+    /** The dirty bitmap asked for unless the URI names others: the one tapdisk4j's exports offer. */
+    public static final String DEFAULT_DIRTY_BITMAP = "cbt";
+
+    public NbdClientConfig {
+        dirtyBitmaps = List.copyOf(dirtyBitmaps);
+    }
+
+    /** This configuration asking for dirty bitmaps {@code names} ({@code qemu:dirty-bitmap:NAME}) instead. */
+    public NbdClientConfig withDirtyBitmaps(List<String> names) {
+        return new NbdClientConfig(address, exportName, tls, connections, requestTimeout, reconnectTimeout, readOnly, names);
+    }
 
     public static final int DEFAULT_PORT = 10809;
 
     /**
      * {@code nbd://host[:port]/export}, {@code nbd+unix:///export?socket=PATH}, {@code nbds://…} (TLS:
      * {@code tls-certificates=DIR} or {@code tls-psk-file=FILE} with the PSK user as the URI's user).
-     * Parameters: {@code connections=N}, {@code timeout=SECONDS}, {@code reconnect-timeout=SECONDS}.
+     * Parameters: {@code connections=N}, {@code timeout=SECONDS}, {@code reconnect-timeout=SECONDS},
+     * {@code dirty-bitmap=NAME[,NAME…]} (the {@code qemu:dirty-bitmap:NAME} contexts to ask for; default
+     * {@code cbt}; qemu-nbd serves a qcow2 bitmap under its own name with {@code -B NAME}).
      */
     public static NbdClientConfig fromUri(DeviceUri uri, boolean readOnly) {
         String scheme = uri.scheme();
@@ -52,6 +69,15 @@ public record NbdClientConfig(SocketAddress address, String exportName, NbdClien
         if (export.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > NbdProtocol.MAX_STRING) {
             throw new IllegalArgumentException("export name too long in " + uri);
         }
-        return new NbdClientConfig(address, export, tls, connections, timeout, reconnect, readOnly);
+        List<String> bitmaps = new ArrayList<>();
+        for (String name : uri.param("dirty-bitmap").orElse(DEFAULT_DIRTY_BITMAP).split(",")) {
+            // NBD_OPT_SET_META_CONTEXT queries are at most MAX_STRING bytes each.
+            if (name.isEmpty() || ("qemu:dirty-bitmap:" + name).getBytes(java.nio.charset.StandardCharsets.UTF_8).length
+                    > NbdProtocol.MAX_STRING) {
+                throw new IllegalArgumentException("bad dirty-bitmap name '" + name + "' in " + uri);
+            }
+            bitmaps.add(name);
+        }
+        return new NbdClientConfig(address, export, tls, connections, timeout, reconnect, readOnly, bitmaps);
     }
 }

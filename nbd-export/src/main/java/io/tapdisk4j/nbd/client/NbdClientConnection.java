@@ -8,7 +8,6 @@ import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.EventExecutor;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.tapdisk4j.block.BlockError;
-import io.tapdisk4j.block.Extent;
 import io.tapdisk4j.nbd.NbdChunk;
 import io.tapdisk4j.nbd.NbdClientDecoder;
 import io.tapdisk4j.nbd.NbdProtocol;
@@ -170,23 +169,7 @@ final class NbdClientConnection extends ChannelInboundHandlerAdapter {
             }
             case REPLY_TYPE_OFFSET_HOLE -> ok = r.type == CMD_READ && head.readableBytes() == 12
                     && r.addHole(head.readLong(), head.readUnsignedInt());
-            case REPLY_TYPE_BLOCK_STATUS -> {
-                if (head.readableBytes() < 12 || r.type != CMD_BLOCK_STATUS) {
-                    ok = false;
-                } else if (head.readInt() == session.allocationContextId()) {
-                    long at = r.offset;
-                    while (head.readableBytes() >= 8) {
-                        long len = head.readUnsignedInt();
-                        int flags = head.readInt();
-                        if (len == 0) {
-                            ok = false;
-                            break;
-                        }
-                        r.addExtent(new Extent(at, len, (flags & STATE_HOLE) != 0, (flags & STATE_ZERO) != 0));
-                        at += len;
-                    }
-                }
-            }
+            case REPLY_TYPE_BLOCK_STATUS -> ok = r.type == CMD_BLOCK_STATUS && blockStatus(r, head);
             case REPLY_TYPE_NONE -> ok = head.readableBytes() == 0;
             default -> {
                 if (c.isError()) {
@@ -212,6 +195,28 @@ final class NbdClientConnection extends ChannelInboundHandlerAdapter {
         }
     }
 
+    /**
+     * One context's runs: the id must be one this connection agreed on, the wanted context may answer only
+     * once, and other contexts' chunks (the server sends one per agreed context) are skipped.
+     */
+    private boolean blockStatus(NbdClientRequest r, ByteBuf head) {
+        if (head.readableBytes() < 12) {
+            return false;
+        }
+        int id = head.readInt();
+        if (!session.metaContexts().containsValue(id)) {
+            return false;
+        }
+        if (Integer.toUnsignedLong(id) != session.contextId(r.context)) {
+            return true;
+        }
+        if (r.runs != null) {
+            return false;
+        }
+        r.runs = NbdStatusDescriptors.parse(head, r.offset, r.length);
+        return r.runs != null;
+    }
+
     private void finishStructured(NbdClientRequest r) {
         if (r.errno != 0) {
             r.fail(NbdProtocol.blockError(r.errno), "NBD server error " + r.errno + " on " + NbdProtocol.commandName(r.type)
@@ -229,10 +234,10 @@ final class NbdClientConnection extends ChannelInboundHandlerAdapter {
                 }
             }
             case CMD_BLOCK_STATUS -> {
-                if (r.extents == null || r.extents.isEmpty()) {
-                    r.fail(BlockError.EIO, "the server sent no base:allocation extents");
+                if (r.runs == null) {
+                    r.fail(BlockError.EIO, "the server sent no " + r.context + " status");
                 } else {
-                    r.succeed(r.extents);
+                    r.succeed(r.runs);
                 }
             }
             default -> r.succeed(null);

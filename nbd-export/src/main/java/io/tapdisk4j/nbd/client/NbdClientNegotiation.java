@@ -16,13 +16,18 @@ import io.tapdisk4j.nbd.NbdProtocol;
 import io.tapdisk4j.nbd.NbdServerGreeting;
 
 import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 
 import static io.tapdisk4j.nbd.NbdProtocol.*;
 
 /**
  * The client's side of the handshake: client flags, STARTTLS when configured, STRUCTURED_REPLY,
- * SET_META_CONTEXT base:allocation, then GO with a BLOCK_SIZE request (falling back to EXPORT_NAME for
+ * SET_META_CONTEXT base:allocation and {@code qemu:dirty-bitmap:NAME} for each bitmap asked for (the server
+ * selects those it has and names each with an id), then GO with a BLOCK_SIZE request (falling back to EXPORT_NAME for
  * servers without GO). Completes {@link #result()} with the agreed {@link NbdSession}; the owner then
  * replaces this handler with the transmission handler.
  */
@@ -36,7 +41,8 @@ public final class NbdClientNegotiation extends ChannelInboundHandlerAdapter {
     private Step step = Step.GREETING;
     private boolean noZeroes;
     private boolean structured;
-    private int contextId;
+    private final List<String> bitmaps;
+    private final Map<String, Integer> contexts = new HashMap<>();
     private long size = -1;
     private int flags;
     private int minBlock = 1;
@@ -44,8 +50,14 @@ public final class NbdClientNegotiation extends ChannelInboundHandlerAdapter {
     private int maxPayload = DEFAULT_MAX_PAYLOAD;
 
     public NbdClientNegotiation(String exportName, NbdClientTls tls) {
+        this(exportName, tls, List.of());
+    }
+
+    /** {@code bitmaps}: dirty bitmap names to ask for besides base:allocation. */
+    public NbdClientNegotiation(String exportName, NbdClientTls tls, List<String> bitmaps) {
         this.exportName = exportName;
         this.tls = tls;
+        this.bitmaps = List.copyOf(bitmaps);
     }
 
     public CompletableFuture<NbdSession> result() {
@@ -130,21 +142,15 @@ public final class NbdClientNegotiation extends ChannelInboundHandlerAdapter {
             case STRUCTURED -> {
                 structured = r.type() == REP_ACK;
                 if (structured) {
-                    byte[] name = exportName.getBytes(StandardCharsets.UTF_8);
-                    byte[] ctxName = BASE_ALLOCATION.getBytes(StandardCharsets.US_ASCII);
-                    ByteBuf b = Unpooled.buffer().writeInt(name.length).writeBytes(name).writeInt(1)
-                            .writeInt(ctxName.length).writeBytes(ctxName);
-                    send(ctx, Step.META, OPT_SET_META_CONTEXT, bytes(b));
+                    send(ctx, Step.META, OPT_SET_META_CONTEXT, setMetaContext());
                 } else {
                     go(ctx);
                 }
             }
             case META -> {
-                if (r.type() == REP_META_CONTEXT && r.data().length >= 4) {
-                    ByteBuf b = Unpooled.wrappedBuffer(r.data());
-                    int id = b.readInt();
-                    if (b.toString(StandardCharsets.US_ASCII).equals(BASE_ALLOCATION)) {
-                        contextId = id;
+                if (r.type() == REP_META_CONTEXT) {
+                    if (!metaContext(r.data())) {
+                        fail(ctx, "malformed meta context reply (" + r.data().length + " bytes)");
                     }
                 } else if (r.type() == REP_ACK || r.isError()) {
                     go(ctx);
@@ -169,6 +175,42 @@ public final class NbdClientNegotiation extends ChannelInboundHandlerAdapter {
             }
             default -> fail(ctx, "unexpected option reply " + r);
         }
+    }
+
+    private byte[] setMetaContext() {
+        List<String> queries = new ArrayList<>();
+        queries.add(BASE_ALLOCATION);
+        for (String b : bitmaps) {
+            queries.add(DIRTY_BITMAP + b);
+        }
+        byte[] name = exportName.getBytes(StandardCharsets.UTF_8);
+        ByteBuf b = Unpooled.buffer().writeInt(name.length).writeBytes(name).writeInt(queries.size());
+        for (String q : queries) {
+            byte[] n = q.getBytes(StandardCharsets.UTF_8);
+            b.writeInt(n.length).writeBytes(n);
+        }
+        return bytes(b);
+    }
+
+    /**
+     * One NBD_REP_META_CONTEXT: u32 id (any value, qemu starts at 0), then the name. Only names asked for
+     * are kept; a reused id or a context named twice is malformed (ids must tell the contexts' replies apart).
+     */
+    private boolean metaContext(byte[] data) {
+        if (data.length < 5 || data.length > 4 + MAX_STRING) {
+            return false;
+        }
+        ByteBuf b = Unpooled.wrappedBuffer(data);
+        int id = b.readInt();
+        String name = b.toString(StandardCharsets.UTF_8);
+        if (contexts.containsValue(id) || contexts.containsKey(name)) {
+            return false;
+        }
+        if (name.equals(BASE_ALLOCATION) || (name.startsWith(DIRTY_BITMAP)
+                && bitmaps.contains(name.substring(DIRTY_BITMAP.length())))) {
+            contexts.put(name, id);
+        }
+        return true;
     }
 
     private void go(ChannelHandlerContext ctx) {
@@ -196,7 +238,7 @@ public final class NbdClientNegotiation extends ChannelInboundHandlerAdapter {
     private void done(ChannelHandlerContext ctx) {
         step = Step.DONE;
         int max = maxPayload <= 0 ? DEFAULT_MAX_PAYLOAD : Math.min(maxPayload, DEFAULT_MAX_PAYLOAD);
-        result.complete(new NbdSession(size, flags, structured, structured ? contextId : 0,
+        result.complete(new NbdSession(size, flags, structured, structured ? contexts : Map.of(),
                 Math.max(1, minBlock), prefBlock, max));
     }
 

@@ -4,9 +4,8 @@ import io.netty.buffer.ByteBuf;
 import io.tapdisk4j.block.BlockDeviceException;
 import io.tapdisk4j.block.BlockError;
 import io.tapdisk4j.block.Buffers;
-import io.tapdisk4j.block.Extent;
+import io.tapdisk4j.block.BlockStatus;
 
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
@@ -26,6 +25,8 @@ final class NbdClientRequest {
     final ByteBuf data;
     final CompletableFuture<Object> future = new CompletableFuture<>();
     final long deadlineNanos;
+    /** For BLOCK_STATUS: the meta context whose runs are wanted (the server answers for every agreed one). */
+    final String context;
     int attempts;
 
     // Per attempt, touched only on the connection's event loop.
@@ -33,11 +34,17 @@ final class NbdClientRequest {
     /** Whether readData is our assembly buffer (else it is the single chunk the server sent). */
     private boolean assembled;
     long covered;
-    List<Extent> extents;
+    /** BLOCK_STATUS runs of {@link #context} (null until its chunk arrived). */
+    List<BlockStatus> runs;
     int errno;
     String errorMessage;
 
     NbdClientRequest(int type, int flags, long offset, long length, ByteBuf data, long deadlineNanos) {
+        this(type, flags, offset, length, data, deadlineNanos, null);
+    }
+
+    NbdClientRequest(int type, int flags, long offset, long length, ByteBuf data, long deadlineNanos, String context) {
+        this.context = context;
         this.type = type;
         this.flags = flags;
         this.offset = offset;
@@ -98,16 +105,9 @@ final class NbdClientRequest {
         }
         assembled = false;
         covered = 0;
-        extents = null;
+        runs = null;
         errno = 0;
         errorMessage = null;
-    }
-
-    void addExtent(Extent e) {
-        if (extents == null) {
-            extents = new ArrayList<>();
-        }
-        extents.add(e);
     }
 
     /** Completes successfully with {@code value}; releases what the request held. */

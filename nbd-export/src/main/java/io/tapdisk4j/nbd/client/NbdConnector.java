@@ -31,7 +31,7 @@ final class NbdConnector {
     CompletableFuture<NbdClientConnection> connect(NbdClientConnection.Owner owner) {
         CompletableFuture<NbdClientConnection> result = new CompletableFuture<>();
         boolean unix = config.address() instanceof DomainSocketAddress;
-        NbdClientNegotiation negotiation = new NbdClientNegotiation(config.exportName(), config.tls());
+        NbdClientNegotiation negotiation = new NbdClientNegotiation(config.exportName(), config.tls(), config.dirtyBitmaps());
         Bootstrap b = new Bootstrap().group(group)
                 .channel(unix ? EventLoops.domainSocketChannel() : EventLoops.socketChannel())
                 .option(ChannelOption.ALLOCATOR, Buffers.allocator())

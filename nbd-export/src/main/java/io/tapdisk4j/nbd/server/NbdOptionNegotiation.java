@@ -35,8 +35,6 @@ import static io.tapdisk4j.nbd.NbdProtocol.*;
 public final class NbdOptionNegotiation extends ChannelInboundHandlerAdapter {
 
     private static final Logger log = LoggerFactory.getLogger(NbdOptionNegotiation.class);
-    /** The one meta context this server offers. */
-    static final int ALLOCATION_CONTEXT_ID = 1;
 
     private final NbdExports exports;
     private final NbdServerLimits limits;
@@ -45,8 +43,9 @@ public final class NbdOptionNegotiation extends ChannelInboundHandlerAdapter {
     private boolean gotFlags;
     private boolean tlsActive;
     private boolean structuredReplies;
-    /** The export SET_META_CONTEXT selected base:allocation for, or null. */
-    private String allocationContextExport;
+    /** The export SET_META_CONTEXT selected contexts for, or null; context ids are their index + 1. */
+    private String contextExport;
+    private List<String> contexts = List.of();
     private ScheduledFuture<?> timeout;
 
     public NbdOptionNegotiation(NbdExports exports, NbdServerLimits limits, NbdServerTls tls) {
@@ -234,7 +233,8 @@ public final class NbdOptionNegotiation extends ChannelInboundHandlerAdapter {
         });
         tlsActive = true;
         structuredReplies = false;
-        allocationContextExport = null;
+        contextExport = null;
+        contexts = List.of();
         return true;
     }
 
@@ -314,24 +314,20 @@ public final class NbdOptionNegotiation extends ChannelInboundHandlerAdapter {
             reply(ctx, NbdOptionReply.error(opt, REP_ERR_INVALID, "malformed meta context request"));
             return;
         }
-        if (exports.find(name) == null) {
+        NbdExport export = exports.find(name);
+        if (export == null) {
             reply(ctx, NbdOptionReply.error(opt, REP_ERR_UNKNOWN, "no export named '" + printable(name) + "'"));
             return;
         }
-        boolean allocation = false;
-        for (String q : queries) {
-            allocation |= q.equals(BASE_ALLOCATION) || (opt == OPT_LIST_META_CONTEXT && q.equals("base:"));
-        }
-        if (opt == OPT_LIST_META_CONTEXT && queries.isEmpty()) {
-            allocation = true;
-        }
-        if (allocation) {
-            byte[] n = BASE_ALLOCATION.getBytes(StandardCharsets.US_ASCII);
+        List<String> selected = NbdMetaContexts.select(NbdMetaContexts.offered(export), queries, opt == OPT_LIST_META_CONTEXT);
+        for (int i = 0; i < selected.size(); i++) {
+            byte[] n = selected.get(i).getBytes(StandardCharsets.UTF_8);
             ctx.write(new NbdOptionReply(opt, REP_META_CONTEXT,
-                    bytes(Unpooled.buffer(4 + n.length).writeInt(opt == OPT_SET_META_CONTEXT ? ALLOCATION_CONTEXT_ID : 0).writeBytes(n))));
+                    bytes(Unpooled.buffer(4 + n.length).writeInt(opt == OPT_SET_META_CONTEXT ? i + 1 : 0).writeBytes(n))));
         }
         if (opt == OPT_SET_META_CONTEXT) {
-            allocationContextExport = allocation ? name : null;
+            contextExport = selected.isEmpty() ? null : name;
+            contexts = List.copyOf(selected);
         }
         reply(ctx, NbdOptionReply.ack(opt));
     }
@@ -339,15 +335,15 @@ public final class NbdOptionNegotiation extends ChannelInboundHandlerAdapter {
     private void enterTransmission(ChannelHandlerContext ctx, NbdExport export, String requestedName) {
         cancelTimeout();
         ctx.flush();
-        boolean allocation = allocationContextExport != null && allocationContextExport.equals(requestedName);
+        List<String> selected = contextExport != null && contextExport.equals(requestedName) ? contexts : List.of();
         NbdServerDecoder decoder = ctx.pipeline().get(NbdServerDecoder.class);
         if (decoder != null) {
             decoder.enterTransmission();
         }
-        log.debug("{}: transmission on export '{}' (structured replies {}, base:allocation {})",
-                ctx.channel().remoteAddress(), export.name(), structuredReplies, allocation);
+        log.debug("{}: transmission on export '{}' (structured replies {}, meta contexts {})",
+                ctx.channel().remoteAddress(), export.name(), structuredReplies, selected);
         ctx.pipeline().replace(this, "nbd-transmission",
-                new NbdTransmissionHandler(export, limits, structuredReplies, allocation, !tlsActive));
+                new NbdTransmissionHandler(export, limits, structuredReplies, selected, !tlsActive));
     }
 
     /** A client-chosen name made safe for a log line (no control characters, bounded length). */

@@ -8,9 +8,9 @@ import io.netty.channel.FileRegion;
 import io.netty.util.ReferenceCountUtil;
 import io.netty.util.concurrent.EventExecutor;
 import io.tapdisk4j.block.BlockDevice;
+import io.tapdisk4j.block.BlockStatus;
 import io.tapdisk4j.block.BlockDeviceException;
 import io.tapdisk4j.block.Capability;
-import io.tapdisk4j.block.Extent;
 import io.tapdisk4j.block.FileRegionReads;
 import io.tapdisk4j.nbd.NbdChunk;
 import io.tapdisk4j.nbd.NbdProtocol;
@@ -54,7 +54,8 @@ public final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
     private final BlockDevice device;
     private final NbdServerLimits limits;
     private final boolean structured;
-    private final boolean allocationContext;
+    /** The meta contexts SET_META_CONTEXT selected; a context's id is its index + 1. */
+    private final List<String> contexts;
     /** The device's file regions, when it has them and the transport can send them (not through TLS). */
     private final FileRegionReads regions;
 
@@ -87,13 +88,13 @@ public final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
     /**
      * @param zeroCopy whether replies may carry file regions: false when a TLS handler must see every byte
      */
-    public NbdTransmissionHandler(NbdExport export, NbdServerLimits limits, boolean structured, boolean allocationContext,
+    public NbdTransmissionHandler(NbdExport export, NbdServerLimits limits, boolean structured, List<String> contexts,
                                   boolean zeroCopy) {
         this.export = export;
         this.device = export.device();
         this.limits = limits;
         this.structured = structured;
-        this.allocationContext = allocationContext;
+        this.contexts = List.copyOf(contexts);
         this.regions = zeroCopy && device instanceof FileRegionReads z ? z : null;
     }
 
@@ -277,7 +278,7 @@ public final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
     }
 
     private void blockStatus(NbdRequest r, long offset, long length, long size) {
-        if (!structured || !allocationContext) {
+        if (!structured || contexts.isEmpty()) {
             reject(r, EINVAL, "no meta context was negotiated");
             return;
         }
@@ -287,50 +288,32 @@ public final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
         }
         started(0);
         boolean one = r.has(CMD_FLAG_REQ_ONE);
-        device.allocation(offset, length).whenComplete((extents, err) -> {
+        List<CompletableFuture<List<BlockStatus>>> parts = new ArrayList<>(contexts.size());
+        for (String c : contexts) {
+            parts.add(NbdMetaContexts.status(device, c, offset, length));
+        }
+        CompletableFuture.allOf(parts.toArray(CompletableFuture[]::new)).whenComplete((v, err) -> {
             if (err != null) {
                 finish(errorReply(r, errno(err), err.getMessage()), 0);
                 return;
             }
-            List<Extent> out = descriptors(extents, offset, length, one);
-            if (out.isEmpty()) {
-                finish(errorReply(r, EIO, "the device reported no allocation"), 0);
-            } else {
-                finish(NbdChunk.blockStatus(r.cookie(), NbdOptionNegotiation.ALLOCATION_CONTEXT_ID, out, true), 0);
+            // One chunk per context, in id order; the last carries DONE.
+            List<NbdChunk> chunks = new ArrayList<>(parts.size());
+            for (int i = 0; i < parts.size(); i++) {
+                List<BlockStatus> out = NbdMetaContexts.descriptors(parts.get(i).join(), offset, length, one, MAX_DESCRIPTORS);
+                if (out.isEmpty()) {
+                    chunks.forEach(NbdChunk::release);
+                    finish(errorReply(r, EIO, "meta context " + contexts.get(i) + " reported nothing"), 0);
+                    return;
+                }
+                chunks.add(NbdChunk.blockStatusRuns(r.cookie(), i + 1, out, i == parts.size() - 1));
             }
+            finish(chunks.size() == 1 ? chunks.getFirst() : new ChunkSequence(chunks), 0);
         });
     }
 
-    /** Clips extents to the request, merges equal neighbours, and keeps lengths within 32 bits. */
-    static List<Extent> descriptors(List<Extent> extents, long offset, long length, boolean one) {
-        List<Extent> out = new ArrayList<>();
-        long end = offset + length;
-        long pos = offset;
-        for (Extent e : extents) {
-            if (e.end() <= pos || pos >= end) {
-                continue;
-            }
-            if (e.offset() > pos) {
-                break; // a gap: report only the contiguous prefix
-            }
-            long stop = Math.min(e.end(), end);
-            Extent last = out.isEmpty() ? null : out.getLast();
-            if (last != null && last.hole() == e.hole() && last.zero() == e.zero() && stop - last.offset() <= 0xFFFF_F000L) {
-                out.set(out.size() - 1, new Extent(last.offset(), stop - last.offset(), e.hole(), e.zero()));
-            } else {
-                long n = Math.min(stop - pos, 0xFFFF_F000L);
-                out.add(new Extent(pos, n, e.hole(), e.zero()));
-                stop = pos + n;
-            }
-            pos = stop;
-            if ((one && !out.isEmpty()) || out.size() >= MAX_DESCRIPTORS) {
-                break;
-            }
-        }
-        if (one && out.size() > 1) {
-            return List.of(out.getFirst());
-        }
-        return out;
+    /** Several chunks answering one request, written in order. */
+    record ChunkSequence(List<NbdChunk> chunks) {
     }
 
     private static boolean outOfRange(long offset, long length, long size) {
@@ -411,7 +394,11 @@ public final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
         if (!channel.isActive()) {
             release(reply); // the client went away: the reply's buffers go back to the pool
         } else {
-            ctx.write(reply, ctx.voidPromise());
+            if (reply instanceof ChunkSequence seq) {
+                seq.chunks().forEach(c -> ctx.write(c, ctx.voidPromise()));
+            } else {
+                ctx.write(reply, ctx.voidPromise());
+            }
             if (!reading && !flushScheduled) {
                 flushScheduled = true;
                 loop.execute(flushTask);
@@ -433,6 +420,7 @@ public final class NbdTransmissionHandler extends ChannelInboundHandlerAdapter {
     private static void release(Object reply) {
         switch (reply) {
             case NbdChunk c -> c.release();
+            case ChunkSequence seq -> seq.chunks().forEach(NbdChunk::release);
             case NbdSimpleReply s -> s.release();
             case NbdRegionReply g -> g.release();
             default -> ReferenceCountUtil.release(reply);
