@@ -4,6 +4,7 @@ import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDeviceException;
 import io.tapdisk4j.block.BlockStatus;
 import io.tapdisk4j.block.Extent;
+import io.tapdisk4j.image.Io;
 
 import java.util.ArrayList;
 import java.util.List;
