@@ -19,7 +19,6 @@ final class DeviceBackend implements BlkifBackend {
     static final Logger LOG = LoggerFactory.getLogger(DeviceBackend.class);
 
     private final BackendSpec spec;
-    final BackendCounters counters = new BackendCounters();
     final RateLimitedLog log;
     private final List<RingServer> rings = new ArrayList<>();
     private final CompletableFuture<String> shutdown = new CompletableFuture<>();
@@ -66,7 +65,7 @@ final class DeviceBackend implements BlkifBackend {
 
     @Override
     public BackendStats stats() {
-        return counters.snapshot();
+        return RingCounters.sum(rings.stream().map(r -> r.counters).toList());
     }
 
     @Override

@@ -43,6 +43,8 @@ final class RingServer implements RequestCompletion {
     private final BackRing ring;
     private final ResponsePublisher publisher;
     private final BarrierGate barriers = new BarrierGate();
+    /** This ring's statistics, read by {@link DeviceBackend#stats()}. */
+    final RingCounters counters = new RingCounters();
     private final SegmentMover mover;
     private final IndirectSegments indirect;
     private final RequestDispatcher dispatcher;
@@ -192,7 +194,7 @@ final class RingServer implements RequestCompletion {
         r.bytes = 0;
         r.nseg = 0;
         inFlight++;
-        dev.counters.inFlight.increment();
+        counters.started();
         dispatcher.dispatch(r, inFlight);
     }
 
@@ -241,7 +243,7 @@ final class RingServer implements RequestCompletion {
     @Override
     public void refuse(InFlight r, short status, String reason) {
         dev.log.warn("queue " + queue + ": " + r.req + ": " + reason);
-        dev.counters.badRequests.increment();
+        counters.badRequest();
         dev.listenerSafe(l -> l.onBadRequest(queue, reason));
         answer(r, status);
     }
@@ -261,8 +263,7 @@ final class RingServer implements RequestCompletion {
         // Counted before the response can be pushed: a guest that sees it finds it in the statistics.
         long latency = System.nanoTime() - r.startNanos;
         int dataOp = r.req.dataOperation();
-        dev.counters.answered(dataOp, r.bytes, latency, status);
-        dev.counters.inFlight.decrement();
+        counters.answered(dataOp, r.bytes, latency, status);
         if (dev.spec().listener() != BackendListener.NONE) {
             dev.listenerSafe(l -> l.onRequest(queue, dataOp, r.bytes, latency, status));
         }
