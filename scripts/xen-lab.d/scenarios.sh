@@ -62,7 +62,7 @@ kernel = "/lab/vmlinux"
 ramdisk = "/lab/guest.cpio.gz"
 memory = 160
 vcpus = ${3:-1}
-extra = "console=hvc0 earlyprintk=xen keep_bootcon loglevel=5 lab.w=$2 lab.bf=$4 lab.seed=${5:-1} lab.t=${GUEST_T:-300}"
+extra = "console=hvc0 earlyprintk=xen keep_bootcon loglevel=5 lab.w=$2 lab.bf=$4 lab.seed=${5:-1} lab.t=${GUEST_T:-900}"
 on_poweroff = "destroy"
 on_crash = "destroy"
 on_reboot = "destroy"
