@@ -23,7 +23,10 @@ echo "XENLAB-DOM0-READY $(cut -d' ' -f1 /proc/uptime)"
 # A heartbeat on the console: when a run overruns its deadline, the serial log shows where it was.
 ( while sleep 30; do
     echo "XENLAB-HB $(cut -d' ' -f1 /proc/uptime) load $(cut -d' ' -f1-3 /proc/loadavg)" \
-      "domains: $(xl list 2>/dev/null | awk 'NR > 2 { printf "%s(%s) ", $1, $5 }')"
+      "domains: $(xl list 2>/dev/null | awk 'NR > 2 { printf "%s(%s) ", $1, $5 }')" \
+      "vbd3 states: $(for d in $(xenstore-list /local/domain/0/backend/vbd3 2>/dev/null); do
+        printf '%s:be=%s,fe=%s ' "$d" "$(xenstore-read /local/domain/0/backend/vbd3/$d/51712/state 2>/dev/null)" \
+          "$(xenstore-read /local/domain/$d/device/vbd/51712/state 2>/dev/null)"; done)"
   done ) &
 hb=$!
 cd /lab && . /lab/scenarios.sh

@@ -62,7 +62,7 @@ kernel = "/lab/vmlinux"
 ramdisk = "/lab/guest.cpio.gz"
 memory = 160
 vcpus = ${3:-1}
-extra = "console=hvc0 earlyprintk=xen keep_bootcon loglevel=5 lab.w=$2 lab.bf=$4 lab.seed=${5:-1} lab.t=${GUEST_T:-300}"
+extra = "console=hvc0 earlyprintk=xen keep_bootcon loglevel=5 lab.w=$2 lab.bf=$4 lab.seed=${5:-1} lab.t=${GUEST_T:-900}"
 on_poweroff = "destroy"
 on_crash = "destroy"
 on_reboot = "destroy"
@@ -134,7 +134,10 @@ finish() {
   wait_guest "$1" "${2:-600}"
   _d=$(domid_of "$1")
   lab "DEVICE $1: $(ctl list | awk -v d="$_d" '$1 == d')"
-  if ! guest_passed "$1"; then fail "$1" "guest: $(guest_line "$1" RESULT)"; ctl detach "$_d" xvda; return; fi
+  if ! guest_passed "$1"; then
+    grep "vbd3/$_d/" /var/log/tapdisk4j.log | tail -20 | sed "s/^/LAB-DAEMONLOG $1: /"
+    fail "$1" "guest: $(guest_line "$1" RESULT)"; ctl detach "$_d" xvda; return
+  fi
   _seed=$(guest_line "$1" RESULT | sed -n 's/.*seed=\([0-9]*\).*/\1/p')
   _out=$(image_check "$1" "$_seed" 2>&1); _rc=$?
   ctl detach "$_d" xvda >/dev/null

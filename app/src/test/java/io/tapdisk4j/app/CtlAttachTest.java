@@ -74,6 +74,13 @@ class CtlAttachTest {
                     xs.getPerms("/local/domain/5/device/vbd"));
             assertEquals(List.of(new XsPerm(XsPerm.Access.NONE, 0), new XsPerm(XsPerm.Access.READ, 5)),
                     xs.getPerms("/local/domain/0/backend/vbd3/5"));
+            // Every key, not only the directories: xenstored gives a new node its parent's permissions, so
+            // keys written before the directory's chmod would stay unreadable to a real blkfront (xen-lab).
+            XsPerm guestReads = new XsPerm(XsPerm.Access.READ, 5);
+            for (String key : List.of("state", "params", "mode", "frontend", "online")) {
+                assertTrue(xs.getPerms(id.backendPath() + "/" + key).contains(guestReads), key);
+            }
+            assertEquals(5, xs.getPerms(id.frontendPath() + "/state").getFirst().domid());
             String[] again = ctl("--sim", sim.toString(), "attach", "5", "51712", "memory:?size=4M");
             assertEquals("1", again[0]);
             assertTrue(again[2].contains("exists already"), again[2]);

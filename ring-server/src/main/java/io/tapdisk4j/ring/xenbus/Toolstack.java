@@ -30,6 +30,13 @@ public final class Toolstack {
     public static void writeVbd(XsOps xs, VbdId id, String uri, boolean readOnly) throws XsException {
         String be = id.backendPath();
         String fe = id.frontendPath();
+        // Permissions first: xenstored gives a new node its parent's permissions when it is created, so
+        // keys written before the chmod would stay unreadable to the guest (a real blkfront then never sees
+        // the backend's state and waits forever; found by the xen-lab).
+        xs.mkdir(be);
+        xs.setPerms(be, List.of(new XsPerm(XsPerm.Access.NONE, 0), new XsPerm(XsPerm.Access.READ, id.domid())));
+        xs.mkdir(fe);
+        xs.setPerms(fe, List.of(new XsPerm(XsPerm.Access.NONE, id.domid()), new XsPerm(XsPerm.Access.READ, 0)));
         xs.write(be + "/frontend", fe);
         xs.write(be + "/frontend-id", Integer.toString(id.domid()));
         xs.write(be + "/params", uri);
@@ -40,9 +47,6 @@ public final class Toolstack {
         xs.write(fe + "/backend-id", "0");
         xs.write(fe + "/virtual-device", Integer.toString(id.devid()));
         xs.write(fe + "/state", XenbusState.INITIALISING.value());
-        // As xl sets them: the guest may read its backend's keys and owns its frontend directory.
-        xs.setPerms(be, List.of(new XsPerm(XsPerm.Access.NONE, 0), new XsPerm(XsPerm.Access.READ, id.domid())));
-        xs.setPerms(fe, List.of(new XsPerm(XsPerm.Access.NONE, id.domid()), new XsPerm(XsPerm.Access.READ, 0)));
     }
 
     /**
@@ -59,13 +63,15 @@ public final class Toolstack {
             if (tx.exists(id.backendPath()) && tx.readOptional(id.backendPath() + "/frontend").isPresent()) {
                 throw new IllegalStateException(id + " exists already (detach it first)");
             }
+            tx.mkdir(beParent);
+            tx.setPerms(beParent, List.of(new XsPerm(XsPerm.Access.NONE, 0), new XsPerm(XsPerm.Access.READ, id.domid())));
+            tx.mkdir(feParent);
+            tx.setPerms(feParent, List.of(new XsPerm(XsPerm.Access.NONE, id.domid()), new XsPerm(XsPerm.Access.READ, 0)));
             writeVbd(tx, id, uri, readOnly);
             tx.write(id.frontendPath() + "/device-type", "disk");
             for (java.util.Map.Entry<String, String> e : extra.entrySet()) {
                 tx.write(id.backendPath() + "/" + e.getKey(), e.getValue());
             }
-            tx.setPerms(beParent, List.of(new XsPerm(XsPerm.Access.NONE, 0), new XsPerm(XsPerm.Access.READ, id.domid())));
-            tx.setPerms(feParent, List.of(new XsPerm(XsPerm.Access.NONE, id.domid()), new XsPerm(XsPerm.Access.READ, 0)));
             return null;
         });
     }
