@@ -102,6 +102,19 @@ final class FollowingDevice implements BlockDevice, FileRegionReads {
     }
 
     @Override
+    public CompletableFuture<List<io.tapdisk4j.block.BlockStatus>> allocationDepth(long offset, long length) {
+        BlockDevice d = now();
+        return d == null ? paused() : d.allocationDepth(offset, length);
+    }
+
+    /** The current image's change-tracking bitmaps (none while paused: the log is closed with the chain). */
+    @Override
+    public List<io.tapdisk4j.block.DirtyBitmap> dirtyBitmaps() {
+        BlockDevice d = now();
+        return d == null ? List.of() : d.dirtyBitmaps();
+    }
+
+    @Override
     public CompletableFuture<Void> resize(long newSize) {
         BlockDevice d = now();
         return d == null ? paused() : d.resize(newSize);
