@@ -15,12 +15,15 @@ record LabRun(Path out, List<String> lines, boolean ended) {
     }
 
     /** Runs the lab (its own deadline is {@code deadlineSeconds}); stops it by pid if it overruns that. */
-    static LabRun run(Path root, Path out, int deadlineSeconds) throws IOException, InterruptedException {
+    static LabRun run(Path root, Path out, int deadlineSeconds, List<String> only) throws IOException, InterruptedException {
         Files.createDirectories(out);
         Path log = out.resolve("xen-lab.log");
-        Process p = new ProcessBuilder(root.resolve("scripts/xen-lab").toString(), "--out", out.toString(),
-                "--deadline", Integer.toString(deadlineSeconds))
-                .redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        List<String> command = new ArrayList<>(List.of(root.resolve("scripts/xen-lab").toString(), "--out",
+                out.toString(), "--deadline", Integer.toString(deadlineSeconds)));
+        if (!only.isEmpty()) {
+            command.addAll(List.of("--only", String.join(",", only)));
+        }
+        Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         if (!p.waitFor(deadlineSeconds + 600L, TimeUnit.SECONDS)) {
             p.descendants().forEach(ProcessHandle::destroy);
             p.destroy();
