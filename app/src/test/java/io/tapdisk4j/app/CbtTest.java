@@ -432,7 +432,7 @@ class CbtTest {
                 changedBytes += r[1];
             }
             assertEquals((long) written.size() * B, changedBytes, "the export served exactly the changed blocks");
-            // At most one sector per format probed (qcow2, vhd) in each of the source's opens, and the raw check.
+            // Format probes of the source's opens: one sector each for every format tried (qcow2, then vhd).
             assertTrue(probes <= 6, probes + " small reads outside the changed blocks");
             // Without a bitmap on offer (a bitmap name the export lacks) the same command copies everything.
             String[] full = ok("vdi", "backup", nbd + "?dirty-bitmap=other", "file://" + dir.resolve("full.raw"),
