@@ -58,7 +58,9 @@ class XenLabTest {
         return named;
     }
 
+    // The lab's own deadline bounds the boot; the project's default of 5 minutes per method would cut it short.
     @BeforeAll
+    @Timeout(value = 40, unit = TimeUnit.MINUTES)
     static void boot() throws IOException, InterruptedException {
         Path root = Path.of("").toAbsolutePath().getParent();
         Path out = Path.of("target", "xen-lab").toAbsolutePath();
