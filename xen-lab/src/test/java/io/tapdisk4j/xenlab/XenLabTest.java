@@ -31,7 +31,7 @@ class XenLabTest {
             "reconnect", "detach", "pause-resume", "pause-held", "ffm-probe", "destroy-mid-io", "daemon-restart");
 
     /**
-     * What the test command boots by default, the part that fits CI's time on 2 emulated cores (about 12
+     * What the test command boots by default, the part that fits CI's time on 2 emulated cores (about 6
      * minutes): blkfront's defaults (2 queues, indirect descriptors), every data path, flush/FUA/discard, a VHD
      * image and a read-only VBD. {@code -Dxenlab.scenarios=all} (or a comma-separated list) runs more;
      * scripts/xen-lab alone runs them all.
