@@ -9,6 +9,7 @@ import io.tapdisk4j.block.Capability;
 import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.block.Extent;
 import io.tapdisk4j.block.Requests;
+import io.tapdisk4j.block.Writes;
 import io.tapdisk4j.image.Io;
 import io.tapdisk4j.image.LayerExtents;
 import io.tapdisk4j.image.LayerReader;
@@ -247,13 +248,10 @@ public final class Qcow2Device implements BlockDevice {
     }
 
     private BlockDeviceException checkWritable(long offset, long length) {
-        if (image.readOnly) {
-            return new BlockDeviceException(BlockError.EROFS, describe() + " is read-only");
-        }
-        if (closed) {
+        if (closed && !image.readOnly) {
             return new BlockDeviceException(BlockError.ESHUTDOWN, describe() + " is closed");
         }
-        return Requests.checkRange(offset, length, size());
+        return Writes.check(this, image.readOnly, offset, length, size());
     }
 
     @Override
