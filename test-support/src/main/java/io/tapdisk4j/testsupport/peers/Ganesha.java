@@ -39,6 +39,7 @@ public final class Ganesha implements ExtensionContext.Store.CloseableResource, 
     private PeerProcess ganesha;
     private boolean tmpfsMounted;
     private long lastStartSecond = -1;
+    private long lastEpoch = -1;
 
     /** The shared server, started on first use and stopped when the JUnit run ends. */
     public static synchronized Ganesha get(ExtensionContext context) {
@@ -133,9 +134,10 @@ public final class Ganesha implements ExtensionContext.Store.CloseableResource, 
     }
 
     /**
-     * Starts ganesha (again) with the same configuration and ports. Its write verifier is its start time in
-     * whole seconds, and a restart within the same second would keep it (the client would rightly not
-     * resend): a restart waits for the next second.
+     * Starts ganesha (again) with the same configuration and ports. Its write verifier comes from its epoch,
+     * by default the second its process reached initialisation; a restart that lands in the same second as
+     * the last start's initialisation would keep it (the client would rightly not resend). So every start
+     * gets its own epoch ({@code -E}), strictly increasing, and waits for a new second as well.
      */
     public synchronized void start() throws IOException {
         long now;
@@ -143,11 +145,12 @@ public final class Ganesha implements ExtensionContext.Store.CloseableResource, 
             LockSupport.parkNanos((1000 - now % 1000) * 1_000_000L + 1_000_000L); // a clock condition, not a timing
         }
         lastStartSecond = now / 1000;
+        lastEpoch = Math.max(lastEpoch + 1, lastStartSecond);
         Path pid = dir.resolve("ganesha.pid");
         Files.deleteIfExists(pid);
         ganesha = PeerProcess.start("ganesha", List.of(Peers.require("ganesha.nfsd", "nfs-ganesha"), "-F",
                 "-f", config.toString(), "-L", dir.resolve("ganesha.log").toString(), "-p", pid.toString(),
-                "-N", "NIV_WARN"), dir, null);
+                "-N", "NIV_WARN", "-E", Long.toString(lastEpoch)), dir, null);
         Ports.awaitListening(nfsPort, Duration.ofSeconds(30), ganesha.process());
         Ports.awaitListening(mountPort, Duration.ofSeconds(30), ganesha.process());
     }
