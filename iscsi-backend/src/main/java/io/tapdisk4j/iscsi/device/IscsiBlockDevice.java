@@ -8,6 +8,7 @@ import io.tapdisk4j.block.Buffers;
 import io.tapdisk4j.block.Capability;
 import io.tapdisk4j.block.Extent;
 import io.tapdisk4j.block.Requests;
+import io.tapdisk4j.block.WriterLocks;
 import io.tapdisk4j.block.Writes;
 import io.tapdisk4j.iscsi.scsi.Cdb;
 import io.tapdisk4j.iscsi.scsi.InquiryData;
@@ -50,6 +51,8 @@ public final class IscsiBlockDevice implements BlockDevice {
     static final int LBA_STATUS_DESCRIPTORS = 256;
 
     private final IscsiSession session;
+    /** The LUN's persistent reservation while open for writing. */
+    private volatile LunWriterLock writerLock;
     private final IscsiUrl url;
     private final int lun;
     private final boolean readOnly;
@@ -129,6 +132,9 @@ public final class IscsiBlockDevice implements BlockDevice {
                     : "";
             IscsiBlockDevice d = new IscsiBlockDevice(session, url, readOnly, capacity, sixteen, limits, provisioning,
                     inquiry, serial);
+            if (!readOnly) {
+                d.writerLock = LunWriterLock.acquire(session, lun, url.display(), WriterLocks.breakStale());
+            }
             LOG.info("{}: {} blocks of {} bytes, {} (serial {}), max transfer {} bytes, unmap {}, write-same-unmap {}, "
                     + "thin provisioned (LBPME) {}", url.display(), capacity.blocks(), capacity.blockLength(), inquiry,
                     serial, d.maxTransferBytes, provisioning.unmap(), provisioning.writeSame16Unmap(), d.lbaStatus);
@@ -289,7 +295,28 @@ public final class IscsiBlockDevice implements BlockDevice {
         long lba = offset / blockSize;
         int count = data.readableBytes() / blockSize;
         byte[] cdb = sixteen ? Cdb.write16(lba, count, fua) : Cdb.write10(lba, count, fua);
-        return session.execute(ScsiCommand.write(lun, cdb, data)).thenAccept(IscsiBlockDevice::release);
+        LunWriterLock lock = writerLock;
+        if (lock == null) {
+            return session.execute(ScsiCommand.write(lun, cdb, data)).thenAccept(IscsiBlockDevice::release);
+        }
+        // A reference kept for one more try, should a reconnect have cost the reservation (LunWriterLock.regain).
+        data.retain();
+        return session.execute(ScsiCommand.write(lun, cdb, data)).handle((r, e) -> {
+            if (e == null) {
+                data.release();
+                release(r);
+                return CompletableFuture.<Void>completedFuture(null);
+            }
+            if (!LunWriterLock.conflict(e)) {
+                data.release();
+                return CompletableFuture.<Void>failedFuture(BlockDeviceException.unwrap(e));
+            }
+            return lock.regain().whenComplete((v, failed) -> {
+                if (failed != null) {
+                    data.release();
+                }
+            }).thenCompose(v -> session.execute(ScsiCommand.write(lun, cdb, data)).thenAccept(IscsiBlockDevice::release));
+        }).thenCompose(f -> f);
     }
 
     @Override
@@ -450,6 +477,11 @@ public final class IscsiBlockDevice implements BlockDevice {
 
     @Override
     public void close() {
+        LunWriterLock lock = writerLock;
+        writerLock = null;
+        if (lock != null) {
+            lock.release();
+        }
         session.close();
     }
 
