@@ -1,7 +1,6 @@
 package io.tapdisk4j.app;
 
 import io.netty.buffer.Unpooled;
-import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDeviceException;
 import io.tapdisk4j.block.Buffers;
 import io.tapdisk4j.block.DeviceUri;
@@ -124,8 +123,9 @@ class IscsiLunLockTest {
     void aSecondWriterIsRefusedNamingTheHolderAndTheTargetKeepsItsWritesOut(String peer) throws Exception {
         String url = serve(peer);
         IscsiSession other = rawSession(url);
-        long key = LunWriterLock.keyOnThisHost(ProcessHandle.current().pid());
         try (IscsiBlockDevice writer = openDevice(url, false)) {
+            long key = writer.writerLockKey();
+            assertEquals(key >>> 48, 0x7434L, "a tapdisk4j key");
             assertEquals(key, reservationKey(other), "the writer holds the LUN under its own key");
             BlockDeviceException e = assertThrows(BlockDeviceException.class, () -> openDevice(url, false).close());
             assertTrue(e.getMessage().contains("locked by another writer"), e.getMessage());
@@ -146,7 +146,7 @@ class IscsiLunLockTest {
         }
         assertEquals(0, reservationKey(other), "closing released the reservation");
         try (IscsiBlockDevice next = openDevice(url, false)) {
-            assertEquals(key, reservationKey(other));
+            assertEquals(next.writerLockKey(), reservationKey(other));
         }
     }
 
@@ -155,7 +155,7 @@ class IscsiLunLockTest {
     void forcePreemptsADeadHoldersReservation(String peer) throws Exception {
         String url = serve(peer);
         IscsiSession dead = rawSession(url);
-        long deadKey = LunWriterLock.keyOnThisHost(deadPid());
+        long deadKey = LunWriterLock.keyOnThisHost(deadPid(), 1);
         reserveOut(dead, 0, 0, deadKey); // REGISTER
         reserveOut(dead, 1, deadKey, 0); // RESERVE, WRITE EXCLUSIVE
         BlockDeviceException e = assertThrows(BlockDeviceException.class, () -> openDevice(url, false).close());
@@ -165,14 +165,14 @@ class IscsiLunLockTest {
         WriterLocks.breakStale(true);
         byte[] data = new byte[4096];
         data[100] = 42;
-        try (BlockDevice writer = openDevice(url, false)) {
+        try (IscsiBlockDevice writer = openDevice(url, false)) {
             writer.write(8192, Unpooled.wrappedBuffer(data.clone()), true).get(30, TimeUnit.SECONDS);
             var back = writer.read(8192, 4096).get(30, TimeUnit.SECONDS);
             byte[] got = new byte[4096];
             back.getBytes(back.readerIndex(), got);
             back.release();
             assertArrayEquals(data, got);
-            assertEquals(LunWriterLock.keyOnThisHost(ProcessHandle.current().pid()), reservationKey(dead));
+            assertEquals(writer.writerLockKey(), reservationKey(dead));
             ScsiCommandException out = assertThrows(ScsiCommandException.class, () -> run(dead,
                     ScsiCommand.write(lun, Cdb.write16(0, 1, false), Unpooled.buffer(512).writeZero(512))),
                     "the old holder's nexus no longer holds the LUN");
@@ -191,7 +191,21 @@ class IscsiLunLockTest {
             // ERL 0 reinstatement: same initiator name and ISID, so the same I_T nexus keeps its reservation.
             writer.write(0, Unpooled.buffer(4096).writeZero(4096), false).get(60, TimeUnit.SECONDS);
             assertTrue(writer.session().reconnects() >= 1);
-            assertEquals(LunWriterLock.keyOnThisHost(ProcessHandle.current().pid()), reservationKey(other));
+            assertEquals(writer.writerLockKey(), reservationKey(other));
+        }
+    }
+
+    /** A device that could not release (its target unreachable at close) leaves a key no open device holds. */
+    @ParameterizedTest
+    @ValueSource(strings = {"tgtd", "tapdisk4j"})
+    void aLeftoverOfThisProcessIsTakenOverWithoutForce(String peer) throws Exception {
+        String url = serve(peer);
+        IscsiSession leftover = rawSession(url);
+        long stale = LunWriterLock.keyOnThisHost(ProcessHandle.current().pid(), 1023);
+        reserveOut(leftover, 0, 0, stale);
+        reserveOut(leftover, 1, stale, 0);
+        try (IscsiBlockDevice writer = openDevice(url, false)) {
+            assertEquals(writer.writerLockKey(), reservationKey(leftover));
         }
     }
 }

@@ -15,17 +15,18 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.net.InetAddress;
+import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The writer lock on an iSCSI LUN: a SCSI-3 persistent reservation (SPC-4 5.13) of type WRITE EXCLUSIVE, so
  * that the target itself refuses every other initiator's writes while reads go on. The reservation key names
- * the holder: {@code 0x7434} ("t4"), a 16-bit tag of the host name and the process id, so that a second writer
- * can say who holds the LUN and whether that process is known dead (same host, no such process).
+ * the holder: {@code 0x7434} ("t4"), a 16-bit tag of the host name, the process id (22 bits) and which of the
+ * process's opens it is (10 bits), so that a second writer can say who holds the LUN and whether that process
+ * is known dead (same host, no such process, or this process with no open device holding the key).
  *
  * <p>Taking it: REGISTER our key, RESERVE; a RESERVATION CONFLICT means another holder, read with READ
  * RESERVATION. A dead holder is preempted (PREEMPT with its key) only when the user said so ({@code --force});
@@ -41,6 +42,10 @@ public final class LunWriterLock {
 
     static final int WRITE_EXCLUSIVE = 1;
     static final long MAGIC = 0x7434L;
+    private static final long PID_MASK = (1L << 22) - 1; // Linux's pid_max is at most 2^22
+    private static final AtomicInteger OPENS = new AtomicInteger();
+    /** The keys this process's open devices hold: any other key of this process is a leftover. */
+    private static final Set<Long> HELD = ConcurrentHashMap.newKeySet();
     private static final int REGISTER = 0;
     private static final int RESERVE = 1;
     private static final int RELEASE = 2;
@@ -50,31 +55,33 @@ public final class LunWriterLock {
 
     private final IscsiSession session;
     private final int lun;
+    private final IscsiUrl url;
     private final String where;
     private final long key;
     /** The session's reconnect count when the reservation was last taken on its current connection. */
     private int takenAtReconnect;
 
-    private LunWriterLock(IscsiSession session, int lun, String where, long key) {
+    private LunWriterLock(IscsiSession session, int lun, IscsiUrl url, long key) {
         this.session = session;
         this.lun = lun;
-        this.where = where;
+        this.url = url;
+        this.where = url.display();
         this.key = key;
         this.takenAtReconnect = session.reconnects();
     }
 
-    /** This process's key: "t4", the host tag, the pid. */
+    /** A new key of this process: "t4", the host tag, the pid, and which of its opens (so each is told apart). */
     static long ownKey() {
-        return keyOnThisHost(ProcessHandle.current().pid());
+        return key(hostTag(), ProcessHandle.current().pid(), OPENS.incrementAndGet());
     }
 
-    /** The key a tapdisk4j process {@code pid} on this host holds its LUNs under. */
-    public static long keyOnThisHost(long pid) {
-        return key(hostTag(), pid);
+    /** The key of open number {@code open} (10 bits) of a tapdisk4j process {@code pid} (22 bits) on this host. */
+    public static long keyOnThisHost(long pid, int open) {
+        return key(hostTag(), pid, open);
     }
 
-    static long key(int hostTag, long pid) {
-        return MAGIC << 48 | (long) (hostTag & 0xffff) << 32 | (pid & 0xffffffffL);
+    static long key(int hostTag, long pid, int open) {
+        return MAGIC << 48 | (long) (hostTag & 0xffff) << 32 | (pid & PID_MASK) << 10 | (open & 0x3ff);
     }
 
     static int hostTag() {
@@ -92,8 +99,9 @@ public final class LunWriterLock {
      * Null when the target has no persistent reservations (it refuses the command as unsupported): such a LUN
      * cannot be locked, which is logged, and the open goes on as before.
      */
-    static LunWriterLock acquire(IscsiSession session, int lun, String where, boolean breakStale) throws IOException {
-        LunWriterLock lock = new LunWriterLock(session, lun, where, ownKey());
+    static LunWriterLock acquire(IscsiSession session, int lun, IscsiUrl url, boolean breakStale) throws IOException {
+        LunWriterLock lock = new LunWriterLock(session, lun, url, ownKey());
+        String where = lock.where;
         try {
             lock.out(REGISTER, 0, 0, lock.key);
         } catch (ScsiCommandException e) {
@@ -106,6 +114,7 @@ public final class LunWriterLock {
         }
         try {
             lock.out(RESERVE, WRITE_EXCLUSIVE, lock.key, 0);
+            HELD.add(lock.key);
             return lock;
         } catch (ScsiCommandException e) {
             if (e.status() != ScsiStatus.RESERVATION_CONFLICT) {
@@ -114,9 +123,12 @@ public final class LunWriterLock {
             }
         }
         Holder holder = lock.readReservation();
-        if (holder != null && breakStale && !holder.aliveHere()) {
-            LOG.warn("{}: preempting the reservation of {} (--force)", where, holder);
+        // A leftover of this very process (a device that could not release, its target unreachable then) is
+        // certainly dead: taken over without --force.
+        if (holder != null && (holder.ownLeftover() || (breakStale && !holder.aliveHere()))) {
+            LOG.warn("{}: preempting the reservation of {}{}", where, holder, holder.ownLeftover() ? "" : " (--force)");
             lock.out(PREEMPT, holder.type, lock.key, holder.key);
+            HELD.add(lock.key);
             return lock;
         }
         lock.unregister();
@@ -127,9 +139,16 @@ public final class LunWriterLock {
         throw new BlockDeviceException(BlockError.EBUSY, where + " is locked by another writer: " + who + hint);
     }
 
-    /** Releases the reservation and removes our registration; failures are logged (the target may be gone). */
+    /**
+     * Releases the reservation and removes our registration; failures are logged (the target may be gone). After a
+     * reconnect the reservation is first taken over to this connection, or RELEASE would leave it to the old one.
+     */
     void release() {
+        HELD.remove(key);
         try {
+            if (session.reconnects() != takenAtReconnect) {
+                regainNow();
+            }
             out(RELEASE, WRITE_EXCLUSIVE, key, 0);
         } catch (IOException | RuntimeException e) {
             LOG.warn("{}: could not release the reservation: {}", where, e.getMessage());
@@ -164,13 +183,17 @@ public final class LunWriterLock {
         });
     }
 
+    private BlockDeviceException lostTo(Holder holder) {
+        return new BlockDeviceException(BlockError.EBUSY, where + " lost its writer lock to "
+                + (holder == null ? "another initiator" : holder.toString()));
+    }
+
     private synchronized void regainNow() throws IOException {
         int reconnects = session.reconnects();
         if (reconnects == takenAtReconnect) {
             Holder holder = readReservation();
             if (holder == null || holder.key != key) {
-                throw new BlockDeviceException(BlockError.EBUSY, where + " lost its writer lock to "
-                        + (holder == null ? "another initiator" : holder.toString()));
+                throw lostTo(holder);
             }
             return; // still ours on this connection: the conflict was something else
         }
@@ -184,8 +207,7 @@ public final class LunWriterLock {
             }
             Holder holder = readReservation();
             if (holder == null || holder.key != key) {
-                throw new BlockDeviceException(BlockError.EBUSY, where + " lost its writer lock to "
-                        + (holder == null ? "another initiator" : holder.toString()));
+                throw lostTo(holder);
             }
             out(PREEMPT, WRITE_EXCLUSIVE, key, key);
         }
@@ -202,7 +224,8 @@ public final class LunWriterLock {
 
     /** The holder of the reservation now, null when there is none. */
     private Holder readReservation() throws IOException {
-        ScsiResult r = await(session.execute(ScsiCommand.read(lun, Cdb.persistentReserveIn(READ_RESERVATION, 24), 24)));
+        byte[] cdb = Cdb.persistentReserveIn(READ_RESERVATION, 24);
+        ScsiResult r = IscsiBlockDevice.await(session.execute(ScsiCommand.read(lun, cdb, 24)), url, "PERSISTENT RESERVE IN");
         try {
             ByteBuf d = r.data();
             if (d.readableBytes() < 24 || d.getInt(4) < 16) {
@@ -216,27 +239,8 @@ public final class LunWriterLock {
 
     private void out(int action, int type, long reservationKey, long serviceActionKey) throws IOException {
         ByteBuf params = Cdb.reservationParameters(Buffers.allocator(), reservationKey, serviceActionKey);
-        await(session.execute(ScsiCommand.write(lun, Cdb.persistentReserveOut(action, type), params))).data().release();
-    }
-
-    private ScsiResult await(CompletableFuture<ScsiResult> f) throws IOException {
-        try {
-            return f.get(60, TimeUnit.SECONDS);
-        } catch (ExecutionException e) {
-            Throwable c = BlockDeviceException.unwrap(e);
-            if (c instanceof ScsiCommandException s) {
-                throw s;
-            }
-            if (c instanceof BlockDeviceException b) {
-                throw b;
-            }
-            throw new BlockDeviceException(BlockError.EIO, where + ": persistent reservation failed: " + c, c);
-        } catch (TimeoutException e) {
-            throw new BlockDeviceException(BlockError.ETIMEDOUT, where + ": persistent reservation timed out", e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new BlockDeviceException(BlockError.EIO, where + ": interrupted taking the reservation", e);
-        }
+        IscsiBlockDevice.await(session.execute(ScsiCommand.write(lun, Cdb.persistentReserveOut(action, type), params)),
+                url, "PERSISTENT RESERVE OUT").data().release();
     }
 
     /** Who holds a reservation, read from its key when tapdisk4j made it. */
@@ -251,7 +255,12 @@ public final class LunWriterLock {
         }
 
         long pid() {
-            return key & 0xffffffffL;
+            return (key >>> 10) & PID_MASK;
+        }
+
+        /** A key of this process that none of its open devices holds. */
+        boolean ownLeftover() {
+            return sameHost() && pid() == (ProcessHandle.current().pid() & PID_MASK) && !HELD.contains(key);
         }
 
         boolean sameHost() {
@@ -260,7 +269,7 @@ public final class LunWriterLock {
 
         /** Whether the holder is known to be alive: a tapdisk4j process on this host that still runs. */
         boolean aliveHere() {
-            return sameHost() && ProcessHandle.of(pid()).map(ProcessHandle::isAlive).orElse(false);
+            return sameHost() && !ownLeftover() && ProcessHandle.of(pid()).map(ProcessHandle::isAlive).orElse(false);
         }
 
         @Override
@@ -268,6 +277,9 @@ public final class LunWriterLock {
             String k = String.format("reservation key 0x%016x, type %d", key, type);
             if (!tapdisk4j()) {
                 return k + " (not a tapdisk4j key)";
+            }
+            if (ownLeftover()) {
+                return k + " (this process, left by a device that could not release it)";
             }
             if (sameHost()) {
                 return k + " (tapdisk4j pid " + pid() + " on this host, "
