@@ -112,6 +112,14 @@ class IscsiLunLockTest {
         }
     }
 
+    /** Another initiator holding the LUN under {@code key}: REGISTER, then RESERVE (WRITE EXCLUSIVE). */
+    private IscsiSession holding(String url, long key) throws Exception {
+        IscsiSession s = rawSession(url);
+        reserveOut(s, 0, 0, key);
+        reserveOut(s, 1, key, 0);
+        return s;
+    }
+
     private static long deadPid() throws Exception {
         Process p = new ProcessBuilder("true").start();
         p.waitFor(30, TimeUnit.SECONDS);
@@ -154,10 +162,8 @@ class IscsiLunLockTest {
     @ValueSource(strings = {"tgtd", "tapdisk4j"})
     void forcePreemptsADeadHoldersReservation(String peer) throws Exception {
         String url = serve(peer);
-        IscsiSession dead = rawSession(url);
         long deadKey = LunWriterLock.keyOnThisHost(deadPid(), 1);
-        reserveOut(dead, 0, 0, deadKey); // REGISTER
-        reserveOut(dead, 1, deadKey, 0); // RESERVE, WRITE EXCLUSIVE
+        IscsiSession dead = holding(url, deadKey);
         BlockDeviceException e = assertThrows(BlockDeviceException.class, () -> openDevice(url, false).close());
         assertTrue(e.getMessage().contains(String.format("0x%016x", deadKey)), e.getMessage());
         assertTrue(e.getMessage().contains("dead") && e.getMessage().contains("--force"), e.getMessage());
@@ -188,7 +194,8 @@ class IscsiLunLockTest {
         IscsiSession other = rawSession(url);
         try (IscsiBlockDevice writer = openDevice(url, false)) {
             writer.session().channel().close();
-            // ERL 0 reinstatement: same initiator name and ISID, so the same I_T nexus keeps its reservation.
+            // ERL 0 reinstatement, same initiator name and ISID: our target keeps the nexus's reservation; tgtd
+            // drops it with the old session, and the first write's RESERVATION CONFLICT takes it again.
             writer.write(0, Unpooled.buffer(4096).writeZero(4096), false).get(60, TimeUnit.SECONDS);
             assertTrue(writer.session().reconnects() >= 1);
             assertEquals(writer.writerLockKey(), reservationKey(other));
@@ -200,10 +207,7 @@ class IscsiLunLockTest {
     @ValueSource(strings = {"tgtd", "tapdisk4j"})
     void aLeftoverOfThisProcessIsTakenOverWithoutForce(String peer) throws Exception {
         String url = serve(peer);
-        IscsiSession leftover = rawSession(url);
-        long stale = LunWriterLock.keyOnThisHost(ProcessHandle.current().pid(), 1023);
-        reserveOut(leftover, 0, 0, stale);
-        reserveOut(leftover, 1, stale, 0);
+        IscsiSession leftover = holding(url, LunWriterLock.keyOnThisHost(ProcessHandle.current().pid(), 1023));
         try (IscsiBlockDevice writer = openDevice(url, false)) {
             assertEquals(writer.writerLockKey(), reservationKey(leftover));
         }
