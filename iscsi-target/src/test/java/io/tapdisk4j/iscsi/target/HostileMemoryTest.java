@@ -65,15 +65,18 @@ class HostileMemoryTest {
 
     private static void send(Socket s, Pdu pdu) throws IOException {
         EmbeddedChannel encoder = new EmbeddedChannel(new PduEncoder(new DigestSettings()));
-        encoder.writeOutbound(pdu);
-        ByteBuf b;
-        while ((b = encoder.readOutbound()) != null) {
-            byte[] bytes = new byte[b.readableBytes()];
-            b.readBytes(bytes);
-            b.release();
-            s.getOutputStream().write(bytes);
+        try {
+            encoder.writeOutbound(pdu);
+            ByteBuf b;
+            while ((b = encoder.readOutbound()) != null) {
+                byte[] bytes = new byte[b.readableBytes()];
+                b.readBytes(bytes);
+                b.release();
+                s.getOutputStream().write(bytes); // fails on a connection the target refused
+            }
+        } finally {
+            encoder.finishAndReleaseAll();
         }
-        encoder.finishAndReleaseAll();
     }
 
     /** The next PDU's header (its data segment read and dropped). */
