@@ -37,8 +37,8 @@ public final class VdiCommand implements Runnable {
 
     /** Every writable open takes the image's writer lock; --force breaks one whose holder is known dead. */
     @Option(names = "--force", scope = picocli.CommandLine.ScopeType.INHERIT,
-            description = "Break a stale writer lock left by a dead holder (an NFS lock file whose lease ran out); "
-                    + "a live holder's lock is never broken.")
+            description = "Break a stale writer lock left by a dead holder (an NFS lock file whose lease ran out, an "
+                    + "iSCSI reservation whose holder is gone); a live holder's lock on this host is never broken.")
     void force(boolean force) {
         io.tapdisk4j.block.WriterLocks.breakStale(force);
     }

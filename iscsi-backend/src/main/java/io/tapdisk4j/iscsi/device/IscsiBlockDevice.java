@@ -8,6 +8,7 @@ import io.tapdisk4j.block.Buffers;
 import io.tapdisk4j.block.Capability;
 import io.tapdisk4j.block.Extent;
 import io.tapdisk4j.block.Requests;
+import io.tapdisk4j.block.WriterLocks;
 import io.tapdisk4j.block.Writes;
 import io.tapdisk4j.iscsi.scsi.Cdb;
 import io.tapdisk4j.iscsi.scsi.InquiryData;
@@ -50,6 +51,8 @@ public final class IscsiBlockDevice implements BlockDevice {
     static final int LBA_STATUS_DESCRIPTORS = 256;
 
     private final IscsiSession session;
+    /** The LUN's persistent reservation while open for writing. */
+    private volatile LunWriterLock writerLock;
     private final IscsiUrl url;
     private final int lun;
     private final boolean readOnly;
@@ -129,6 +132,9 @@ public final class IscsiBlockDevice implements BlockDevice {
                     : "";
             IscsiBlockDevice d = new IscsiBlockDevice(session, url, readOnly, capacity, sixteen, limits, provisioning,
                     inquiry, serial);
+            if (!readOnly) {
+                d.writerLock = LunWriterLock.acquire(session, lun, url, WriterLocks.breakStale());
+            }
             LOG.info("{}: {} blocks of {} bytes, {} (serial {}), max transfer {} bytes, unmap {}, write-same-unmap {}, "
                     + "thin provisioned (LBPME) {}", url.display(), capacity.blocks(), capacity.blockLength(), inquiry,
                     serial, d.maxTransferBytes, provisioning.unmap(), provisioning.writeSame16Unmap(), d.lbaStatus);
@@ -156,7 +162,7 @@ public final class IscsiBlockDevice implements BlockDevice {
         r.data().release();
     }
 
-    private static <T> T await(CompletableFuture<T> f, IscsiUrl url, String what) throws IOException {
+    static <T> T await(CompletableFuture<T> f, IscsiUrl url, String what) throws IOException {
         try {
             return f.get(5, TimeUnit.MINUTES);
         } catch (ExecutionException e) {
@@ -177,6 +183,12 @@ public final class IscsiBlockDevice implements BlockDevice {
 
     public IscsiSession session() {
         return session;
+    }
+
+    /** The reservation key this device holds the LUN under; 0 when it holds none (read-only, or not supported). */
+    public long writerLockKey() {
+        LunWriterLock lock = writerLock;
+        return lock == null ? 0 : lock.key();
     }
 
     public VpdPages.BlockLimits blockLimits() {
@@ -289,13 +301,55 @@ public final class IscsiBlockDevice implements BlockDevice {
         long lba = offset / blockSize;
         int count = data.readableBytes() / blockSize;
         byte[] cdb = sixteen ? Cdb.write16(lba, count, fua) : Cdb.write10(lba, count, fua);
-        return session.execute(ScsiCommand.write(lun, cdb, data)).thenAccept(IscsiBlockDevice::release);
+        return change(cdb, data);
+    }
+
+    /**
+     * Runs a command that changes the LUN ({@code data} taken over, or null). Holding the writer lock, a RESERVATION
+     * CONFLICT takes the reservation again ({@link LunWriterLock#regain}: a reconnect can cost it) and runs the
+     * command once more, from a reference to the data kept for that.
+     */
+    private CompletableFuture<Void> change(byte[] cdb, ByteBuf data) {
+        LunWriterLock lock = writerLock;
+        if (lock == null) {
+            return session.execute(command(cdb, data)).thenAccept(IscsiBlockDevice::release);
+        }
+        return change(lock, cdb, data, REGAIN_TRIES);
+    }
+
+    /** Connections cut again and again can cost the reservation again before a retry: a few tries, not one. */
+    private static final int REGAIN_TRIES = 5;
+
+    private CompletableFuture<Void> change(LunWriterLock lock, byte[] cdb, ByteBuf data, int tries) {
+        if (data != null) {
+            data.retain();
+        }
+        return session.execute(command(cdb, data)).handle((r, e) -> {
+            if (e == null || tries == 0 || !LunWriterLock.conflict(e)) {
+                if (data != null) {
+                    data.release();
+                }
+                if (e != null) {
+                    return CompletableFuture.<Void>failedFuture(BlockDeviceException.unwrap(e));
+                }
+                release(r);
+                return CompletableFuture.<Void>completedFuture(null);
+            }
+            return lock.regain().whenComplete((v, failed) -> {
+                if (failed != null && data != null) {
+                    data.release();
+                }
+            }).thenCompose(v -> change(lock, cdb, data, tries - 1));
+        }).thenCompose(f -> f);
+    }
+
+    private ScsiCommand command(byte[] cdb, ByteBuf data) {
+        return data == null ? ScsiCommand.noData(lun, cdb) : ScsiCommand.write(lun, cdb, data);
     }
 
     @Override
     public CompletableFuture<Void> flush() {
-        byte[] cdb = sixteen ? Cdb.synchronizeCache16() : Cdb.synchronizeCache10();
-        return session.execute(ScsiCommand.noData(lun, cdb)).thenAccept(IscsiBlockDevice::release);
+        return change(sixteen ? Cdb.synchronizeCache16() : Cdb.synchronizeCache10(), null);
     }
 
     @Override
@@ -326,8 +380,7 @@ public final class IscsiBlockDevice implements BlockDevice {
             int count = (int) Math.min(maxBlocks, end - lba);
             if (provisioning.unmap()) {
                 ByteBuf params = Cdb.unmapParameters(Buffers.allocator(), lba, count);
-                parts.add(session.execute(ScsiCommand.write(lun, Cdb.unmap(1), params))
-                        .thenAccept(IscsiBlockDevice::release));
+                parts.add(change(Cdb.unmap(1), params));
             } else {
                 parts.add(writeSame(lba, count, true));
             }
@@ -341,8 +394,7 @@ public final class IscsiBlockDevice implements BlockDevice {
     }
 
     private CompletableFuture<Void> writeSame(long lba, int count, boolean unmap) {
-        return session.execute(ScsiCommand.write(lun, Cdb.writeSame16(lba, count, unmap), Buffers.zeroes(blockSize)))
-                .thenAccept(IscsiBlockDevice::release);
+        return change(Cdb.writeSame16(lba, count, unmap), Buffers.zeroes(blockSize));
     }
 
     @Override
@@ -450,6 +502,11 @@ public final class IscsiBlockDevice implements BlockDevice {
 
     @Override
     public void close() {
+        LunWriterLock lock = writerLock;
+        writerLock = null;
+        if (lock != null) {
+            lock.release();
+        }
         session.close();
     }
 

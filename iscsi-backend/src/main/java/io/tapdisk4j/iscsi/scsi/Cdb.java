@@ -21,6 +21,8 @@ public final class Cdb {
     public static final int WRITE_16 = 0x8a;
     public static final int SYNCHRONIZE_CACHE_16 = 0x91;
     public static final int WRITE_SAME_16 = 0x93;
+    public static final int PERSISTENT_RESERVE_IN = 0x5e;
+    public static final int PERSISTENT_RESERVE_OUT = 0x5f;
     public static final int SERVICE_ACTION_IN_16 = 0x9e;
     public static final int REPORT_LUNS = 0xa0;
 
@@ -158,6 +160,37 @@ public final class Cdb {
         return c;
     }
 
+    /** PERSISTENT RESERVE IN (SPC-4 6.15): {@code serviceAction} 0 READ KEYS, 1 READ RESERVATION. */
+    public static byte[] persistentReserveIn(int serviceAction, int allocationLength) {
+        byte[] c = new byte[10];
+        c[0] = (byte) PERSISTENT_RESERVE_IN;
+        c[1] = (byte) (serviceAction & 0x1f);
+        put16(c, 7, allocationLength);
+        return c;
+    }
+
+    /**
+     * PERSISTENT RESERVE OUT (SPC-4 6.16) with the basic 24-byte parameter list ({@link #reservationParameters}):
+     * {@code serviceAction} 0 REGISTER, 1 RESERVE, 2 RELEASE, 4 PREEMPT; {@code type} as in the reservation.
+     */
+    public static byte[] persistentReserveOut(int serviceAction, int type) {
+        byte[] c = new byte[10];
+        c[0] = (byte) PERSISTENT_RESERVE_OUT;
+        c[1] = (byte) (serviceAction & 0x1f);
+        c[2] = (byte) (type & 0x0f); // scope 0: the whole LU
+        put32(c, 5, 24);
+        return c;
+    }
+
+    /** The basic PERSISTENT RESERVE OUT parameter list: reservation key, service action key, no flags. */
+    public static ByteBuf reservationParameters(ByteBufAllocator alloc, long reservationKey, long serviceActionKey) {
+        ByteBuf b = alloc.directBuffer(24, 24);
+        b.writeLong(reservationKey);
+        b.writeLong(serviceActionKey);
+        b.writeZero(8);
+        return b;
+    }
+
     public static String name(int opcode) {
         return switch (opcode) {
             case TEST_UNIT_READY -> "TEST UNIT READY";
@@ -171,6 +204,8 @@ public final class Cdb {
             case WRITE_16 -> "WRITE(16)";
             case SYNCHRONIZE_CACHE_16 -> "SYNCHRONIZE CACHE(16)";
             case WRITE_SAME_16 -> "WRITE SAME(16)";
+            case PERSISTENT_RESERVE_IN -> "PERSISTENT RESERVE IN";
+            case PERSISTENT_RESERVE_OUT -> "PERSISTENT RESERVE OUT";
             case SERVICE_ACTION_IN_16 -> "SERVICE ACTION IN(16)";
             case REPORT_LUNS -> "REPORT LUNS";
             default -> String.format("SCSI opcode 0x%02x", opcode);

@@ -7,6 +7,7 @@ import io.netty.util.concurrent.ScheduledFuture;
 
 import java.util.concurrent.TimeUnit;
 import java.util.function.LongSupplier;
+import java.util.function.ToIntFunction;
 
 /**
  * Receive coalescing on one connection, like a NIC's interrupt moderation. With many reads in flight whose
@@ -90,6 +91,25 @@ final class ReceiveCoalescing {
                 fallback = channel.eventLoop().schedule(this::checkWait, fallbackNanos, TimeUnit.NANOSECONDS);
             }
         }
+    }
+
+    /**
+     * The bytes of the two smallest next PDUs among {@code items} (a PDU in progress counted whole): with at least
+     * {@link #MIN_IN_FLIGHT} tasks in flight, reads that complete as asked always bring that much.
+     */
+    static <T> int twoSmallest(Iterable<T> items, ToIntFunction<T> nextPduBytes) {
+        int smallest = Integer.MAX_VALUE;
+        int second = Integer.MAX_VALUE;
+        for (T item : items) {
+            int n = nextPduBytes.applyAsInt(item);
+            if (n < smallest) {
+                second = smallest;
+                smallest = n;
+            } else if (n < second) {
+                second = n;
+            }
+        }
+        return (int) Math.min(Integer.MAX_VALUE, (long) smallest + second);
     }
 
     /** The connection is going away: no timer left behind. */

@@ -20,6 +20,10 @@ import java.util.zip.CRC32C;
  * {@link PduReadAllocator} makes the socket read the rest into that buffer ({@link #nextReadTarget()}),
  * so a large read reaches its destination without passing through receive buffers. The PDU is emitted
  * once its data (and padding and digest) are complete, with {@link Pdu#placedInto()} set.
+ *
+ * <p>On a target ({@link #placeWriteData}), a SCSI Command's immediate data and a Data-Out's data are placed the
+ * same way, each into a pooled buffer of its own of exactly its length: write data reaches the block device
+ * from the buffer the socket read it into, without a copy out of receive buffers.
  */
 public final class PduDecoder extends ByteToMessageDecoder {
 
@@ -29,6 +33,8 @@ public final class PduDecoder extends ByteToMessageDecoder {
     private final DigestSettings settings;
     private final boolean fromTarget;
     private DataInSink sink;
+    /** Whether large write data segments (target side) are read straight into buffers of their own. */
+    private boolean placeWriteData;
     /** The Data-In being placed, null otherwise. */
     private Placement placement;
     /** The read target last handed out (a slice of the placement's destination), to recognise it when it comes back. */
@@ -78,6 +84,11 @@ public final class PduDecoder extends ByteToMessageDecoder {
     /** Places large Data-In segments where {@code sink} says from now on (null: never). Event loop only. */
     public void placeDataIn(DataInSink sink) {
         this.sink = sink;
+    }
+
+    /** Places large immediate data and Data-Out segments into pooled buffers of their own from now on. */
+    public void placeWriteData(boolean on) {
+        this.placeWriteData = on;
     }
 
     /**
@@ -159,7 +170,7 @@ public final class PduDecoder extends ByteToMessageDecoder {
             if (placement != null) {
                 continuePlacement(in, out);
             } else {
-                decodeOne(in, out);
+                decodeOne(ctx, in, out);
             }
         } catch (PduException e) {
             broken = true;
@@ -169,7 +180,7 @@ public final class PduDecoder extends ByteToMessageDecoder {
         }
     }
 
-    private void decodeOne(ByteBuf in, List<Object> out) {
+    private void decodeOne(ChannelHandlerContext ctx, ByteBuf in, List<Object> out) {
         if (in.readableBytes() < Pdu.BHS_LENGTH) {
             return;
         }
@@ -195,10 +206,19 @@ public final class PduDecoder extends ByteToMessageDecoder {
         int padded = dataLength + padding;
         int total = settings.wireLength(ahsLength, dataLength);
         if (in.readableBytes() < total) {
-            if (opcode == Opcode.DATA_IN && sink != null && in.readableBytes() >= dataStart - start
-                    && dataLength - (in.writerIndex() - dataStart) >= PLACEMENT_MIN) {
-                checkHeaderDigest(in, start, headerLength, hd, opcode);
-                startPlacement(in, start, dataStart, dataLength, padding, dd);
+            if (in.readableBytes() >= dataStart - start && dataLength - (in.writerIndex() - dataStart) >= PLACEMENT_MIN) {
+                if (opcode == Opcode.DATA_IN && sink != null) {
+                    checkHeaderDigest(in, start, headerLength, hd, opcode);
+                    int offset = in.getInt(start + 40);
+                    ByteBuf destination = sink.destination(in.getInt(start + 16), offset, dataLength);
+                    if (destination != null) {
+                        startPlacement(in, start, dataStart, destination.retain(), offset, dataLength, padding, dd);
+                    }
+                } else if (placeWriteData && (opcode == Opcode.SCSI_COMMAND || opcode == Opcode.DATA_OUT)) {
+                    checkHeaderDigest(in, start, headerLength, hd, opcode);
+                    ByteBuf own = ctx.alloc().directBuffer(dataLength, dataLength);
+                    startPlacement(in, start, dataStart, own, 0, dataLength, padding, dd);
+                }
             }
             return;
         }
@@ -238,19 +258,18 @@ public final class PduDecoder extends ByteToMessageDecoder {
         return bhs;
     }
 
-    /** The header is complete, the data is not: ask the sink where the data goes and put what is here there. */
-    private void startPlacement(ByteBuf in, int start, int dataStart, int dataLength, int padding, boolean dd) {
-        int itt = in.getInt(start + 16);
-        int offset = in.getInt(start + 40);
-        ByteBuf destination = sink.destination(itt, offset, dataLength);
-        if (destination == null) {
-            return; // the session will judge the PDU as it is, once it is whole
-        }
+    /**
+     * The header is complete, the data is not: put what is here at {@code offset} of {@code destination} (one
+     * reference of which the placement now owns), and the rest as it comes.
+     */
+    private void startPlacement(ByteBuf in, int start, int dataStart, ByteBuf destination, int offset, int dataLength,
+                                int padding, boolean dd) {
         if (offset < 0 || (long) offset + dataLength > destination.capacity()) {
+            destination.release();
             throw new PduException("Data-In of " + dataLength + " bytes at offset " + offset + " does not fit a "
                     + destination.capacity() + "-byte buffer");
         }
-        Placement p = new Placement(header(in, start), destination.retain(), offset, dataLength, padding, dd);
+        Placement p = new Placement(header(in, start), destination, offset, dataLength, padding, dd);
         int here = in.writerIndex() - dataStart;
         destination.setBytes(offset, in, dataStart, here);
         p.placed = here;
@@ -279,8 +298,8 @@ public final class PduDecoder extends ByteToMessageDecoder {
             Digests.update(crc, in, in.readerIndex(), p.padding);
             int got = in.getIntLE(in.readerIndex() + p.padding);
             if ((int) crc.getValue() != got) {
-                throw new PduException(String.format("data digest mismatch on Data-In: got 0x%08x, computed 0x%08x",
-                        got, (int) crc.getValue()));
+                throw new PduException(String.format("data digest mismatch on %s: got 0x%08x, computed 0x%08x",
+                        Opcode.name(p.bhs[0] & 0x3f), got, (int) crc.getValue()));
             }
         }
         in.skipBytes(p.trailer());

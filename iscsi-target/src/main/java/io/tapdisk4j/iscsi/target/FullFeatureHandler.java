@@ -8,6 +8,7 @@ import io.netty.channel.SimpleChannelInboundHandler;
 import io.tapdisk4j.block.Buffers;
 import io.tapdisk4j.iscsi.pdu.Opcode;
 import io.tapdisk4j.iscsi.pdu.Pdu;
+import io.tapdisk4j.iscsi.scsi.ScsiStatus;
 import io.tapdisk4j.iscsi.target.scsi.LogicalUnit;
 import io.tapdisk4j.iscsi.target.scsi.Nexus;
 import io.tapdisk4j.iscsi.target.scsi.ScsiRequest;
@@ -171,7 +172,7 @@ final class FullFeatureHandler extends SimpleChannelInboundHandler<Pdu> {
         }
         long budget = Math.min(expected, limit);
         if (budgetHeld > 0 && budgetHeld + budget > target.config().bufferedBytesPerSession()) {
-            finish(ctx, t, ScsiResult.status(ScsiResult.TASK_SET_FULL));
+            finish(ctx, t, ScsiResult.status(ScsiStatus.TASK_SET_FULL));
             return;
         }
         budgetHeld += budget;

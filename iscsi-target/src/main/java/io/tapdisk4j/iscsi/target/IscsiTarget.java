@@ -16,6 +16,7 @@ import io.tapdisk4j.block.EventLoops;
 import io.tapdisk4j.iscsi.pdu.DigestSettings;
 import io.tapdisk4j.iscsi.pdu.PduDecoder;
 import io.tapdisk4j.iscsi.pdu.PduEncoder;
+import io.tapdisk4j.iscsi.pdu.PduReadAllocator;
 import io.tapdisk4j.iscsi.target.scsi.LogicalUnit;
 import io.tapdisk4j.iscsi.target.scsi.ScsiDispatcher;
 import org.slf4j.Logger;
@@ -95,7 +96,11 @@ public final class IscsiTarget implements AutoCloseable {
                         digests.maxRecvDataSegmentLength(config.maxRecvDataSegment());
                         // Responses completed within one read are written with one system call.
                         ch.pipeline().addLast("flush", new FlushConsolidationHandler(256, true));
-                        ch.pipeline().addLast("iscsi-decoder", PduDecoder.forTarget(digests));
+                        PduDecoder decoder = PduDecoder.forTarget(digests);
+                        // Large write data is read from the socket straight into a pooled buffer of its own.
+                        decoder.placeWriteData(true);
+                        ch.config().setRecvByteBufAllocator(new PduReadAllocator(decoder));
+                        ch.pipeline().addLast("iscsi-decoder", decoder);
                         ch.pipeline().addLast("iscsi-encoder", new PduEncoder(digests));
                         ch.pipeline().addLast("iscsi-login", new TargetLoginHandler(context, digests));
                     }

@@ -3,6 +3,7 @@ package io.tapdisk4j.iscsi.target;
 import io.netty.buffer.ByteBuf;
 import io.netty.channel.ChannelHandlerContext;
 import io.tapdisk4j.iscsi.pdu.Pdu;
+import io.tapdisk4j.iscsi.scsi.ScsiStatus;
 import io.tapdisk4j.iscsi.target.scsi.ScsiResult;
 
 /**
@@ -28,7 +29,7 @@ final class ResponseSender {
     void send(ChannelHandlerContext ctx, Task task, ScsiResult result) {
         ByteBuf data = result.data();
         try {
-            boolean good = result.status() == ScsiResult.GOOD || result.status() == ScsiResult.CONDITION_MET;
+            boolean good = result.status() == ScsiStatus.GOOD || result.status() == ScsiStatus.CONDITION_MET;
             int residualFlags = 0;
             long residual = 0;
             if (good) {

@@ -4,6 +4,7 @@ import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDevices;
 import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.block.OpenOptions;
+import io.tapdisk4j.block.WriterLocks;
 import io.tapdisk4j.testsupport.Peers;
 import io.tapdisk4j.vhd.VhdChecker;
 import io.tapdisk4j.testsupport.peers.Tgtd;
@@ -40,9 +41,16 @@ class IscsiCrashConsistencyTest {
         Path backing = lun("raw.lun", RAW_SIZE);
         try (Tgtd tgtd = Tgtd.start(dir).targetWithLun(backing)) {
             String uri = tgtd.url(tgtd.port());
-            long verified = CrashRounds.run(dir, "iscsi raw", uri, uri, () -> tgtd.awaitNoSessions(Duration.ofSeconds(30)),
-                    CrashRounds.Check.NONE);
-            assertTrue(verified > 0);
+            // A SIGKILLed writer leaves its LUN reservation behind (its pid is gone): the verifier preempts it, as an
+            // administrator does with --force after a crash.
+            WriterLocks.breakStale(true);
+            try {
+                long verified = CrashRounds.run(dir, "iscsi raw", uri, uri,
+                        () -> tgtd.awaitNoSessions(Duration.ofSeconds(30)), CrashRounds.Check.NONE);
+                assertTrue(verified > 0);
+            } finally {
+                WriterLocks.breakStale(false);
+            }
         }
     }
 
@@ -56,16 +64,22 @@ class IscsiCrashConsistencyTest {
             try (BlockDevice transport = devices.openTransport(DeviceUri.parse(uri), OpenOptions.DEFAULT)) {
                 devices.formatNamed("vhd").create(transport, VHD_SIZE);
             }
-            long verified = CrashRounds.run(dir, "iscsi vhd", uri, uri, () -> tgtd.awaitNoSessions(Duration.ofSeconds(30)),
-                    () -> {
-                        VhdChecker.Result r = VhdChecker.check(devices, DeviceUri.parse(uri));
-                        assertTrue(r.ok(), "vdi check of the VHD on the LUN after SIGKILL: " + r.problems());
-                        CrashRounds.run(qemuImg, "info", "-f", "vpc", backing.toString());
-                        Path expected = CrashRounds.expectedContent(uri, VHD_SIZE, dir.resolve("expected.raw"));
-                        CrashRounds.run(qemuImg, "compare", "-f", "vpc", "-F", "raw", backing.toString(),
-                                expected.toString());
-                        return null;
-                    });
+            WriterLocks.breakStale(true); // as above: the verifier preempts a killed writer's reservation
+            long verified;
+            try {
+                verified = CrashRounds.run(dir, "iscsi vhd", uri, uri, () -> tgtd.awaitNoSessions(Duration.ofSeconds(30)),
+                        () -> {
+                            VhdChecker.Result r = VhdChecker.check(devices, DeviceUri.parse(uri));
+                            assertTrue(r.ok(), "vdi check of the VHD on the LUN after SIGKILL: " + r.problems());
+                            CrashRounds.run(qemuImg, "info", "-f", "vpc", backing.toString());
+                            Path expected = CrashRounds.expectedContent(uri, VHD_SIZE, dir.resolve("expected.raw"));
+                            CrashRounds.run(qemuImg, "compare", "-f", "vpc", "-F", "raw", backing.toString(),
+                                    expected.toString());
+                            return null;
+                        });
+            } finally {
+                WriterLocks.breakStale(false);
+            }
             assertTrue(verified > 0);
         }
     }

@@ -1,5 +1,7 @@
 package io.tapdisk4j.iscsi.target.scsi;
 
+import io.tapdisk4j.iscsi.scsi.ScsiStatus;
+
 /** A command that ends in CHECK CONDITION (or RESERVATION CONFLICT): the sense to report. */
 public final class ScsiException extends RuntimeException {
 
@@ -11,7 +13,7 @@ public final class ScsiException extends RuntimeException {
     private final long information;
 
     public ScsiException(int key, int asc, int ascq, String message) {
-        this(ScsiResult.CHECK_CONDITION, key, asc, ascq, -1, message);
+        this(ScsiStatus.CHECK_CONDITION, key, asc, ascq, -1, message);
     }
 
     private ScsiException(int status, int key, int asc, int ascq, long information, String message) {
@@ -48,7 +50,7 @@ public final class ScsiException extends RuntimeException {
     }
 
     public static ScsiException miscompare(long offset) {
-        return new ScsiException(ScsiResult.CHECK_CONDITION, Sense.MISCOMPARE, 0x1d, 0x00, offset, "miscompare at byte " + offset);
+        return new ScsiException(ScsiStatus.CHECK_CONDITION, Sense.MISCOMPARE, 0x1d, 0x00, offset, "miscompare at byte " + offset);
     }
 
     public static ScsiException mediumError(String what) {
@@ -60,11 +62,11 @@ public final class ScsiException extends RuntimeException {
     }
 
     public static ScsiException reservationConflict() {
-        return new ScsiException(ScsiResult.RESERVATION_CONFLICT, 0, 0, 0, -1, "reservation conflict");
+        return new ScsiException(ScsiStatus.RESERVATION_CONFLICT, 0, 0, 0, -1, "reservation conflict");
     }
 
     public ScsiResult toResult(boolean descriptorSense) {
-        if (status == ScsiResult.RESERVATION_CONFLICT) {
+        if (status == ScsiStatus.RESERVATION_CONFLICT) {
             return ScsiResult.status(status);
         }
         return ScsiResult.checkCondition(Sense.build(descriptorSense, key, asc, ascq, information));

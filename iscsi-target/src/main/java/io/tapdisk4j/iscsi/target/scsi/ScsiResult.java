@@ -2,6 +2,7 @@ package io.tapdisk4j.iscsi.target.scsi;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
+import io.tapdisk4j.iscsi.scsi.ScsiStatus;
 
 /**
  * How a command ended: status, sense (CHECK CONDITION only) and Data-In (owned: whoever receives the
@@ -10,27 +11,20 @@ import io.netty.buffer.Unpooled;
  */
 public record ScsiResult(int status, byte[] sense, ByteBuf data, long transferLength) {
 
-    public static final int GOOD = 0x00;
-    public static final int CHECK_CONDITION = 0x02;
-    public static final int CONDITION_MET = 0x04;
-    public static final int BUSY = 0x08;
-    public static final int RESERVATION_CONFLICT = 0x18;
-    public static final int TASK_SET_FULL = 0x28;
-    public static final int TASK_ABORTED = 0x40;
 
     /** Data-In: the buffer as the command produced it, its length the SPDTL. */
     public static ScsiResult data(ByteBuf data) {
-        return new ScsiResult(GOOD, null, data, data.readableBytes());
+        return new ScsiResult(ScsiStatus.GOOD, null, data, data.readableBytes());
     }
 
     /** Data-In of a command whose allocation length cut the data (SPDTL is the allocation length). */
     public static ScsiResult data(byte[] bytes, int allocationLength) {
         int n = Math.min(bytes.length, allocationLength);
-        return new ScsiResult(GOOD, null, Unpooled.wrappedBuffer(bytes, 0, n), n);
+        return new ScsiResult(ScsiStatus.GOOD, null, Unpooled.wrappedBuffer(bytes, 0, n), n);
     }
 
     public static ScsiResult good(long transferLength) {
-        return new ScsiResult(GOOD, null, Unpooled.EMPTY_BUFFER, transferLength);
+        return new ScsiResult(ScsiStatus.GOOD, null, Unpooled.EMPTY_BUFFER, transferLength);
     }
 
     public static ScsiResult good() {
@@ -42,6 +36,6 @@ public record ScsiResult(int status, byte[] sense, ByteBuf data, long transferLe
     }
 
     public static ScsiResult checkCondition(byte[] sense) {
-        return new ScsiResult(CHECK_CONDITION, sense, Unpooled.EMPTY_BUFFER, 0);
+        return new ScsiResult(ScsiStatus.CHECK_CONDITION, sense, Unpooled.EMPTY_BUFFER, 0);
     }
 }

@@ -3,6 +3,7 @@ package io.tapdisk4j.iscsi.target.scsi;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.tapdisk4j.block.local.MemoryDevice;
+import io.tapdisk4j.iscsi.scsi.ScsiStatus;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
@@ -44,7 +45,7 @@ class ScsiDispatcherTest {
     private long[] status(long lba) throws Exception {
         ScsiResult r = run(a, cdb16(0x9e, 0x12, lba, 4096), null);
         try {
-            assertEquals(ScsiResult.GOOD, r.status());
+            assertEquals(ScsiStatus.GOOD, r.status());
             ByteBuf d = r.data();
             return new long[] {d.getLong(8), d.getUnsignedInt(16), d.getByte(20)};
         } finally {
@@ -57,7 +58,7 @@ class ScsiDispatcherTest {
     void thinImagesStayThinAndReportTheirHoles() throws Exception {
         ByteBuf data = Unpooled.buffer(128 * BLOCK).writeZero(128 * BLOCK);
         data.setByte(0, 1);
-        assertEquals(ScsiResult.GOOD, run(a, cdb16(0x8a, 0, 256, 128), data).status()); // WRITE(16)
+        assertEquals(ScsiStatus.GOOD, run(a, cdb16(0x8a, 0, 256, 128), data).status()); // WRITE(16)
         assertEquals(0, status(256)[2], "written blocks are mapped");
         long[] hole = status(0);
         assertEquals(1, hole[2], "never written: deallocated");
@@ -68,21 +69,21 @@ class ScsiDispatcherTest {
         byte[] unmap = new byte[10];
         unmap[0] = 0x42;
         unmap[8] = 24;
-        assertEquals(ScsiResult.GOOD, run(a, unmap, list).status());
+        assertEquals(ScsiStatus.GOOD, run(a, unmap, list).status());
         assertEquals(1, status(256)[2], "unmapped blocks are deallocated");
         // WRITE SAME(16) with UNMAP and a zero block deallocates too.
         ByteBuf pattern = Unpooled.buffer(128 * BLOCK).writeZero(128 * BLOCK).setByte(3, 9);
-        assertEquals(ScsiResult.GOOD, run(a, cdb16(0x8a, 0, 384, 128), pattern).status());
+        assertEquals(ScsiStatus.GOOD, run(a, cdb16(0x8a, 0, 384, 128), pattern).status());
         assertEquals(0, status(384)[2]);
         byte[] ws = cdb16(0x93, 0x08, 384, 128);
-        assertEquals(ScsiResult.GOOD, run(a, ws, Unpooled.buffer(BLOCK).writeZero(BLOCK)).status());
+        assertEquals(ScsiStatus.GOOD, run(a, ws, Unpooled.buffer(BLOCK).writeZero(BLOCK)).status());
         assertEquals(1, status(384)[2]);
     }
 
     @Test
     void lbaStatusPastTheEndIsOutOfRange() throws Exception {
         ScsiResult r = run(a, cdb16(0x9e, 0x12, (1 << 20) / BLOCK, 4096), null);
-        assertEquals(ScsiResult.CHECK_CONDITION, r.status());
+        assertEquals(ScsiStatus.CHECK_CONDITION, r.status());
         assertEquals(Sense.ILLEGAL_REQUEST, r.sense()[2] & 0x0f);
         assertEquals(0x21, r.sense()[12] & 0xff);
     }
@@ -95,12 +96,12 @@ class ScsiDispatcherTest {
         pr.register(a, 0, 0xaaL, false);
         pr.reserve(a, 0xaaL, PersistentReservations.WRITE_EXCLUSIVE_REGISTRANTS_ONLY);
         ByteBuf block = Unpooled.buffer(BLOCK).writeZero(BLOCK);
-        assertEquals(ScsiResult.RESERVATION_CONFLICT, run(b, cdb16(0x8a, 0, 0, 1), block.retainedSlice()).status());
+        assertEquals(ScsiStatus.RESERVATION_CONFLICT, run(b, cdb16(0x8a, 0, 0, 1), block.retainedSlice()).status());
         ScsiResult read = run(b, cdb16(0x88, 0, 0, 1), null);
         read.data().release();
-        assertEquals(ScsiResult.GOOD, read.status(), "reads stay allowed");
+        assertEquals(ScsiStatus.GOOD, read.status(), "reads stay allowed");
         pr.register(b, 0, 0xbbL, false);
-        assertEquals(ScsiResult.GOOD, run(b, cdb16(0x8a, 0, 0, 1), block).status(), "a registrant may write");
+        assertEquals(ScsiStatus.GOOD, run(b, cdb16(0x8a, 0, 0, 1), block).status(), "a registrant may write");
         // PREEMPT by b removes a's registration and reservation; a gets REGISTRATIONS PREEMPTED.
         pr.preempt(b, 0xbbL, 0xaaL, PersistentReservations.WRITE_EXCLUSIVE);
         assertEquals(0x05, pr.takeAttention(a).ascq());
