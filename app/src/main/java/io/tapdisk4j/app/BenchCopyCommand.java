@@ -47,6 +47,10 @@ final class BenchCopyCommand implements Callable<Integer> {
     @Option(names = "--dir", description = "Work directory (default: a new temporary directory).")
     Path dir;
 
+    @Option(names = "--nfs-params", paramLabel = "K=V[&K=V]", defaultValue = "",
+            description = "Extra parameters of vdi copy's nfs:// destination (e.g. maxunstable=1G), to find what limits it.")
+    String nfsParams;
+
     private final PrintStream out = System.out;
     private String launcher;
 
@@ -117,7 +121,7 @@ final class BenchCopyCommand implements Callable<Integer> {
                         return null;
                     };
                     pair("vdi copy nfs " + size + " | nfs-cp",
-                            List.of(launcher, "vdi", "copy", "file://" + src, g.url("ours.raw", "")),
+                            List.of(launcher, "vdi", "copy", "file://" + src, g.url("ours.raw", nfsParams)),
                             List.of(nfsCp, src.toString(), "nfs://127.0.0.1" + g.export() + "/theirs.raw?version=3&nfsport="
                                     + g.nfsPort() + "&mountport=" + g.mountPort()), cleanNfs);
                 }
