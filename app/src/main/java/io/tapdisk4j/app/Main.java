@@ -49,8 +49,7 @@ public final class Main implements Runnable {
             root.addSubcommand("ctl", new CtlCommand());
         } else {
             // Only the vdi subcommand that runs (all of them for `vdi`, `vdi --help` or a name that is none).
-            root.addSubcommand("vdi", VdiCommand.addSubcommands(new CommandLine(new VdiCommand()),
-                    args.length > 1 ? args[1] : null));
+            root.addSubcommand("vdi", VdiCommand.commandLine(args.length > 1 ? args[1] : null));
         }
         addHelp(root);
         return root;
@@ -59,7 +58,6 @@ public final class Main implements Runnable {
     /** The whole command tree; every command and subcommand answers -h/--help, however it was declared. */
     static CommandLine commandLine() {
         CommandLine c = new CommandLine(new Main());
-        VdiCommand.addSubcommands(c.getSubcommands().get("vdi"), null);
         addHelp(c);
         return c;
     }

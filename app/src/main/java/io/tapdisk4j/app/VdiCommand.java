@@ -21,7 +21,7 @@ import java.util.concurrent.TimeUnit;
  * not be open elsewhere while these run.
  */
 @Command(name = "vdi", description = "Create, inspect, check, snapshot, clone, coalesce, copy and resize virtual disk images on any storage URI.",
-        mixinStandardHelpOptions = true)
+        mixinStandardHelpOptions = true, modelTransformer = VdiCommand.Subcommands.class)
 public final class VdiCommand implements Runnable {
 
     /**
@@ -46,15 +46,35 @@ public final class VdiCommand implements Runnable {
         SUBCOMMANDS = java.util.Collections.unmodifiableMap(m);
     }
 
-    /** Adds every subcommand to {@code vdi}, or only {@code name} when it names one. */
-    static picocli.CommandLine addSubcommands(picocli.CommandLine vdi, String name) {
-        boolean one = name != null && SUBCOMMANDS.containsKey(name);
-        SUBCOMMANDS.forEach((n, command) -> {
-            if (!one || n.equals(name)) {
-                vdi.addSubcommand(n, command.get());
-            }
-        });
-        return vdi;
+    /** Set while {@link #commandLine} builds a tree for one subcommand. */
+    private static final ThreadLocal<String> ONLY = new ThreadLocal<>();
+
+    /** The vdi command with every subcommand, or only {@code name} when it names one. */
+    static picocli.CommandLine commandLine(String name) {
+        ONLY.set(name);
+        try {
+            return new picocli.CommandLine(new VdiCommand());
+        } finally {
+            ONLY.remove();
+        }
+    }
+
+    /**
+     * Adds the subcommands whenever picocli builds vdi (so {@code new CommandLine(new Main())} gets them all),
+     * or only the one {@link #commandLine} asked for.
+     */
+    static final class Subcommands implements picocli.CommandLine.IModelTransformer {
+        @Override
+        public picocli.CommandLine.Model.CommandSpec transform(picocli.CommandLine.Model.CommandSpec vdi) {
+            String name = ONLY.get();
+            boolean one = name != null && SUBCOMMANDS.containsKey(name);
+            SUBCOMMANDS.forEach((n, command) -> {
+                if (!one || n.equals(name)) {
+                    vdi.addSubcommand(n, new picocli.CommandLine(command.get()));
+                }
+            });
+            return vdi;
+        }
     }
 
     @picocli.CommandLine.Spec

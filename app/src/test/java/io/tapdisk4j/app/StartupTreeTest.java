@@ -44,6 +44,7 @@ class StartupTreeTest {
         assertEquals(all, vdiSubcommands("vdi", "--help"));
         assertEquals(all, vdiSubcommands("vdi", "infos"));
         assertEquals(all, Main.commandLine().getSubcommands().get("vdi").getSubcommands().keySet());
+        assertEquals(all, new CommandLine(new Main()).getSubcommands().get("vdi").getSubcommands().keySet());
     }
 
     @Test
