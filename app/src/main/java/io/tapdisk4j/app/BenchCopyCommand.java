@@ -26,6 +26,10 @@ import java.util.function.Supplier;
  * {@code qemu-img convert} (local files, and from an iSCSI LUN on tgtd) and libnfs's {@code nfs-cp} (into
  * nfs-ganesha). Rounds alternate which command goes first; the figures are medians, and the ratio is the
  * peer's time over ours (above 1: we are faster).
+ * <p>Same work on both sides: the same source file (random data, no zero runs: neither side may skip any),
+ * a new sparse output, and the same durability: {@code vdi copy} flushes its output before it exits, so
+ * qemu-img convert runs with {@code -t writeback} (it then flushes once at the end; its default, unsafe,
+ * never flushes), and nfs-cp COMMITs on close as libnfs does for unstable writes.
  */
 @Command(name = "copy", description = "vdi copy and CLI start-up against qemu-img convert / qemu-img info / nfs-cp, "
         + "as whole processes side by side in one run (alternating rounds, medians, ratios).")
@@ -42,6 +46,10 @@ final class BenchCopyCommand implements Callable<Integer> {
 
     @Option(names = "--dir", description = "Work directory (default: a new temporary directory).")
     Path dir;
+
+    @Option(names = "--nfs-params", paramLabel = "K=V[&K=V]", defaultValue = "",
+            description = "Extra parameters of vdi copy's nfs:// destination (e.g. maxunstable=1G), to find what limits it.")
+    String nfsParams;
 
     private final PrintStream out = System.out;
     private String launcher;
@@ -87,14 +95,14 @@ final class BenchCopyCommand implements Callable<Integer> {
             if (wanted("file")) {
                 pair("vdi copy file " + size + " | qemu-img convert",
                         List.of(launcher, "vdi", "copy", "file://" + src, "file://" + ours),
-                        List.of(qemuImg, "convert", "-f", "raw", "-O", "raw", src.toString(), theirs.toString()), clean);
+                        List.of(qemuImg, "convert", "-t", "writeback", "-f", "raw", "-O", "raw", src.toString(), theirs.toString()), clean);
             }
             if (wanted("iscsi")) {
                 try (Tgtd tgtd = Tgtd.start(d.resolve("tgtd-" + size)).targetWithLun(src)) {
                     String lun = tgtd.lunUrl(null, 1);
                     pair("vdi copy iscsi " + size + " | qemu-img convert",
                             List.of(launcher, "vdi", "copy", lun, "file://" + ours),
-                            List.of(qemuImg, "convert", "-f", "raw", "-O", "raw", lun, theirs.toString()), clean);
+                            List.of(qemuImg, "convert", "-t", "writeback", "-f", "raw", "-O", "raw", lun, theirs.toString()), clean);
                 }
             }
             if (wanted("nfs")) {
@@ -113,7 +121,7 @@ final class BenchCopyCommand implements Callable<Integer> {
                         return null;
                     };
                     pair("vdi copy nfs " + size + " | nfs-cp",
-                            List.of(launcher, "vdi", "copy", "file://" + src, g.url("ours.raw", "")),
+                            List.of(launcher, "vdi", "copy", "file://" + src, g.url("ours.raw", nfsParams)),
                             List.of(nfsCp, src.toString(), "nfs://127.0.0.1" + g.export() + "/theirs.raw?version=3&nfsport="
                                     + g.nfsPort() + "&mountport=" + g.mountPort()), cleanNfs);
                 }

@@ -40,15 +40,17 @@ public final class Main implements Runnable {
      * just that command, so start-up does not load and reflect over every other command's classes (the
      * daemon, the demo, the benchmarks). Usage and errors read the same ("tapdisk4j vdi info ...").
      */
-    private static final java.util.Map<String, java.util.function.Supplier<Object>> QUICK = java.util.Map.of(
-            "vdi", VdiCommand::new, "ctl", CtlCommand::new);
-
     static CommandLine commandLine(String... args) {
-        if (args.length == 0 || !QUICK.containsKey(args[0])) {
+        if (args.length == 0 || !(args[0].equals("vdi") || args[0].equals("ctl"))) {
             return commandLine();
         }
         CommandLine root = new CommandLine(CommandLine.Model.CommandSpec.create().name("tapdisk4j"));
-        root.addSubcommand(args[0], QUICK.get(args[0]).get());
+        if (args[0].equals("ctl")) {
+            root.addSubcommand("ctl", new CtlCommand());
+        } else {
+            // Only the vdi subcommand that runs (all of them for `vdi`, `vdi --help` or a name that is none).
+            root.addSubcommand("vdi", VdiCommand.commandLine(args.length > 1 ? args[1] : null));
+        }
         addHelp(root);
         return root;
     }

@@ -21,11 +21,61 @@ import java.util.concurrent.TimeUnit;
  * not be open elsewhere while these run.
  */
 @Command(name = "vdi", description = "Create, inspect, check, snapshot, clone, coalesce, copy and resize virtual disk images on any storage URI.",
-        mixinStandardHelpOptions = true,
-        subcommands = {VdiCommand.Create.class, VdiCommand.Info.class, VdiCommand.Check.class,
-                VdiCommand.Snapshot.class, VdiCommand.Clone.class, VdiCommand.Coalesce.class,
-                VdiCommand.Copy.class, VdiCommand.Resize.class, VdiCbtCommand.class, VdiBackupCommand.class})
+        mixinStandardHelpOptions = true, modelTransformer = VdiCommand.Subcommands.class)
 public final class VdiCommand implements Runnable {
+
+    /**
+     * The subcommands, in the order help lists them. Added here rather than in the annotation so that
+     * {@code vdi NAME ...} builds only the one it runs: picocli reflects over every command class it is
+     * given, a tenth of a second for this whole tree on a cold JVM.
+     */
+    private static final java.util.Map<String, java.util.function.Supplier<Object>> SUBCOMMANDS;
+
+    static {
+        java.util.Map<String, java.util.function.Supplier<Object>> m = new java.util.LinkedHashMap<>();
+        m.put("create", Create::new);
+        m.put("info", Info::new);
+        m.put("check", Check::new);
+        m.put("snapshot", Snapshot::new);
+        m.put("clone", Clone::new);
+        m.put("coalesce", Coalesce::new);
+        m.put("copy", Copy::new);
+        m.put("resize", Resize::new);
+        m.put("cbt", VdiCbtCommand::new);
+        m.put("backup", VdiBackupCommand::new);
+        SUBCOMMANDS = java.util.Collections.unmodifiableMap(m);
+    }
+
+    /** Set while {@link #commandLine} builds a tree for one subcommand. */
+    private static final ThreadLocal<String> ONLY = new ThreadLocal<>();
+
+    /** The vdi command with every subcommand, or only {@code name} when it names one. */
+    static picocli.CommandLine commandLine(String name) {
+        ONLY.set(name);
+        try {
+            return new picocli.CommandLine(new VdiCommand());
+        } finally {
+            ONLY.remove();
+        }
+    }
+
+    /**
+     * Adds the subcommands whenever picocli builds vdi (so {@code new CommandLine(new Main())} gets them all),
+     * or only the one {@link #commandLine} asked for.
+     */
+    static final class Subcommands implements picocli.CommandLine.IModelTransformer {
+        @Override
+        public picocli.CommandLine.Model.CommandSpec transform(picocli.CommandLine.Model.CommandSpec vdi) {
+            String name = ONLY.get();
+            boolean one = name != null && SUBCOMMANDS.containsKey(name);
+            SUBCOMMANDS.forEach((n, command) -> {
+                if (!one || n.equals(name)) {
+                    vdi.addSubcommand(n, new picocli.CommandLine(command.get()));
+                }
+            });
+            return vdi;
+        }
+    }
 
     @picocli.CommandLine.Spec
     picocli.CommandLine.Model.CommandSpec spec;

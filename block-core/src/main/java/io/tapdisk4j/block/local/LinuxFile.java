@@ -45,45 +45,74 @@ public final class LinuxFile implements AutoCloseable {
     private static final VarHandle ERRNO = CAPTURE.varHandle(StructLayout.PathElement.groupElement("errno"));
     private static final Linker.Option CCS = Linker.Option.captureCallState("errno");
 
-    private static final MethodHandle OPEN = handle("open",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT),
-            CCS, Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle PREAD = handle("pread",
-            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
-                    ValueLayout.JAVA_LONG), CCS);
-    private static final MethodHandle PWRITE = handle("pwrite",
-            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
-                    ValueLayout.JAVA_LONG), CCS);
-    private static final MethodHandle PREADV2 = handle("preadv2",
-            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT,
-                    ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT), CCS);
-    private static final MethodHandle FDATASYNC = handle("fdatasync",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT), CCS);
-    private static final MethodHandle FALLOCATE = handle("fallocate",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
-                    ValueLayout.JAVA_LONG), CCS);
-    private static final MethodHandle FTRUNCATE = handle("ftruncate",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG), CCS);
-    private static final MethodHandle LSEEK = handle("lseek",
-            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT),
-            CCS);
+    // One holder class per call: a downcall handle costs a generated stub and several lambda forms (tens of
+    // milliseconds at start-up, none of it in the AOT cache), so each is made the first time it is used, while
+    // the static final field keeps the call as fast as an eager one.
+    private static final class Open {
+        static final MethodHandle H = handle("open",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT),
+                CCS, Linker.Option.firstVariadicArg(2));
+    }
+    private static final class Pread {
+        static final MethodHandle H = handle("pread",
+                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
+                        ValueLayout.JAVA_LONG), CCS);
+    }
+    private static final class Pwrite {
+        static final MethodHandle H = handle("pwrite",
+                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_LONG,
+                        ValueLayout.JAVA_LONG), CCS);
+    }
+    private static final class Preadv2 {
+        static final MethodHandle H = handle("preadv2",
+                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT,
+                        ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT), CCS);
+    }
+    private static final class Fdatasync {
+        static final MethodHandle H = handle("fdatasync",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT), CCS);
+    }
+    private static final class Fallocate {
+        static final MethodHandle H = handle("fallocate",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG,
+                        ValueLayout.JAVA_LONG), CCS);
+    }
+    private static final class Ftruncate {
+        static final MethodHandle H = handle("ftruncate",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG), CCS);
+    }
+    private static final class Lseek {
+        static final MethodHandle H = handle("lseek",
+                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT),
+                CCS);
+    }
     /** syscall(2): glibc has no cachestat wrapper before 2.39. */
-    private static final MethodHandle SYSCALL4 = handle("syscall",
-            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS,
-                    ValueLayout.ADDRESS, ValueLayout.JAVA_LONG), CCS, Linker.Option.firstVariadicArg(1));
+    private static final class Syscall4 {
+        static final MethodHandle H = handle("syscall",
+                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG, ValueLayout.ADDRESS,
+                        ValueLayout.ADDRESS, ValueLayout.JAVA_LONG), CCS, Linker.Option.firstVariadicArg(1));
+    }
     /** fcntl(fd, cmd, struct flock *): for open file description (OFD) locks. */
-    private static final MethodHandle FCNTL = handle("fcntl",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS),
-            CCS, Linker.Option.firstVariadicArg(2));
+    private static final class Fcntl {
+        static final MethodHandle H = handle("fcntl",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.ADDRESS),
+                CCS, Linker.Option.firstVariadicArg(2));
+    }
     static final int F_OFD_SETLK = 37;
     /** copy_file_range(in, off_in*, out, off_out*, len, flags): the kernel copies, no data through user space. */
-    private static final MethodHandle COPY_FILE_RANGE = handle("copy_file_range",
-            FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT,
-                    ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT), CCS);
+    private static final class CopyFileRange {
+        static final MethodHandle H = handle("copy_file_range",
+                FunctionDescriptor.of(ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT, ValueLayout.ADDRESS, ValueLayout.JAVA_INT,
+                        ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT), CCS);
+    }
     static final short F_WRLCK = 1;
-    private static final MethodHandle CLOSE = handle("close",
-            FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
-    private static final long PAGE = pageSize();
+    private static final class Close {
+        static final MethodHandle H = handle("close",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
+    }
+    private static final class Page {
+        static final long SIZE = pageSize();
+    }
 
     private static final ThreadLocal<MemorySegment> STATE =
             ThreadLocal.withInitial(() -> Arena.global().allocate(CAPTURE));
@@ -128,7 +157,7 @@ public final class LinuxFile implements AutoCloseable {
     public static LinuxFile open(String path, int flags, int mode) throws BlockDeviceException {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment state = STATE.get();
-            int fd = (int) OPEN.invokeExact(state, arena.allocateFrom(path), flags | O_CLOEXEC, mode);
+            int fd = (int) Open.H.invokeExact(state, arena.allocateFrom(path), flags | O_CLOEXEC, mode);
             if (fd < 0) {
                 throw error("open", path, errno(state));
             }
@@ -158,7 +187,7 @@ public final class LinuxFile implements AutoCloseable {
             flock.set(ValueLayout.JAVA_LONG, 8, start);
             flock.set(ValueLayout.JAVA_LONG, 16, length);
             MemorySegment state = STATE.get();
-            int r = (int) FCNTL.invokeExact(state, fd, F_OFD_SETLK, flock);
+            int r = (int) Fcntl.H.invokeExact(state, fd, F_OFD_SETLK, flock);
             if (r == 0) {
                 return true;
             }
@@ -189,7 +218,7 @@ public final class LinuxFile implements AutoCloseable {
             long left = length;
             boolean first = true;
             while (left > 0) {
-                long n = (long) COPY_FILE_RANGE.invokeExact(state, fd, in, target.fd, out, left, 0);
+                long n = (long) CopyFileRange.H.invokeExact(state, fd, in, target.fd, out, left, 0);
                 if (n < 0) {
                     int e = errno(state);
                     if (e == EINTR) {
@@ -225,7 +254,7 @@ public final class LinuxFile implements AutoCloseable {
         long done = 0;
         long length = dst.byteSize();
         while (done < length) {
-            long n = call(PREAD, "pread", dst.asSlice(done), length - done, offset + done);
+            long n = call(Pread.H, "pread", dst.asSlice(done), length - done, offset + done);
             if (n == 0) {
                 dst.asSlice(done).fill((byte) 0);
                 return;
@@ -248,7 +277,7 @@ public final class LinuxFile implements AutoCloseable {
         iov.set(ValueLayout.JAVA_LONG, 8, dst.byteSize());
         long n;
         try {
-            n = (long) PREADV2.invokeExact(state, fd, iov, 1, offset, RWF_NOWAIT);
+            n = (long) Preadv2.H.invokeExact(state, fd, iov, 1, offset, RWF_NOWAIT);
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
@@ -281,7 +310,7 @@ public final class LinuxFile implements AutoCloseable {
         m.set(ValueLayout.JAVA_LONG, 8, length);
         long r;
         try {
-            r = (long) SYSCALL4.invokeExact(state, SYS_CACHESTAT, (long) fd, m, m.asSlice(16), 0L);
+            r = (long) Syscall4.H.invokeExact(state, SYS_CACHESTAT, (long) fd, m, m.asSlice(16), 0L);
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
@@ -294,7 +323,7 @@ public final class LinuxFile implements AutoCloseable {
             }
             return false;
         }
-        long pages = (offset + length + PAGE - 1) / PAGE - offset / PAGE;
+        long pages = (offset + length + Page.SIZE - 1) / Page.SIZE - offset / Page.SIZE;
         return m.get(ValueLayout.JAVA_LONG, 16) >= pages;
     }
 
@@ -302,7 +331,7 @@ public final class LinuxFile implements AutoCloseable {
         long done = 0;
         long length = src.byteSize();
         while (done < length) {
-            done += call(PWRITE, "pwrite", src.asSlice(done), length - done, offset + done);
+            done += call(Pwrite.H, "pwrite", src.asSlice(done), length - done, offset + done);
         }
     }
 
@@ -329,7 +358,7 @@ public final class LinuxFile implements AutoCloseable {
         MemorySegment state = STATE.get();
         int r;
         try {
-            r = (int) FDATASYNC.invokeExact(state, fd);
+            r = (int) Fdatasync.H.invokeExact(state, fd);
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
@@ -343,7 +372,7 @@ public final class LinuxFile implements AutoCloseable {
         MemorySegment state = STATE.get();
         int r;
         try {
-            r = (int) FALLOCATE.invokeExact(state, fd, mode, offset, length);
+            r = (int) Fallocate.H.invokeExact(state, fd, mode, offset, length);
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
@@ -361,7 +390,7 @@ public final class LinuxFile implements AutoCloseable {
         MemorySegment state = STATE.get();
         int r;
         try {
-            r = (int) FTRUNCATE.invokeExact(state, fd, size);
+            r = (int) Ftruncate.H.invokeExact(state, fd, size);
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
@@ -375,7 +404,7 @@ public final class LinuxFile implements AutoCloseable {
         MemorySegment state = STATE.get();
         long r;
         try {
-            r = (long) LSEEK.invokeExact(state, fd, offset, whence);
+            r = (long) Lseek.H.invokeExact(state, fd, offset, whence);
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
@@ -400,7 +429,7 @@ public final class LinuxFile implements AutoCloseable {
         }
         closed = true;
         try {
-            int ignored = (int) CLOSE.invokeExact(fd);
+            int ignored = (int) Close.H.invokeExact(fd);
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
