@@ -68,9 +68,10 @@ final class VdiBackup {
         return a.text().equals(b.text());
     }
 
-    /** Blocks changed between snapshot {@code base} and {@code newer}: see {@link CbtLogs#changed}. */
+    /** Blocks changed between snapshot {@code base} and {@code newer}: from RBD's diff, else see {@link CbtLogs#changed}. */
     BitSet changed(String base, String newer) throws IOException {
-        return CbtLogs.changed(chain(base, newer));
+        BitSet fromStorage = RbdSnapshotChanges.changed(devices, base, newer);
+        return fromStorage != null ? fromStorage : CbtLogs.changed(chain(base, newer));
     }
 
     /** What a backup did. */

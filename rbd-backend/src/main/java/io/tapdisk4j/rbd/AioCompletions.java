@@ -1,6 +1,5 @@
 package io.tapdisk4j.rbd;
 
-import io.netty.util.concurrent.EventExecutor;
 import io.tapdisk4j.block.BlockDeviceException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -10,13 +9,13 @@ import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.MethodType;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * librbd completions ({@code rbd_completion_t}) whose callback hands the result to an event loop. One upcall
- * stub serves every request: librbd calls it on its own finisher thread with the completion and an argument
- * that is a number, not a pointer, naming the pending request here. No thread waits for any request.
+ * librbd completions ({@code rbd_completion_t}) whose callback hands the result to an event loop through its
+ * {@link CompletionQueue} (batched). One upcall stub serves every request: librbd calls it on its own finisher
+ * thread with the completion and an argument that is a number, not a pointer, naming the pending request here.
+ * No thread waits for any request.
  */
 final class AioCompletions {
 
@@ -28,7 +27,7 @@ final class AioCompletions {
         void complete(long rc);
     }
 
-    private record Pending(EventExecutor loop, Done done) {
+    private record Pending(CompletionQueue queue, CompletionQueue.Delivery delivery) {
     }
 
     /** A completion handed to librbd. {@link #abandon} it when the submitting call fails. */
@@ -44,9 +43,9 @@ final class AioCompletions {
     private AioCompletions() {
     }
 
-    static Completion create(EventExecutor loop, Done done) throws BlockDeviceException {
+    static Completion create(CompletionQueue queue, Done done) throws BlockDeviceException {
         long id = NEXT.incrementAndGet();
-        PENDING.put(id, new Pending(loop, done));
+        PENDING.put(id, new Pending(queue, new CompletionQueue.Delivery(done)));
         MemorySegment out = OUT.get();
         int rc;
         try {
@@ -83,11 +82,8 @@ final class AioCompletions {
             if (p == null) {
                 return;
             }
-            try {
-                p.loop().execute(() -> p.done().complete(rc));
-            } catch (RejectedExecutionException shutDown) {
-                p.done().complete(rc); // the loop is gone (process exit): complete here rather than never
-            }
+            p.delivery().rc = rc;
+            p.queue().deliver(p.delivery());
         } catch (Throwable t) {
             LOG.error("rbd completion callback failed", t);
         }

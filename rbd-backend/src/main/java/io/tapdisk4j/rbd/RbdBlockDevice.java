@@ -1,7 +1,6 @@
 package io.tapdisk4j.rbd;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.util.concurrent.EventExecutor;
 import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDeviceException;
 import io.tapdisk4j.block.BlockError;
@@ -22,8 +21,9 @@ import java.util.concurrent.Executor;
 
 /**
  * An RBD image as a {@link BlockDevice}. Reads, writes, flush, discard and write-zeroes are librbd's
- * asynchronous calls; each completion is delivered to this device's event loop (see {@link AioCompletions}),
- * so no thread waits for a request. A write hands librbd the address of the caller's pooled direct buffer and
+ * asynchronous calls; each completion is delivered to the submitting thread's event loop (a frontend's
+ * channel), or to this device's own when the submitter is not on one (see {@link CompletionQueue}), so no
+ * thread waits for a request. A write hands librbd the address of the caller's pooled direct buffer and
  * keeps that buffer retained until librbd's completion, so librbd only ever reads dom0-owned memory that nobody
  * changes meanwhile (librbd copies it before sending; with zero-copy writes turned on in the URI its messenger
  * sends from it, resends after an OSD restart included, and the completion waits until it let go). Management calls that block
@@ -32,7 +32,8 @@ import java.util.concurrent.Executor;
 public final class RbdBlockDevice implements BlockDevice, SnapshotDiff {
 
     private final RbdImage image;
-    private final EventExecutor loop;
+    /** Where completions go when the submitter is not on an event loop (the vdi commands' main thread). */
+    private final CompletionQueue ownLoop;
     private final Executor blocking;
     private final Set<Capability> capabilities;
     private final long objectSize;
@@ -40,7 +41,7 @@ public final class RbdBlockDevice implements BlockDevice, SnapshotDiff {
 
     RbdBlockDevice(RbdImage image, Executor blocking) throws BlockDeviceException {
         this.image = image;
-        this.loop = EventLoops.shared().next();
+        this.ownLoop = new CompletionQueue(EventLoops.shared().next());
         this.blocking = blocking;
         this.size = image.size();
         this.objectSize = image.objectSize();
@@ -330,7 +331,7 @@ public final class RbdBlockDevice implements BlockDevice, SnapshotDiff {
     private void submit(CompletableFuture<?> f, AioCompletions.Done done, Submit call, Runnable undo) {
         AioCompletions.Completion c;
         try {
-            c = AioCompletions.create(loop, done);
+            c = AioCompletions.create(CompletionQueue.forCaller(ownLoop), done);
         } catch (BlockDeviceException | RuntimeException | Error e) {
             undo.run();
             f.completeExceptionally(e);

@@ -26,17 +26,23 @@ import java.util.regex.Pattern;
  * {@code -Drounds}, default 2, interleaved): {@code ./tapdisk4j vdi copy} of a 1 GiB file into and out of RBD
  * against {@code qemu-img convert} with QEMU's rbd driver; {@code ./tapdisk4j export rbd://…} against
  * {@code qemu-nbd} exporting the same image, read with {@code nbdcopy -C 4} and fio 4 KiB random reads
- * (ioengine=nbd, queue depth 32). Not part of the test suite (the name does not end in Test); run it with
+ * (ioengine=nbd, queue depth 32). Both sides run librbd with its cache off and flush a file destination once at
+ * the end (the QEMU side with {@code -T none}/{@code -t writeback}/{@code --cache=none} as the copy direction
+ * needs; {@code -Ddefaults=true} adds qemu-img with its default cache modes). Not part of the test suite (the
+ * name does not end in Test); run it with
  * <pre>
  *   ./tapdisk4j --version   # builds app/target/tapdisk4j.jar
- *   mvn -pl rbd-backend -am test -Dtest=RbdPeerBenchmark -Dsurefire.failIfNoSpecifiedTests=false
+ *   mvn -pl rbd-backend -am test -Dtest=RbdPeerBenchmark -Dsurefire.failIfNoSpecifiedTests=false -Dceph.nice=15
  * </pre>
+ * at normal priority (the measured processes inherit it; {@code -Dceph.nice=15} runs the cluster below them).
  */
 class RbdPeerBenchmark {
 
     static final long SIZE = Long.getLong("size", 1L << 30);
     static final int ROUNDS = Integer.getInteger("rounds", 2);
     static final int FIO_SECONDS = Integer.getInteger("fio.seconds", 8);
+    /** Also time qemu-img with its default cache modes (-Ddefaults=true), as extra rows. */
+    static final boolean DEFAULTS = Boolean.getBoolean("defaults");
 
     @Test
     @Timeout(3600)
@@ -57,15 +63,32 @@ class RbdPeerBenchmark {
             writeRandom(src, SIZE);
             double memcpy = memcpyGBps();
             double tapIn = Double.MAX_VALUE, qemuIn = Double.MAX_VALUE, tapOut = Double.MAX_VALUE, qemuOut = Double.MAX_VALUE;
+            double qemuInDefault = Double.MAX_VALUE, qemuOutDefault = Double.MAX_VALUE;
             for (int round = 0; round < ROUNDS; round++) {
                 String tapImage = "bench-tap-" + round;
                 String qemuImage = "bench-qemu-" + round;
+                // The same settings on both sides: librbd's cache off (ours by default; QEMU's cache=none sets
+                // rbd_cache=false), and a file destination written through the page cache and flushed once at
+                // the end (vdi copy's final flush; QEMU's cache=writeback flushes on close, its default for
+                // convert's output, cache=unsafe, never does).
                 tapIn = Math.min(tapIn, time(tapdisk4j, "vdi", "copy", "file://" + src, ceph.uri(tapImage)));
-                qemuIn = Math.min(qemuIn, time(qemuImg, "convert", "-f", "raw", "-O", "raw", src.toString(), ceph.qemu(qemuImage)));
+                qemuIn = Math.min(qemuIn, time(qemuImg, "convert", "-T", "writeback", "-t", "none", "-f", "raw", "-O", "raw",
+                        src.toString(), ceph.qemu(qemuImage)));
                 Path a = dir.resolve("out-tap.raw");
                 Path b = dir.resolve("out-qemu.raw");
                 tapOut = Math.min(tapOut, time(tapdisk4j, "vdi", "copy", ceph.uri(qemuImage), "file://" + a));
-                qemuOut = Math.min(qemuOut, time(qemuImg, "convert", "-f", "raw", "-O", "raw", ceph.qemu(tapImage), b.toString()));
+                qemuOut = Math.min(qemuOut, time(qemuImg, "convert", "-T", "none", "-t", "writeback", "-f", "raw", "-O", "raw",
+                        ceph.qemu(tapImage), b.toString()));
+                if (DEFAULTS) {
+                    // And qemu-img's own defaults (-T writeback: rbd_cache=true; -t unsafe: no flush at all).
+                    Path c = dir.resolve("out-qemu-default.raw");
+                    qemuOutDefault = Math.min(qemuOutDefault, time(qemuImg, "convert", "-f", "raw", "-O", "raw",
+                            ceph.qemu(tapImage), c.toString()));
+                    Files.delete(c);
+                    qemuInDefault = Math.min(qemuInDefault, time(qemuImg, "convert", "-f", "raw", "-O", "raw",
+                            src.toString(), ceph.qemu(qemuImage + "-default")));
+                    ceph.rbd("rm", CephCluster.POOL + "/" + qemuImage + "-default");
+                }
                 if (round == 0) {
                     // Both directions copied the same bytes.
                     if (time(qemuImg, "compare", "-f", "raw", "-F", "raw", a.toString(), src.toString()) < 0
@@ -93,8 +116,9 @@ class RbdPeerBenchmark {
                 }
                 port = Ports.free();
                 Path pid = dir.resolve("qemu-nbd.pid");
-                try (PeerProcess theirs = PeerProcess.start("qemu-nbd", List.of(qemuNbd, "-f", "raw", "-b", "127.0.0.1", "-p",
-                        Integer.toString(port), "-t", "-r", "-x", "", "--fork", "--pid-file", pid.toString(), ceph.qemu(image)),
+                // --cache=none: rbd_cache=false, as ours.
+                try (PeerProcess theirs = PeerProcess.start("qemu-nbd", List.of(qemuNbd, "-f", "raw", "--cache=none", "-b",
+                        "127.0.0.1", "-p", Integer.toString(port), "-t", "-r", "-x", "", "--fork", "--pid-file", pid.toString(), ceph.qemu(image)),
                         dir, pid)) {
                     theirs.awaitLauncherExit(Duration.ofSeconds(60));
                     Ports.awaitListening(port, Duration.ofSeconds(60), null);
@@ -107,6 +131,12 @@ class RbdPeerBenchmark {
             List<PeerFigure> figures = new ArrayList<>();
             figures.add(new PeerFigure("RBD", "vdi copy file -> rbd, " + gib, "qemu-img convert", tapIn, qemuIn, "s", false));
             figures.add(new PeerFigure("RBD", "vdi copy rbd -> file, " + gib, "qemu-img convert", tapOut, qemuOut, "s", false));
+            if (DEFAULTS) {
+                figures.add(new PeerFigure("RBD", "vdi copy file -> rbd, " + gib, "qemu-img convert, its default cache modes",
+                        tapIn, qemuInDefault, "s", false));
+                figures.add(new PeerFigure("RBD", "vdi copy rbd -> file, " + gib, "qemu-img convert -t unsafe (no flush)",
+                        tapOut, qemuOutDefault, "s", false));
+            }
             figures.add(new PeerFigure("RBD NBD export", "nbdcopy -C 4, " + gib, "qemu-nbd", tapCopy, qemuCopy, "s", false));
             figures.add(new PeerFigure("RBD NBD export", "fio 4k randread qd32, " + FIO_SECONDS + " s", "qemu-nbd", tapIops,
                     qemuIops, "IOPS", true));

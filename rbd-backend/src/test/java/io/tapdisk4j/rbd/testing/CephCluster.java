@@ -111,14 +111,14 @@ public final class CephCluster {
 
     /** Starts the OSD again and waits until the monitor sees it up. */
     public void startOsd() {
-        run(List.of(osdDaemon, "-c", conf.toString(), "-i", Integer.toString(osdId)));
+        run(daemon(osdDaemon, "-c", conf.toString(), "-i", Integer.toString(osdId)));
         awaitOsdUp(Duration.ofSeconds(90));
     }
 
     /** SIGKILL to the monitor, then starts it again. */
     public void restartMon() {
         kill("mon.a", true);
-        run(List.of(monDaemon, "-c", conf.toString(), "-i", "a"));
+        run(daemon(monDaemon, "-c", conf.toString(), "-i", "a"));
     }
 
     public void awaitOsdUp(Duration timeout) {
@@ -196,7 +196,7 @@ public final class CephCluster {
         if (!Files.exists(dir.resolve("mon/mon.a/keyring"))) { // mkfs exits 0 even when it refused
             throw new AssertionError("ceph-mon --mkfs did not create the monitor's store in " + dir);
         }
-        run(List.of(monDaemon, "-c", conf.toString(), "-i", "a"));
+        run(daemon(monDaemon, "-c", conf.toString(), "-i", "a"));
         String uuid = UUID.randomUUID().toString();
         String secret = run(List.of("ceph-authtool", "--gen-print-key")).trim();
         Path secretJson = dir.resolve("osd-secret.json");
@@ -207,7 +207,7 @@ public final class CephCluster {
         run(List.of("ceph-authtool", "--create-keyring", d + "/osd." + osdId + ".keyring", "--name", "osd." + osdId,
                 "--add-key", secret));
         run(List.of(osdDaemon, "-c", conf.toString(), "-i", Integer.toString(osdId), "--mkfs", "--osd-uuid", uuid));
-        run(List.of(osdDaemon, "-c", conf.toString(), "-i", Integer.toString(osdId)));
+        run(daemon(osdDaemon, "-c", conf.toString(), "-i", Integer.toString(osdId)));
         ceph("osd", "pool", "create", POOL, "8", "8");
         rbd("pool", "init", POOL);
     }
@@ -246,6 +246,20 @@ public final class CephCluster {
         } catch (IOException | NumberFormatException e) {
             throw new AssertionError("cannot stop " + name + ": " + e, e);
         }
+    }
+
+    /**
+     * A daemon's command line, under {@code nice -n N} when {@code -Dceph.nice=N} is set: benchmarks run the
+     * cluster at a lower priority than the processes they measure, on a shared machine.
+     */
+    private static List<String> daemon(String... cmd) {
+        String nice = System.getProperty("ceph.nice");
+        List<String> out = new ArrayList<>();
+        if (nice != null && !nice.isBlank()) {
+            out.addAll(List.of("nice", "-n", Integer.toString(Integer.parseInt(nice.strip()))));
+        }
+        out.addAll(List.of(cmd));
+        return out;
     }
 
     private String run(List<String> cmd) {
