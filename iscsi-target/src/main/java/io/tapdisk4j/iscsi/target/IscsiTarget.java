@@ -25,6 +25,7 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * An iSCSI target serving one device as LUN 0 on one portal.
@@ -48,6 +49,9 @@ public final class IscsiTarget implements AutoCloseable {
     private final TargetContext context;
     private final ChannelGroup open = new DefaultChannelGroup(GlobalEventExecutor.INSTANCE);
     private final AtomicInteger connections = new AtomicInteger();
+    private static final long REFUSAL_LOG_INTERVAL_NANOS = 10_000_000_000L;
+    private final AtomicLong refused = new AtomicLong();
+    private final AtomicLong nextRefusalLog = new AtomicLong(System.nanoTime());
     private Channel listener;
 
     private IscsiTarget(TargetContext context) {
@@ -84,7 +88,16 @@ public final class IscsiTarget implements AutoCloseable {
                         int n = connections.incrementAndGet();
                         ch.closeFuture().addListener(f -> connections.decrementAndGet());
                         if (n > config.maxConnections()) {
-                            log.warn("refusing {}: {} connections already", ch.remoteAddress(), config.maxConnections());
+                            long refusedSince = refused.incrementAndGet();
+                            long now = System.nanoTime();
+                            long next = nextRefusalLog.get();
+                            // A hostile client can open connections faster than a log can take lines:
+                            // one line per interval, with the count, instead of one per refusal.
+                            if (now - next >= 0 && nextRefusalLog.compareAndSet(next, now + REFUSAL_LOG_INTERVAL_NANOS)) {
+                                refused.addAndGet(-refusedSince);
+                                log.warn("refusing {}: {} connections already ({} refused since the last such line)",
+                                        ch.remoteAddress(), config.maxConnections(), refusedSince);
+                            }
                             ch.close();
                             return;
                         }
