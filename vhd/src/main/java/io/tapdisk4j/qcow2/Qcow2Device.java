@@ -10,6 +10,8 @@ import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.block.Extent;
 import io.tapdisk4j.block.Requests;
 import io.tapdisk4j.block.Writes;
+import io.tapdisk4j.image.AllocationDepth;
+import io.tapdisk4j.image.ImageLayer;
 import io.tapdisk4j.image.Io;
 import io.tapdisk4j.image.LayerExtents;
 import io.tapdisk4j.image.LayerReader;
@@ -29,7 +31,7 @@ import java.util.concurrent.CompletableFuture;
  *   <li>{@link Qcow2Discarder} unmaps and zeroes; {@link Qcow2Resizer} changes the size.</li>
  * </ul>
  */
-public final class Qcow2Device implements BlockDevice {
+public final class Qcow2Device implements ImageLayer {
 
     private final Qcow2Image image;
     private final Qcow2Tables tables;
@@ -65,6 +67,7 @@ public final class Qcow2Device implements BlockDevice {
     }
 
     /** The opened backing image (read-only), or null. */
+    @Override
     public BlockDevice backing() {
         return image.below.device();
     }
@@ -263,7 +266,14 @@ public final class Qcow2Device implements BlockDevice {
         return Io.async(describe(), () -> LayerExtents.of(map, image.below, offset, length, true));
     }
 
+    @Override
+    public CompletableFuture<List<io.tapdisk4j.block.BlockStatus>> allocationDepth(long offset, long length) {
+        BlockDeviceException bad = Requests.checkRange(offset, length, size());
+        return bad != null ? CompletableFuture.failedFuture(bad) : AllocationDepth.of(this, offset, length);
+    }
+
     /** This image's own allocation (clusters it holds or zeroes, not its backing image's). */
+    @Override
     public List<Extent> layerAllocation(long offset, long length) throws BlockDeviceException {
         BlockDeviceException bad = Requests.checkRange(offset, length, size());
         if (bad != null) {

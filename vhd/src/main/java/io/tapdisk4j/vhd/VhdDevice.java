@@ -10,7 +10,9 @@ import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.block.Extent;
 import io.tapdisk4j.block.Requests;
 import io.tapdisk4j.block.Writes;
+import io.tapdisk4j.image.AllocationDepth;
 import io.tapdisk4j.image.BackingLayer;
+import io.tapdisk4j.image.ImageLayer;
 import io.tapdisk4j.image.Io;
 import io.tapdisk4j.image.LayerExtents;
 import io.tapdisk4j.image.LayerReader;
@@ -32,7 +34,7 @@ import java.util.concurrent.CompletableFuture;
  * </ul>
  * Requests run on virtual threads ({@link Io#async}).
  */
-public final class VhdDevice implements BlockDevice {
+public final class VhdDevice implements ImageLayer {
 
     private final VhdImage image;
     private final VhdBlockMap map;
@@ -72,6 +74,11 @@ public final class VhdDevice implements BlockDevice {
     /** The opened parent (read-only), or null. */
     public BlockDevice parent() {
         return image.below.device();
+    }
+
+    @Override
+    public BlockDevice backing() {
+        return parent();
     }
 
     public DeviceUri parentUri() {
@@ -276,13 +283,14 @@ public final class VhdDevice implements BlockDevice {
 
     @Override
     public CompletableFuture<List<io.tapdisk4j.block.BlockStatus>> allocationDepth(long offset, long length) {
-        return VhdAllocationDepth.of(this, offset, length);
+        return AllocationDepth.of(this, offset, length);
     }
 
     /**
      * This image's own allocation (sectors it holds, not its parents'): data extents, and holes for the rest.
      * What a coalesce or a copy of one layer reads.
      */
+    @Override
     public List<Extent> layerAllocation(long offset, long length) throws BlockDeviceException {
         BlockDeviceException bad = Requests.checkRange(offset, length, size());
         if (bad != null) {
