@@ -9,9 +9,9 @@ import io.tapdisk4j.block.Capability;
 import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.block.Extent;
 import io.tapdisk4j.block.Requests;
-import io.tapdisk4j.block.Writes;
 import io.tapdisk4j.image.AllocationDepth;
 import io.tapdisk4j.image.ImageLayer;
+import io.tapdisk4j.image.ImageRequests;
 import io.tapdisk4j.image.Io;
 import io.tapdisk4j.image.LayerExtents;
 import io.tapdisk4j.image.LayerReader;
@@ -151,19 +151,7 @@ public final class Qcow2Device implements ImageLayer {
                 return image.transport.read(at, length);
             }
         }
-        return Io.async(describe(), () -> {
-            image.structureLock.readLock().lock();
-            ByteBuf out = Buffers.direct(length);
-            try {
-                LayerReader.readInto(map, image.transport, image.below, map::readSpecial, offset, length, out);
-                return out;
-            } catch (Throwable t) {
-                out.release();
-                throw t;
-            } finally {
-                image.structureLock.readLock().unlock();
-            }
-        });
+        return ImageRequests.read(image, map, map::readSpecial, offset, length);
     }
 
     @Override
@@ -178,29 +166,7 @@ public final class Qcow2Device implements ImageLayer {
             CompletableFuture<Void> w = image.transport.write(at, data, false);
             return fua ? w.thenCompose(v -> flush()) : w;
         }
-        return Io.async(describe(), () -> {
-            try {
-                image.structureLock.readLock().lock();
-                try {
-                    allocator.write(offset, data);
-                } finally {
-                    image.structureLock.readLock().unlock();
-                }
-            } finally {
-                data.release();
-            }
-            if (fua) {
-                metadata.flush();
-            } else if (metadata.takeThresholdReached()) {
-                Io.async(describe(), metadata::writeBack).exceptionally(t -> {
-                    // the metadata stays dirty and goes out with the next flush, which reports the error
-                    org.slf4j.LoggerFactory.getLogger(Qcow2Device.class).warn("{}: metadata write-back: {}",
-                            describe(), t.getMessage());
-                    return null;
-                });
-            }
-            return null;
-        });
+        return ImageRequests.write(image, allocator::write, metadata, offset, data, fua);
     }
 
     @Override
@@ -208,10 +174,7 @@ public final class Qcow2Device implements ImageLayer {
         if (image.readOnly) {
             return CompletableFuture.completedFuture(null);
         }
-        return Io.async(describe(), () -> {
-            metadata.flush();
-            return null;
-        });
+        return ImageRequests.flush(image, metadata);
     }
 
     @Override
@@ -241,7 +204,7 @@ public final class Qcow2Device implements ImageLayer {
         });
     }
 
-    private void locked(Qcow2Allocator.Body body) throws BlockDeviceException {
+    private void locked(io.tapdisk4j.image.AllocationTable.Body body) throws BlockDeviceException {
         image.structureLock.readLock().lock();
         try {
             body.run();
@@ -251,10 +214,7 @@ public final class Qcow2Device implements ImageLayer {
     }
 
     private BlockDeviceException checkWritable(long offset, long length) {
-        if (closed && !image.readOnly) {
-            return new BlockDeviceException(BlockError.ESHUTDOWN, describe() + " is closed");
-        }
-        return Writes.check(this, image.readOnly, offset, length, size());
+        return ImageRequests.checkWritable(this, image, closed, offset, length);
     }
 
     @Override
@@ -308,27 +268,10 @@ public final class Qcow2Device implements ImageLayer {
         if (closed) {
             return;
         }
-        try {
-            if (!image.readOnly) {
-                image.structureLock.writeLock().lock();
-                try {
-                    metadata.flush();
-                    space.trim();
-                    Io.join(image.transport.flush());
-                } catch (BlockDeviceException e) {
-                    org.slf4j.LoggerFactory.getLogger(Qcow2Device.class).warn("{}: closing: {}", describe(),
-                            e.getMessage());
-                } finally {
-                    image.structureLock.writeLock().unlock();
-                }
-            }
-        } finally {
-            closed = true;
-            try {
-                image.below.close();
-            } finally {
-                image.transport.close();
-            }
-        }
+        closed = true;
+        ImageRequests.close(image, !image.readOnly, () -> {
+            metadata.flush();
+            space.trim();
+        });
     }
 }

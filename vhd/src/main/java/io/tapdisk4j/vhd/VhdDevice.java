@@ -9,10 +9,10 @@ import io.tapdisk4j.block.Capability;
 import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.block.Extent;
 import io.tapdisk4j.block.Requests;
-import io.tapdisk4j.block.Writes;
 import io.tapdisk4j.image.AllocationDepth;
 import io.tapdisk4j.image.BackingLayer;
 import io.tapdisk4j.image.ImageLayer;
+import io.tapdisk4j.image.ImageRequests;
 import io.tapdisk4j.image.Io;
 import io.tapdisk4j.image.LayerExtents;
 import io.tapdisk4j.image.LayerReader;
@@ -150,27 +150,12 @@ public final class VhdDevice implements ImageLayer {
         if (diskType() == DiskType.FIXED) {
             return image.transport.read(offset, length);
         }
-        return Io.async(describe(), () -> {
-            image.structureLock.readLock().lock();
-            ByteBuf out = Buffers.direct(length);
-            try {
-                LayerReader.readInto(map, image.transport, image.below, null, offset, length, out);
-                return out;
-            } catch (Throwable t) {
-                out.release();
-                throw t;
-            } finally {
-                image.structureLock.readLock().unlock();
-            }
-        });
+        return ImageRequests.read(image, map, null, offset, length);
     }
 
     @Override
     public CompletableFuture<Void> write(long offset, ByteBuf data, boolean fua) {
-        int length = data.readableBytes();
-        BlockDeviceException bad = image.readOnly ? new BlockDeviceException(BlockError.EROFS, describe() + " is read-only")
-                : closed ? new BlockDeviceException(BlockError.ESHUTDOWN, describe() + " is closed")
-                : Requests.checkRange(offset, length, size());
+        BlockDeviceException bad = checkWritable(offset, data.readableBytes());
         if (bad != null) {
             data.release();
             return CompletableFuture.failedFuture(bad);
@@ -178,32 +163,7 @@ public final class VhdDevice implements ImageLayer {
         if (diskType() == DiskType.FIXED) {
             return image.transport.write(offset, data, fua);
         }
-        return Io.async(describe(), () -> {
-            try {
-                image.structureLock.readLock().lock();
-                try {
-                    allocator.write(offset, data);
-                } finally {
-                    image.structureLock.readLock().unlock();
-                }
-            } finally {
-                data.release();
-            }
-            if (fua) {
-                metadata.flush();
-            } else if (metadata.takeThresholdReached()) {
-                Io.async(describe(), () -> {
-                    metadata.writeBack();
-                    return null;
-                }).exceptionally(t -> {
-                    // the metadata stays dirty and goes out with the next flush, which reports the error
-                    org.slf4j.LoggerFactory.getLogger(VhdDevice.class).warn("{}: metadata write-back: {}",
-                            describe(), t.getMessage());
-                    return null;
-                });
-            }
-            return null;
-        });
+        return ImageRequests.write(image, allocator::write, metadata, offset, data, fua);
     }
 
     @Override
@@ -211,10 +171,7 @@ public final class VhdDevice implements ImageLayer {
         if (image.readOnly || diskType() == DiskType.FIXED) {
             return image.readOnly ? CompletableFuture.completedFuture(null) : image.transport.flush();
         }
-        return Io.async(describe(), () -> {
-            metadata.flush();
-            return null;
-        });
+        return ImageRequests.flush(image, metadata);
     }
 
     /** Writes dirty BAT sectors and bitmaps behind a flush of the data they describe. */
@@ -260,10 +217,7 @@ public final class VhdDevice implements ImageLayer {
     }
 
     private BlockDeviceException checkWritable(long offset, long length) {
-        if (closed && !image.readOnly) {
-            return new BlockDeviceException(BlockError.ESHUTDOWN, describe() + " is closed");
-        }
-        return Writes.check(this, image.readOnly, offset, length, size());
+        return ImageRequests.checkWritable(this, image, closed, offset, length);
     }
 
     @Override
@@ -333,26 +287,10 @@ public final class VhdDevice implements ImageLayer {
         if (closed) {
             return;
         }
-        try {
-            if (!image.readOnly && diskType() != DiskType.FIXED) {
-                image.structureLock.writeLock().lock();
-                try {
-                    metadata.writeBack();
-                    space.trim();
-                    Io.join(image.transport.flush());
-                } catch (BlockDeviceException e) {
-                    org.slf4j.LoggerFactory.getLogger(VhdDevice.class).warn("{}: closing: {}", describe(), e.getMessage());
-                } finally {
-                    image.structureLock.writeLock().unlock();
-                }
-            }
-        } finally {
-            closed = true;
-            try {
-                image.below.close();
-            } finally {
-                image.transport.close();
-            }
-        }
+        closed = true;
+        ImageRequests.close(image, !image.readOnly && diskType() != DiskType.FIXED, () -> {
+            metadata.writeBack();
+            space.trim();
+        });
     }
 }
