@@ -17,7 +17,7 @@ import java.util.function.LongUnaryOperator;
  *
  * <p>READ data of {@value #OWN_BUFFER} bytes or more is not cumulated: once its header is read, the data
  * gets a buffer of its own, which the bytes already received are copied into and which, with
- * {@link #directReadBuffer()} (see {@code NbdClientReads}), the socket then reads the rest into. Large
+ * {@link #directReadBuffer()} (see {@link DirectReads}), the socket then reads the rest into. Large
  * READ replies so cost one kernel copy and no copy in user space, as they do in a C client that receives
  * into its destination, instead of being copied, and copied again as the cumulation grows, behind a read
  * buffer.

@@ -10,7 +10,11 @@ import java.util.List;
 /**
  * Client to server. Three phases: the client's 32-bit flags, then option requests (IHAVEOPT, option,
  * length, data), then, once the negotiation says so ({@link #enterTransmission()}), transmission requests.
- * A WRITE's payload becomes a retained slice of the received bytes (no copy).
+ * A WRITE's payload becomes a retained slice of the received bytes (no copy); one of {@value #OWN_BUFFER}
+ * bytes or more that has not wholly arrived with its header gets a buffer of its own instead, which the
+ * bytes already received are copied into and which, with {@link #directReadBuffer()} (see
+ * {@link DirectReads}), the socket reads the rest into: large writes cost one kernel copy and no copy in
+ * user space, instead of being copied into the cumulation, and again as it grows.
  *
  * <p>Hostile input is bounded: option data beyond {@code maxOptionLength} and WRITE payloads beyond
  * {@code maxPayload} are discarded as they arrive (never buffered) and the message is passed on marked
@@ -24,12 +28,25 @@ public final class NbdServerDecoder extends ByteToMessageDecoder {
 
     public static final int DEFAULT_MAX_OPTION_LENGTH = 64 * 1024;
 
+    /** WRITE payloads from this size up are received into a buffer of their own. */
+    public static final int OWN_BUFFER = 64 * 1024;
+    /** Below this many missing bytes the socket reads into an ordinary buffer (the copy is small). */
+    static final int DIRECT_READ_MIN = 16 * 1024;
+
     private final int maxOptionLength;
     private final int maxPayload;
     private Phase phase = Phase.CLIENT_FLAGS;
     private long discarding;
     /** After a bad magic number nothing more can be framed: the rest is dropped while the channel closes. */
     private boolean corrupt;
+    private ChannelHandlerContext ctx;
+    /** The WRITE being received into its own buffer (writer index: bytes so far), else null. */
+    private ByteBuf payload;
+    private int payloadFlags;
+    private long payloadCookie;
+    private long payloadOffset;
+    /** The slice of {@code payload} last handed out for a read straight into it. */
+    private ByteBuf directRead;
 
     public NbdServerDecoder(int maxOptionLength, int maxPayload) {
         this.maxOptionLength = maxOptionLength;
@@ -38,6 +55,66 @@ public final class NbdServerDecoder extends ByteToMessageDecoder {
 
     public NbdServerDecoder() {
         this(DEFAULT_MAX_OPTION_LENGTH, NbdProtocol.DEFAULT_MAX_PAYLOAD);
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+    }
+
+    @Override
+    protected void handlerRemoved0(ChannelHandlerContext ctx) {
+        if (payload != null) {
+            payload.release();
+            payload = null;
+        }
+    }
+
+    /**
+     * Where the socket's next read should go: the missing part of the WRITE payload being received (a slice
+     * of its buffer, which the channel's read passes on to {@link #channelRead}), or null for an ordinary
+     * read buffer: when no large payload is under way, little of it is missing, or something before this
+     * decoder (TLS) transforms the bytes.
+     */
+    public ByteBuf directReadBuffer() {
+        if (payload == null || corrupt || ctx == null || ctx.pipeline().first() != this
+                || internalBuffer().isReadable()) {
+            return null;
+        }
+        int missing = payload.writableBytes();
+        if (missing < DIRECT_READ_MIN) {
+            return null;
+        }
+        ByteBuf slice = payload.retainedSlice(payload.writerIndex(), missing);
+        slice.clear();
+        directRead = slice;
+        return slice;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
+        if (msg != null && msg == directRead) {
+            directRead = null;
+            ByteBuf slice = (ByteBuf) msg;
+            int n = slice.readableBytes();
+            slice.release();
+            if (payload == null) {
+                return; // the decoder was removed meanwhile: the data has no one to go to
+            }
+            payload.writerIndex(payload.writerIndex() + n); // the bytes are already in place
+            if (!payload.isWritable()) {
+                ctx.fireChannelRead(completePayload());
+            }
+            return;
+        }
+        super.channelRead(ctx, msg);
+    }
+
+    private NbdRequest completePayload() {
+        ByteBuf data = payload;
+        payload = null;
+        return new NbdRequest(payloadFlags, NbdProtocol.CMD_WRITE, payloadCookie, payloadOffset, data.readableBytes(),
+                data, false);
     }
 
     public Phase phase() {
@@ -61,6 +138,14 @@ public final class NbdServerDecoder extends ByteToMessageDecoder {
         if (corrupt) {
             in.skipBytes(in.readableBytes());
             return;
+        }
+        if (payload != null) {
+            in.readBytes(payload, Math.min(payload.writableBytes(), in.readableBytes()));
+            if (payload.isWritable()) {
+                return;
+            }
+            out.add(completePayload());
+            return; // the decode loop calls again for what follows
         }
         if (discarding > 0) {
             int n = (int) Math.min(discarding, in.readableBytes());
@@ -162,6 +247,14 @@ public final class NbdServerDecoder extends ByteToMessageDecoder {
             return;
         }
         if (in.readableBytes() < NbdProtocol.REQUEST_HEADER + length) {
+            if (length >= OWN_BUFFER && ctx != null) {
+                in.skipBytes(NbdProtocol.REQUEST_HEADER);
+                payload = ctx.alloc().directBuffer((int) length, (int) length);
+                payloadFlags = flags;
+                payloadCookie = cookie;
+                payloadOffset = offset;
+                in.readBytes(payload, in.readableBytes());
+            }
             return;
         }
         in.skipBytes(NbdProtocol.REQUEST_HEADER);
