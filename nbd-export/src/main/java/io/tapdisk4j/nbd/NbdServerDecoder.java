@@ -30,9 +30,6 @@ public final class NbdServerDecoder extends ByteToMessageDecoder {
 
     /** WRITE payloads from this size up are received into a buffer of their own. */
     public static final int OWN_BUFFER = 64 * 1024;
-    /** Below this many missing bytes the socket reads into an ordinary buffer (the copy is small). */
-    static final int DIRECT_READ_MIN = 16 * 1024;
-
     private final int maxOptionLength;
     private final int maxPayload;
     private Phase phase = Phase.CLIENT_FLAGS;
@@ -40,13 +37,11 @@ public final class NbdServerDecoder extends ByteToMessageDecoder {
     /** After a bad magic number nothing more can be framed: the rest is dropped while the channel closes. */
     private boolean corrupt;
     private ChannelHandlerContext ctx;
-    /** The WRITE being received into its own buffer (writer index: bytes so far), else null. */
-    private ByteBuf payload;
+    /** The WRITE being received into its own buffer, and its header. */
+    private final OwnPayload payload = new OwnPayload();
     private int payloadFlags;
     private long payloadCookie;
     private long payloadOffset;
-    /** The slice of {@code payload} last handed out for a read straight into it. */
-    private ByteBuf directRead;
 
     public NbdServerDecoder(int maxOptionLength, int maxPayload) {
         this.maxOptionLength = maxOptionLength;
@@ -64,10 +59,7 @@ public final class NbdServerDecoder extends ByteToMessageDecoder {
 
     @Override
     protected void handlerRemoved0(ChannelHandlerContext ctx) {
-        if (payload != null) {
-            payload.release();
-            payload = null;
-        }
+        payload.release();
     }
 
     /**
@@ -77,42 +69,24 @@ public final class NbdServerDecoder extends ByteToMessageDecoder {
      * decoder (TLS) transforms the bytes.
      */
     public ByteBuf directReadBuffer() {
-        if (payload == null || corrupt || ctx == null || ctx.pipeline().first() != this
-                || internalBuffer().isReadable()) {
+        if (corrupt || ctx == null || ctx.pipeline().first() != this || internalBuffer().isReadable()) {
             return null;
         }
-        int missing = payload.writableBytes();
-        if (missing < DIRECT_READ_MIN) {
-            return null;
-        }
-        ByteBuf slice = payload.retainedSlice(payload.writerIndex(), missing);
-        slice.clear();
-        directRead = slice;
-        return slice;
+        return payload.readTarget();
     }
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
-        if (msg != null && msg == directRead) {
-            directRead = null;
-            ByteBuf slice = (ByteBuf) msg;
-            int n = slice.readableBytes();
-            slice.release();
-            if (payload == null) {
-                return; // the decoder was removed meanwhile: the data has no one to go to
+        switch (payload.received(msg)) {
+            case NOT_MINE -> super.channelRead(ctx, msg);
+            case COMPLETE -> ctx.fireChannelRead(completePayload());
+            case MORE, ORPHAN -> {
             }
-            payload.writerIndex(payload.writerIndex() + n); // the bytes are already in place
-            if (!payload.isWritable()) {
-                ctx.fireChannelRead(completePayload());
-            }
-            return;
         }
-        super.channelRead(ctx, msg);
     }
 
     private NbdRequest completePayload() {
-        ByteBuf data = payload;
-        payload = null;
+        ByteBuf data = payload.take();
         return new NbdRequest(payloadFlags, NbdProtocol.CMD_WRITE, payloadCookie, payloadOffset, data.readableBytes(),
                 data, false);
     }
@@ -139,9 +113,8 @@ public final class NbdServerDecoder extends ByteToMessageDecoder {
             in.skipBytes(in.readableBytes());
             return;
         }
-        if (payload != null) {
-            in.readBytes(payload, Math.min(payload.writableBytes(), in.readableBytes()));
-            if (payload.isWritable()) {
+        if (payload.active()) {
+            if (!payload.fill(in)) {
                 return;
             }
             out.add(completePayload());
@@ -249,11 +222,10 @@ public final class NbdServerDecoder extends ByteToMessageDecoder {
         if (in.readableBytes() < NbdProtocol.REQUEST_HEADER + length) {
             if (length >= OWN_BUFFER && ctx != null) {
                 in.skipBytes(NbdProtocol.REQUEST_HEADER);
-                payload = ctx.alloc().directBuffer((int) length, (int) length);
                 payloadFlags = flags;
                 payloadCookie = cookie;
                 payloadOffset = offset;
-                in.readBytes(payload, in.readableBytes());
+                payload.start(ctx.alloc(), (int) length, in);
             }
             return;
         }
