@@ -132,22 +132,10 @@ class NbdServerCodecTest {
         ch.finishAndReleaseAll();
     }
 
-    static byte[] pattern(int n, int seed) {
-        byte[] b = new byte[n];
-        new java.util.Random(seed).nextBytes(b);
-        return b;
-    }
-
-    static byte[] bytes(ByteBuf b) {
-        byte[] out = new byte[b.readableBytes()];
-        b.getBytes(b.readerIndex(), out);
-        return out;
-    }
-
     @Test
     void largeWritePayloadGetsABufferOfItsOwnAcrossFragments() {
         int len = 300_000;
-        byte[] data = pattern(len, 1);
+        byte[] data = NbdClientCodecTest.pattern(len, 1);
         EmbeddedChannel ch = transmission(NbdProtocol.DEFAULT_MAX_PAYLOAD);
         ByteBuf all = request(0, NbdProtocol.CMD_WRITE, 5, 8192, len, data);
         all.writeBytes(request(0, NbdProtocol.CMD_FLUSH, 6, 0, 0, null));
@@ -161,7 +149,7 @@ class NbdServerCodecTest {
         assertEquals(8192, w.offset());
         assertEquals(len, w.length());
         assertEquals(len, w.data().capacity(), "its own buffer, not a slice of a cumulation");
-        assertArrayEquals(data, bytes(w.data()));
+        assertArrayEquals(data, NbdClientCodecTest.bytes(w.data()));
         w.release();
         NbdRequest f = ch.readInbound();
         assertEquals(NbdProtocol.CMD_FLUSH, f.type());
@@ -171,7 +159,7 @@ class NbdServerCodecTest {
     @Test
     void theSocketReadsStraightIntoLargeWritePayloads() {
         int len = 200_000;
-        byte[] data = pattern(len, 2);
+        byte[] data = NbdClientCodecTest.pattern(len, 2);
         NbdServerDecoder d = new NbdServerDecoder(1024, NbdProtocol.DEFAULT_MAX_PAYLOAD);
         d.enterTransmission();
         EmbeddedChannel ch = new EmbeddedChannel(d);
@@ -195,7 +183,7 @@ class NbdServerCodecTest {
         assertEquals(7, w.cookie());
         assertTrue(w.has(NbdProtocol.CMD_FLAG_FUA));
         assertEquals(1L << 33, w.offset());
-        assertArrayEquals(data, bytes(w.data()));
+        assertArrayEquals(data, NbdClientCodecTest.bytes(w.data()));
         w.release();
         assertFalse(ch.finish());
     }
