@@ -17,7 +17,7 @@ import java.util.function.LongUnaryOperator;
  *
  * <p>READ data of {@value #OWN_BUFFER} bytes or more is not cumulated: once its header is read, the data
  * gets a buffer of its own, which the bytes already received are copied into and which, with
- * {@link #directReadBuffer()} (see {@code NbdClientReads}), the socket then reads the rest into. Large
+ * {@link #directReadBuffer()} (see {@link DirectReads}), the socket then reads the rest into. Large
  * READ replies so cost one kernel copy and no copy in user space, as they do in a C client that receives
  * into its destination, instead of being copied, and copied again as the cumulation grows, behind a read
  * buffer.
@@ -37,17 +37,13 @@ public final class NbdClientDecoder extends ByteToMessageDecoder {
 
     /** READ data from this size up is received into a buffer of its own. */
     public static final int OWN_BUFFER = 64 * 1024;
-    /** Below this many missing bytes the socket reads into an ordinary buffer (the copy is small). */
-    static final int DIRECT_READ_MIN = 16 * 1024;
 
-    /** The data of the reply being received, while it is incomplete (writer index: bytes so far), else null. */
-    private ByteBuf payload;
+    /** The data of the reply being received into its own buffer. */
+    private final OwnPayload payload = new OwnPayload();
     private long payloadCookie;
     private int payloadFlags;
     /** The 8-byte offset head of an OFFSET_DATA chunk; null for a simple reply. */
     private ByteBuf payloadHead;
-    /** The slice of {@code payload} last handed out for a read straight into it. */
-    private ByteBuf directRead;
 
     public NbdClientDecoder(int maxPayload) {
         this.maxChunk = maxPayload + 4096;
@@ -75,36 +71,20 @@ public final class NbdClientDecoder extends ByteToMessageDecoder {
      * something before this decoder (TLS) transforms the bytes.
      */
     public ByteBuf directReadBuffer() {
-        if (payload == null || corrupt || ctx == null || ctx.pipeline().first() != this || internalBuffer().isReadable()) {
+        if (corrupt || ctx == null || ctx.pipeline().first() != this || internalBuffer().isReadable()) {
             return null;
         }
-        int missing = payload.writableBytes();
-        if (missing < DIRECT_READ_MIN) {
-            return null;
-        }
-        ByteBuf slice = payload.retainedSlice(payload.writerIndex(), missing);
-        slice.clear();
-        directRead = slice;
-        return slice;
+        return payload.readTarget();
     }
 
     @Override
     public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
-        if (msg != null && msg == directRead) {
-            directRead = null;
-            ByteBuf slice = (ByteBuf) msg;
-            int n = slice.readableBytes();
-            slice.release();
-            if (payload == null) {
-                return; // the decoder was removed meanwhile: the data has no one to go to
+        switch (payload.received(msg)) {
+            case NOT_MINE -> super.channelRead(ctx, msg);
+            case COMPLETE -> ctx.fireChannelRead(completePayload());
+            case MORE, ORPHAN -> {
             }
-            payload.writerIndex(payload.writerIndex() + n); // the bytes are already in place
-            if (!payload.isWritable()) {
-                ctx.fireChannelRead(completePayload());
-            }
-            return;
         }
-        super.channelRead(ctx, msg);
     }
 
     @Override
@@ -113,10 +93,7 @@ public final class NbdClientDecoder extends ByteToMessageDecoder {
     }
 
     private void releasePayload() {
-        if (payload != null) {
-            payload.release();
-            payload = null;
-        }
+        payload.release();
         if (payloadHead != null) {
             payloadHead.release();
             payloadHead = null;
@@ -125,17 +102,15 @@ public final class NbdClientDecoder extends ByteToMessageDecoder {
 
     /** Starts receiving {@code length} bytes of READ data into a buffer of their own, with what {@code in} has. */
     private void startPayload(ByteBuf in, long cookie, int flags, ByteBuf head, int length) {
-        payload = ctx.alloc().directBuffer(length, length);
         payloadCookie = cookie;
         payloadFlags = flags;
         payloadHead = head;
-        in.readBytes(payload, Math.min(length, in.readableBytes()));
+        payload.start(ctx.alloc(), length, in);
     }
 
     private Object completePayload() {
-        ByteBuf data = payload;
+        ByteBuf data = payload.take();
         ByteBuf head = payloadHead;
-        payload = null;
         payloadHead = null;
         return head == null ? new NbdSimpleReply(payloadCookie, 0, data)
                 : new NbdChunk(payloadCookie, payloadFlags, NbdProtocol.REPLY_TYPE_OFFSET_DATA, head, data);
@@ -202,9 +177,8 @@ public final class NbdClientDecoder extends ByteToMessageDecoder {
     }
 
     private void decodeReply(ByteBuf in, List<Object> out) {
-        if (payload != null) {
-            in.readBytes(payload, Math.min(payload.writableBytes(), in.readableBytes()));
-            if (payload.isWritable()) {
+        if (payload.active()) {
+            if (!payload.fill(in)) {
                 return;
             }
             out.add(completePayload());

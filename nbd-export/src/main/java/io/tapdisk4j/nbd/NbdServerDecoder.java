@@ -10,7 +10,11 @@ import java.util.List;
 /**
  * Client to server. Three phases: the client's 32-bit flags, then option requests (IHAVEOPT, option,
  * length, data), then, once the negotiation says so ({@link #enterTransmission()}), transmission requests.
- * A WRITE's payload becomes a retained slice of the received bytes (no copy).
+ * A WRITE's payload becomes a retained slice of the received bytes (no copy); one of {@value #OWN_BUFFER}
+ * bytes or more that has not wholly arrived with its header gets a buffer of its own instead, which the
+ * bytes already received are copied into and which, with {@link #directReadBuffer()} (see
+ * {@link DirectReads}), the socket reads the rest into: large writes cost one kernel copy and no copy in
+ * user space, instead of being copied into the cumulation, and again as it grows.
  *
  * <p>Hostile input is bounded: option data beyond {@code maxOptionLength} and WRITE payloads beyond
  * {@code maxPayload} are discarded as they arrive (never buffered) and the message is passed on marked
@@ -24,12 +28,20 @@ public final class NbdServerDecoder extends ByteToMessageDecoder {
 
     public static final int DEFAULT_MAX_OPTION_LENGTH = 64 * 1024;
 
+    /** WRITE payloads from this size up are received into a buffer of their own. */
+    public static final int OWN_BUFFER = 64 * 1024;
     private final int maxOptionLength;
     private final int maxPayload;
     private Phase phase = Phase.CLIENT_FLAGS;
     private long discarding;
     /** After a bad magic number nothing more can be framed: the rest is dropped while the channel closes. */
     private boolean corrupt;
+    private ChannelHandlerContext ctx;
+    /** The WRITE being received into its own buffer, and its header. */
+    private final OwnPayload payload = new OwnPayload();
+    private int payloadFlags;
+    private long payloadCookie;
+    private long payloadOffset;
 
     public NbdServerDecoder(int maxOptionLength, int maxPayload) {
         this.maxOptionLength = maxOptionLength;
@@ -38,6 +50,45 @@ public final class NbdServerDecoder extends ByteToMessageDecoder {
 
     public NbdServerDecoder() {
         this(DEFAULT_MAX_OPTION_LENGTH, NbdProtocol.DEFAULT_MAX_PAYLOAD);
+    }
+
+    @Override
+    public void handlerAdded(ChannelHandlerContext ctx) {
+        this.ctx = ctx;
+    }
+
+    @Override
+    protected void handlerRemoved0(ChannelHandlerContext ctx) {
+        payload.release();
+    }
+
+    /**
+     * Where the socket's next read should go: the missing part of the WRITE payload being received (a slice
+     * of its buffer, which the channel's read passes on to {@link #channelRead}), or null for an ordinary
+     * read buffer: when no large payload is under way, little of it is missing, or something before this
+     * decoder (TLS) transforms the bytes.
+     */
+    public ByteBuf directReadBuffer() {
+        if (corrupt || ctx == null || ctx.pipeline().first() != this || internalBuffer().isReadable()) {
+            return null;
+        }
+        return payload.readTarget();
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
+        switch (payload.received(msg)) {
+            case NOT_MINE -> super.channelRead(ctx, msg);
+            case COMPLETE -> ctx.fireChannelRead(completePayload());
+            case MORE, ORPHAN -> {
+            }
+        }
+    }
+
+    private NbdRequest completePayload() {
+        ByteBuf data = payload.take();
+        return new NbdRequest(payloadFlags, NbdProtocol.CMD_WRITE, payloadCookie, payloadOffset, data.readableBytes(),
+                data, false);
     }
 
     public Phase phase() {
@@ -61,6 +112,13 @@ public final class NbdServerDecoder extends ByteToMessageDecoder {
         if (corrupt) {
             in.skipBytes(in.readableBytes());
             return;
+        }
+        if (payload.active()) {
+            if (!payload.fill(in)) {
+                return;
+            }
+            out.add(completePayload());
+            return; // the decode loop calls again for what follows
         }
         if (discarding > 0) {
             int n = (int) Math.min(discarding, in.readableBytes());
@@ -162,6 +220,13 @@ public final class NbdServerDecoder extends ByteToMessageDecoder {
             return;
         }
         if (in.readableBytes() < NbdProtocol.REQUEST_HEADER + length) {
+            if (length >= OWN_BUFFER && ctx != null) {
+                in.skipBytes(NbdProtocol.REQUEST_HEADER);
+                payloadFlags = flags;
+                payloadCookie = cookie;
+                payloadOffset = offset;
+                payload.start(ctx.alloc(), (int) length, in);
+            }
             return;
         }
         in.skipBytes(NbdProtocol.REQUEST_HEADER);

@@ -66,6 +66,21 @@ public final class Io {
         }
     }
 
+    /** Waits for every future; throws the first failure once all have completed. */
+    public static void joinAll(java.util.List<CompletableFuture<Void>> all) throws BlockDeviceException {
+        BlockDeviceException first = null;
+        for (CompletableFuture<Void> f : all) {
+            try {
+                join(f);
+            } catch (BlockDeviceException e) {
+                first = first == null ? e : first;
+            }
+        }
+        if (first != null) {
+            throw first;
+        }
+    }
+
     public static <T> T join(Supplier<CompletableFuture<T>> s) throws BlockDeviceException {
         return join(s.get());
     }

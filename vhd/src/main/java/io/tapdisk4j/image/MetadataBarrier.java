@@ -44,16 +44,6 @@ public final class MetadataBarrier {
         for (Write w : writes) {
             io.add(Io.writeAsync(file, w.offset(), w.bytes()));
         }
-        BlockDeviceException first = null;
-        for (CompletableFuture<Void> f : io) {
-            try {
-                Io.join(f);
-            } catch (BlockDeviceException e) {
-                first = first == null ? e : first;
-            }
-        }
-        if (first != null) {
-            throw first;
-        }
+        Io.joinAll(io);
     }
 }

@@ -43,6 +43,13 @@ public final class PendingAllocation {
         return List.copyOf(joined);
     }
 
+    /** No more joiners; waits for the writes that joined (each reports its own failure). */
+    public void closeAndAwaitJoined() {
+        for (CompletableFuture<Void> f : close()) {
+            f.handle((v, t) -> null).join();
+        }
+    }
+
     /** The offset once placed, or -1 when it failed or cannot be joined. */
     public long awaitPlace() {
         return placed.handle((v, t) -> t == null ? v : -1L).join();

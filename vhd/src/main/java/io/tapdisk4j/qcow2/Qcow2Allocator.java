@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDeviceException;
 import io.tapdisk4j.block.Buffers;
+import io.tapdisk4j.image.AllocationTable;
 import io.tapdisk4j.image.Io;
 import io.tapdisk4j.image.LayerReader;
 import io.tapdisk4j.image.PendingAllocation;
@@ -11,7 +12,6 @@ import io.tapdisk4j.image.PendingAllocation;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * The write path of a qcow2 image: writes into clusters it holds, and allocation on first write (and copy on
@@ -29,7 +29,7 @@ final class Qcow2Allocator {
     private final Qcow2Space space;
     private final Qcow2Refcounts refs;
     private final Qcow2MetadataWriter metadata;
-    private final ConcurrentHashMap<Long, PendingAllocation> allocating = new ConcurrentHashMap<>();
+    private final AllocationTable allocating = new AllocationTable();
 
     Qcow2Allocator(Qcow2Image image, Qcow2Tables tables, Qcow2ClusterMap map, Qcow2Space space, Qcow2Refcounts refs,
                    Qcow2MetadataWriter metadata) {
@@ -82,17 +82,7 @@ final class Qcow2Allocator {
             }
             pos += n;
         }
-        BlockDeviceException first = null;
-        for (CompletableFuture<Void> p : parts) {
-            try {
-                Io.join(p);
-            } catch (BlockDeviceException e) {
-                first = first == null ? e : first;
-            }
-        }
-        if (first != null) {
-            throw first;
-        }
+        Io.joinAll(parts);
     }
 
     /** Where {@code n} bytes at {@code pos} (inside one cluster) can be written in place, or -1. */
@@ -114,7 +104,7 @@ final class Qcow2Allocator {
         long p = pos;
         while (p + cs <= end && n < 256) {
             Qcow2ClusterMap.Lookup l = map.lookup(p);
-            if (l.entry() != 0 || l.bitmap() != 0 || allocating.containsKey(p >>> image.clusterBits)) {
+            if (l.entry() != 0 || l.bitmap() != 0 || allocating.busy(p >>> image.clusterBits)) {
                 break;
             }
             n++;
@@ -162,9 +152,9 @@ final class Qcow2Allocator {
                     continue;
                 }
                 PendingAllocation mine = new PendingAllocation((a, b) -> 0);
-                PendingAllocation other = allocating.putIfAbsent(cluster, mine);
+                PendingAllocation other = allocating.claim(cluster, mine);
                 if (other != null) {
-                    if (join(other, in, slice)) {
+                    if (AllocationTable.join(other, 0, 0, image.transport, in, slice)) {
                         return;
                     }
                     continue;
@@ -178,9 +168,7 @@ final class Qcow2Allocator {
                         return;
                     }
                 } finally {
-                    allocating.remove(cluster, mine);
-                    mine.placed.complete(-1L);
-                    mine.published.complete(published);
+                    allocating.release(cluster, mine, published);
                 }
             }
         } finally {
@@ -206,11 +194,7 @@ final class Qcow2Allocator {
      */
     private boolean fillSubclusters(long pos, int in, ByteBuf slice) throws BlockDeviceException {
         long cluster = pos >>> image.clusterBits;
-        PendingAllocation mine = PendingAllocation.closedMarker();
-        PendingAllocation other;
-        while ((other = allocating.putIfAbsent(cluster, mine)) != null) {
-            other.published.handle((v, t) -> null).join();
-        }
+        PendingAllocation mine = allocating.claimWaiting(cluster);
         try {
             Qcow2ClusterMap.Lookup l = map.lookup(pos);
             if (!inPlace(l.entry())) {
@@ -239,26 +223,8 @@ final class Qcow2Allocator {
             l.table().set(l.index(), l.entry(), bm);
             return true;
         } finally {
-            allocating.remove(cluster, mine);
-            mine.published.complete(true);
+            allocating.release(cluster, mine, true);
         }
-    }
-
-    private boolean join(PendingAllocation pending, int in, ByteBuf slice) throws BlockDeviceException {
-        long p = pending.awaitPlace();
-        CompletableFuture<Void> done = p < 0 ? null : pending.join(0, 0);
-        if (done == null) {
-            pending.published.handle((v, t) -> null).join();
-            return false;
-        }
-        try {
-            Io.join(image.transport.write(p + in, slice.retain(), false));
-            done.complete(null);
-        } catch (Throwable e) {
-            done.completeExceptionally(e);
-            throw e;
-        }
-        return pending.awaitPublished();
     }
 
     /** The L2 table for virtual offset {@code pos}, allocating an empty one when there is none. */
@@ -315,20 +281,12 @@ final class Qcow2Allocator {
             }
         }
         BlockDeviceException failure = null;
-        for (CompletableFuture<Void> f : io) {
-            try {
-                Io.join(f);
-            } catch (BlockDeviceException e) {
-                failure = failure == null ? e : failure;
-            }
+        try {
+            Io.joinAll(io);
+        } catch (BlockDeviceException e) {
+            failure = e;
         }
-        for (CompletableFuture<Void> f : pending.close()) {
-            try {
-                Io.join(f);
-            } catch (BlockDeviceException e) {
-                // that writer reports its own failure
-            }
-        }
+        pending.closeAndAwaitJoined(); // each joined writer reports its own failure
         if (failure != null) {
             throw failure; // the cluster stays unreferenced: a leak, never a corruption
         }
@@ -345,7 +303,7 @@ final class Qcow2Allocator {
         boolean ok = true;
         for (int k = 0; k < clusters && ok; k++) {
             PendingAllocation p = PendingAllocation.closedMarker();
-            if (allocating.putIfAbsent(first + k, p) == null) {
+            if (allocating.claim(first + k, p) == null) {
                 mine.add(p);
             } else {
                 ok = false;
@@ -375,9 +333,7 @@ final class Qcow2Allocator {
             if (len % cs != 0 && !space.fresh(host)) {
                 io.add(Io.zero(image.transport, host + len, cs - len % cs));
             }
-            for (CompletableFuture<Void> f : io) {
-                Io.join(f);
-            }
+            Io.joinAll(io);
             int index = (int) (first % image.header.l2Entries());
             for (int k = 0; k < clusters; k++) {
                 t.set(index + k, (host + ((long) k << image.clusterBits)) | L2Entry.COPIED,
@@ -388,8 +344,7 @@ final class Qcow2Allocator {
             return true;
         } finally {
             for (int k = 0; k < mine.size(); k++) {
-                allocating.remove(first + k, mine.get(k));
-                mine.get(k).published.complete(published);
+                allocating.release(first + k, mine.get(k), published);
             }
         }
     }
@@ -409,22 +364,8 @@ final class Qcow2Allocator {
     }
 
     /** Holds a cluster against allocation while {@code body} changes its entry (discard, zeroes). */
-    void holding(long cluster, Body body) throws BlockDeviceException {
-        PendingAllocation mine = PendingAllocation.closedMarker();
-        PendingAllocation other;
-        while ((other = allocating.putIfAbsent(cluster, mine)) != null) {
-            other.published.handle((v, t) -> null).join();
-        }
-        try {
-            body.run();
-        } finally {
-            allocating.remove(cluster, mine);
-            mine.published.complete(false);
-        }
-    }
-
-    interface Body {
-        void run() throws BlockDeviceException;
+    void holding(long cluster, AllocationTable.Body body) throws BlockDeviceException {
+        allocating.holding(cluster, body);
     }
 
     L2Table tableFor(long pos) throws BlockDeviceException {

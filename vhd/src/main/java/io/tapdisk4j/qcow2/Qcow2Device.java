@@ -9,7 +9,9 @@ import io.tapdisk4j.block.Capability;
 import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.block.Extent;
 import io.tapdisk4j.block.Requests;
-import io.tapdisk4j.block.Writes;
+import io.tapdisk4j.image.AllocationDepth;
+import io.tapdisk4j.image.ImageLayer;
+import io.tapdisk4j.image.ImageRequests;
 import io.tapdisk4j.image.Io;
 import io.tapdisk4j.image.LayerExtents;
 import io.tapdisk4j.image.LayerReader;
@@ -29,7 +31,7 @@ import java.util.concurrent.CompletableFuture;
  *   <li>{@link Qcow2Discarder} unmaps and zeroes; {@link Qcow2Resizer} changes the size.</li>
  * </ul>
  */
-public final class Qcow2Device implements BlockDevice {
+public final class Qcow2Device implements ImageLayer {
 
     private final Qcow2Image image;
     private final Qcow2Tables tables;
@@ -65,6 +67,7 @@ public final class Qcow2Device implements BlockDevice {
     }
 
     /** The opened backing image (read-only), or null. */
+    @Override
     public BlockDevice backing() {
         return image.below.device();
     }
@@ -148,19 +151,7 @@ public final class Qcow2Device implements BlockDevice {
                 return image.transport.read(at, length);
             }
         }
-        return Io.async(describe(), () -> {
-            image.structureLock.readLock().lock();
-            ByteBuf out = Buffers.direct(length);
-            try {
-                LayerReader.readInto(map, image.transport, image.below, map::readSpecial, offset, length, out);
-                return out;
-            } catch (Throwable t) {
-                out.release();
-                throw t;
-            } finally {
-                image.structureLock.readLock().unlock();
-            }
-        });
+        return ImageRequests.read(image, map, map::readSpecial, offset, length);
     }
 
     @Override
@@ -175,29 +166,7 @@ public final class Qcow2Device implements BlockDevice {
             CompletableFuture<Void> w = image.transport.write(at, data, false);
             return fua ? w.thenCompose(v -> flush()) : w;
         }
-        return Io.async(describe(), () -> {
-            try {
-                image.structureLock.readLock().lock();
-                try {
-                    allocator.write(offset, data);
-                } finally {
-                    image.structureLock.readLock().unlock();
-                }
-            } finally {
-                data.release();
-            }
-            if (fua) {
-                metadata.flush();
-            } else if (metadata.takeThresholdReached()) {
-                Io.async(describe(), metadata::writeBack).exceptionally(t -> {
-                    // the metadata stays dirty and goes out with the next flush, which reports the error
-                    org.slf4j.LoggerFactory.getLogger(Qcow2Device.class).warn("{}: metadata write-back: {}",
-                            describe(), t.getMessage());
-                    return null;
-                });
-            }
-            return null;
-        });
+        return ImageRequests.write(image, allocator::write, metadata, offset, data, fua);
     }
 
     @Override
@@ -205,10 +174,7 @@ public final class Qcow2Device implements BlockDevice {
         if (image.readOnly) {
             return CompletableFuture.completedFuture(null);
         }
-        return Io.async(describe(), () -> {
-            metadata.flush();
-            return null;
-        });
+        return ImageRequests.flush(image, metadata);
     }
 
     @Override
@@ -238,7 +204,7 @@ public final class Qcow2Device implements BlockDevice {
         });
     }
 
-    private void locked(Qcow2Allocator.Body body) throws BlockDeviceException {
+    private void locked(io.tapdisk4j.image.AllocationTable.Body body) throws BlockDeviceException {
         image.structureLock.readLock().lock();
         try {
             body.run();
@@ -248,10 +214,7 @@ public final class Qcow2Device implements BlockDevice {
     }
 
     private BlockDeviceException checkWritable(long offset, long length) {
-        if (closed && !image.readOnly) {
-            return new BlockDeviceException(BlockError.ESHUTDOWN, describe() + " is closed");
-        }
-        return Writes.check(this, image.readOnly, offset, length, size());
+        return ImageRequests.checkWritable(this, image, closed, offset, length);
     }
 
     @Override
@@ -263,7 +226,14 @@ public final class Qcow2Device implements BlockDevice {
         return Io.async(describe(), () -> LayerExtents.of(map, image.below, offset, length, true));
     }
 
+    @Override
+    public CompletableFuture<List<io.tapdisk4j.block.BlockStatus>> allocationDepth(long offset, long length) {
+        BlockDeviceException bad = Requests.checkRange(offset, length, size());
+        return bad != null ? CompletableFuture.failedFuture(bad) : AllocationDepth.of(this, offset, length);
+    }
+
     /** This image's own allocation (clusters it holds or zeroes, not its backing image's). */
+    @Override
     public List<Extent> layerAllocation(long offset, long length) throws BlockDeviceException {
         BlockDeviceException bad = Requests.checkRange(offset, length, size());
         if (bad != null) {
@@ -298,27 +268,10 @@ public final class Qcow2Device implements BlockDevice {
         if (closed) {
             return;
         }
-        try {
-            if (!image.readOnly) {
-                image.structureLock.writeLock().lock();
-                try {
-                    metadata.flush();
-                    space.trim();
-                    Io.join(image.transport.flush());
-                } catch (BlockDeviceException e) {
-                    org.slf4j.LoggerFactory.getLogger(Qcow2Device.class).warn("{}: closing: {}", describe(),
-                            e.getMessage());
-                } finally {
-                    image.structureLock.writeLock().unlock();
-                }
-            }
-        } finally {
-            closed = true;
-            try {
-                image.below.close();
-            } finally {
-                image.transport.close();
-            }
-        }
+        closed = true;
+        ImageRequests.close(image, !image.readOnly, () -> {
+            metadata.flush();
+            space.trim();
+        });
     }
 }

@@ -5,19 +5,15 @@ import io.tapdisk4j.block.BlockDeviceException;
 import io.tapdisk4j.block.BlockError;
 import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.image.BackingLayer;
+import io.tapdisk4j.image.ImageFile;
 
-import java.util.concurrent.locks.ReentrantReadWriteLock;
 
 /**
  * An open qcow2 image's state shared by the pieces of {@link Qcow2Device}: the header (replaced by resize and
  * refcount table moves), the backing image below, and the checks every pointer read from the file passes.
  */
-final class Qcow2Image {
+final class Qcow2Image extends ImageFile {
 
-    final BlockDevice transport;
-    final DeviceUri uri;
-    final boolean readOnly;
-    final BackingLayer below;
     final int clusterBits;
     final int clusterSize;
     final boolean extendedL2;
@@ -25,25 +21,22 @@ final class Qcow2Image {
     /** A refcount table moved in memory and not yet named by the header: where the new one goes. */
     volatile long pendingReftableOffset;
     volatile int pendingReftableClusters;
-    /** Requests hold it shared; resize and discard of whole tables hold it exclusively. */
-    final ReentrantReadWriteLock structureLock = new ReentrantReadWriteLock();
 
     Qcow2Image(BlockDevice transport, DeviceUri uri, boolean readOnly, Qcow2Header header, BackingLayer below) {
-        this.transport = transport;
-        this.uri = uri;
-        this.readOnly = readOnly;
+        super(transport, uri, readOnly, below);
         this.header = header;
-        this.below = below;
         this.clusterBits = header.clusterBits();
         this.clusterSize = header.clusterSize();
         this.extendedL2 = header.extendedL2();
     }
 
-    long size() {
+    @Override
+    public long size() {
         return header.size();
     }
 
-    String describe() {
+    @Override
+    public String describe() {
         return "qcow2:" + transport.describe();
     }
 

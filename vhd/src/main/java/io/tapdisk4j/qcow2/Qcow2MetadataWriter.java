@@ -5,9 +5,9 @@ import io.tapdisk4j.block.BlockDeviceException;
 import io.tapdisk4j.block.Capability;
 import io.tapdisk4j.image.Io;
 import io.tapdisk4j.image.MetadataBarrier;
+import io.tapdisk4j.image.MetadataWriteBack;
 
 import java.util.List;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -19,7 +19,7 @@ import java.util.concurrent.locks.ReentrantLock;
  * free. Clusters given back (discard, copy on write) drop their refcount only after the change that
  * unreferenced them is durable, and are punched after that.
  */
-final class Qcow2MetadataWriter {
+final class Qcow2MetadataWriter extends MetadataWriteBack {
 
     /**
      * Clusters allocated between write-backs: 1 GiB of them (at least 64). Write-back is never needed for
@@ -32,45 +32,31 @@ final class Qcow2MetadataWriter {
     private final Qcow2Tables tables;
     private final Qcow2Refcounts refs;
     private final ReentrantLock lock = new ReentrantLock();
-    private final AtomicInteger unsynced = new AtomicInteger();
-    private final int threshold;
 
     Qcow2MetadataWriter(Qcow2Image image, Qcow2Tables tables, Qcow2Refcounts refs) {
+        super(image, (int) Math.max(64, WRITEBACK_BYTES / image.clusterSize));
         this.image = image;
         this.tables = tables;
         this.refs = refs;
-        this.threshold = (int) Math.max(64, WRITEBACK_BYTES / image.clusterSize);
     }
 
-    void allocated() {
-        unsynced.incrementAndGet();
-    }
-
-    boolean takeThresholdReached() {
-        if (unsynced.get() >= threshold) {
-            unsynced.set(0);
-            return true;
-        }
-        return false;
-    }
-
-    /** Write-back (including released clusters), then a flush. */
-    void flush() throws BlockDeviceException {
-        for (int pass = 0; pass < 4 && writeBack(); pass++) {
+    /** Write-back passes until no released cluster is left to count down (at most four). */
+    @Override
+    public void writeBack() throws BlockDeviceException {
+        for (int pass = 0; pass < 4 && writeBackPass(); pass++) {
             // released clusters changed refcount blocks: they go out in the next pass
         }
-        Io.join(image.transport.flush());
     }
 
     /** Returns true when it changed refcounts in memory that a further write-back must write. */
-    boolean writeBack() throws BlockDeviceException {
+    private boolean writeBackPass() throws BlockDeviceException {
         if (image.readOnly) {
             return false;
         }
         BlockDevice file = image.transport;
         lock.lock();
         try {
-            unsynced.set(0);
+            taken();
             // releases first: each was queued after the L2 change that unreferenced it, so that change is in
             // this write-back's L2 snapshot (or an earlier one)
             List<Long> releases = refs.takeReleases();

@@ -4,6 +4,7 @@ import io.netty.buffer.ByteBuf;
 import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDeviceException;
 import io.tapdisk4j.block.Buffers;
+import io.tapdisk4j.image.AllocationTable;
 import io.tapdisk4j.image.Io;
 import io.tapdisk4j.image.LayerReader;
 import io.tapdisk4j.image.PendingAllocation;
@@ -11,7 +12,6 @@ import io.tapdisk4j.image.PendingAllocation;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.locks.ReentrantLock;
 
 /**
@@ -27,7 +27,7 @@ final class VhdAllocator {
     private final VhdBlockMap map;
     private final VhdSpace space;
     private final VhdMetadataWriter metadata;
-    private final ConcurrentHashMap<Integer, PendingAllocation> allocating = new ConcurrentHashMap<>();
+    private final AllocationTable allocating = new AllocationTable();
     private final ReentrantLock unalignedLock = new ReentrantLock();
 
     VhdAllocator(VhdImage image, VhdBitmapCache bitmaps, VhdBlockMap map, VhdSpace space, VhdMetadataWriter metadata) {
@@ -69,7 +69,6 @@ final class VhdAllocator {
     /** Writes sector-aligned data (does not take over {@code data}'s reference). */
     private void writeAligned(long offset, ByteBuf data) throws BlockDeviceException {
         List<CompletableFuture<Void>> parts = new ArrayList<>();
-        List<BlockDeviceException> errors = new ArrayList<>();
         int length = data.readableBytes();
         map.eachBlock(offset, length, (block, in, n, pos) -> {
             ByteBuf slice = data.retainedSlice(data.readerIndex() + (int) (pos - offset), n);
@@ -82,16 +81,7 @@ final class VhdAllocator {
                 }));
             }
         });
-        for (CompletableFuture<Void> p : parts) {
-            try {
-                Io.join(p);
-            } catch (BlockDeviceException e) {
-                errors.add(e);
-            }
-        }
-        if (!errors.isEmpty()) {
-            throw errors.getFirst();
-        }
+        Io.joinAll(parts);
     }
 
     /** Writes within one block, allocating it first if needed; takes over {@code slice}. */
@@ -114,9 +104,10 @@ final class VhdAllocator {
                     pendingBits.set(first, count);
                     return 0;
                 });
-                PendingAllocation other = allocating.putIfAbsent(block, mine);
+                PendingAllocation other = allocating.claim(block, mine);
                 if (other != null) {
-                    if (joinAllocation(other, in, slice)) {
+                    if (AllocationTable.join(other, in / 512, slice.readableBytes() / 512, transport,
+                            image.bitmapBytes + in, slice)) {
                         return;
                     }
                     continue;
@@ -129,37 +120,12 @@ final class VhdAllocator {
                         return;
                     }
                 } finally {
-                    allocating.remove(block, mine);
-                    mine.placed.complete(-1L);
-                    mine.published.complete(published);
+                    allocating.release(block, mine, published);
                 }
             }
         } finally {
             slice.release();
         }
-    }
-
-    /**
-     * Writes into a block another request is allocating, once its place is reserved (and it needs no
-     * zeroing). Returns false when the caller must start over (the block was published without this write,
-     * or allocation failed).
-     */
-    private boolean joinAllocation(PendingAllocation pending, int in, ByteBuf slice) throws BlockDeviceException {
-        long p = pending.awaitPlace();
-        CompletableFuture<Void> done = p < 0 ? null : pending.join(in / 512, slice.readableBytes() / 512);
-        if (done == null) {
-            pending.published.handle((v, t) -> null).join();
-            return false;
-        }
-        try {
-            Io.join(image.transport.write(p + image.bitmapBytes + in, slice.retain(), false));
-            done.complete(null);
-        } catch (Throwable e) {
-            done.completeExceptionally(e); // the allocating request waits for this one
-            throw e;
-        }
-        // complete only once readers can see the block; if it never gets published, write again
-        return pending.awaitPublished();
     }
 
     /** Appends block {@code block} holding {@code data} at {@code in}; takes over {@code data}. */
@@ -197,21 +163,12 @@ final class VhdAllocator {
         zeroBelowFresh(io, dataStart, dataStart + in);
         zeroBelowFresh(io, dataStart + in + len, dataStart + image.blockSize);
         BlockDeviceException failure = null;
-        for (CompletableFuture<Void> f : io) {
-            try {
-                Io.join(f);
-            } catch (BlockDeviceException e) {
-                failure = failure == null ? e : failure;
-            }
+        try {
+            Io.joinAll(io);
+        } catch (BlockDeviceException e) {
+            failure = e;
         }
-        List<CompletableFuture<Void>> joined = pending.close();
-        for (CompletableFuture<Void> f : joined) {
-            try {
-                Io.join(f);
-            } catch (BlockDeviceException e) {
-                // that writer reports its own failure; the block is still sound
-            }
-        }
+        pending.closeAndAwaitJoined(); // the block is sound whatever the joined writes did
         if (failure == null) {
             try {
                 // the bitmap, with the sectors of every joined write, goes out after their data
@@ -235,26 +192,9 @@ final class VhdAllocator {
         }
     }
 
-    /**
-     * Holds block {@code block} against allocation while {@code body} unreferences it (a discard), waiting
-     * for an allocation in progress first.
-     */
-    void holding(int block, BlockBody body) throws BlockDeviceException {
-        PendingAllocation mine = PendingAllocation.closedMarker();
-        PendingAllocation other;
-        while ((other = allocating.putIfAbsent(block, mine)) != null) {
-            other.published.handle((v, t) -> null).join();
-        }
-        try {
-            body.run();
-        } finally {
-            allocating.remove(block, mine);
-            mine.published.complete(false);
-        }
-    }
-
-    interface BlockBody {
-        void run() throws BlockDeviceException;
+    /** Holds block {@code block} against allocation while {@code body} unreferences it (a discard). */
+    void holding(int block, AllocationTable.Body body) throws BlockDeviceException {
+        allocating.holding(block, body);
     }
 
     /** Writes zero buffers over a range through the normal write path (allocating where needed). */

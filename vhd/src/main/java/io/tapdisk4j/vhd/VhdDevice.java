@@ -9,8 +9,10 @@ import io.tapdisk4j.block.Capability;
 import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.block.Extent;
 import io.tapdisk4j.block.Requests;
-import io.tapdisk4j.block.Writes;
+import io.tapdisk4j.image.AllocationDepth;
 import io.tapdisk4j.image.BackingLayer;
+import io.tapdisk4j.image.ImageLayer;
+import io.tapdisk4j.image.ImageRequests;
 import io.tapdisk4j.image.Io;
 import io.tapdisk4j.image.LayerExtents;
 import io.tapdisk4j.image.LayerReader;
@@ -32,7 +34,7 @@ import java.util.concurrent.CompletableFuture;
  * </ul>
  * Requests run on virtual threads ({@link Io#async}).
  */
-public final class VhdDevice implements BlockDevice {
+public final class VhdDevice implements ImageLayer {
 
     private final VhdImage image;
     private final VhdBlockMap map;
@@ -72,6 +74,11 @@ public final class VhdDevice implements BlockDevice {
     /** The opened parent (read-only), or null. */
     public BlockDevice parent() {
         return image.below.device();
+    }
+
+    @Override
+    public BlockDevice backing() {
+        return parent();
     }
 
     public DeviceUri parentUri() {
@@ -143,27 +150,12 @@ public final class VhdDevice implements BlockDevice {
         if (diskType() == DiskType.FIXED) {
             return image.transport.read(offset, length);
         }
-        return Io.async(describe(), () -> {
-            image.structureLock.readLock().lock();
-            ByteBuf out = Buffers.direct(length);
-            try {
-                LayerReader.readInto(map, image.transport, image.below, null, offset, length, out);
-                return out;
-            } catch (Throwable t) {
-                out.release();
-                throw t;
-            } finally {
-                image.structureLock.readLock().unlock();
-            }
-        });
+        return ImageRequests.read(image, map, null, offset, length);
     }
 
     @Override
     public CompletableFuture<Void> write(long offset, ByteBuf data, boolean fua) {
-        int length = data.readableBytes();
-        BlockDeviceException bad = image.readOnly ? new BlockDeviceException(BlockError.EROFS, describe() + " is read-only")
-                : closed ? new BlockDeviceException(BlockError.ESHUTDOWN, describe() + " is closed")
-                : Requests.checkRange(offset, length, size());
+        BlockDeviceException bad = checkWritable(offset, data.readableBytes());
         if (bad != null) {
             data.release();
             return CompletableFuture.failedFuture(bad);
@@ -171,32 +163,7 @@ public final class VhdDevice implements BlockDevice {
         if (diskType() == DiskType.FIXED) {
             return image.transport.write(offset, data, fua);
         }
-        return Io.async(describe(), () -> {
-            try {
-                image.structureLock.readLock().lock();
-                try {
-                    allocator.write(offset, data);
-                } finally {
-                    image.structureLock.readLock().unlock();
-                }
-            } finally {
-                data.release();
-            }
-            if (fua) {
-                metadata.flush();
-            } else if (metadata.takeThresholdReached()) {
-                Io.async(describe(), () -> {
-                    metadata.writeBack();
-                    return null;
-                }).exceptionally(t -> {
-                    // the metadata stays dirty and goes out with the next flush, which reports the error
-                    org.slf4j.LoggerFactory.getLogger(VhdDevice.class).warn("{}: metadata write-back: {}",
-                            describe(), t.getMessage());
-                    return null;
-                });
-            }
-            return null;
-        });
+        return ImageRequests.write(image, allocator::write, metadata, offset, data, fua);
     }
 
     @Override
@@ -204,10 +171,7 @@ public final class VhdDevice implements BlockDevice {
         if (image.readOnly || diskType() == DiskType.FIXED) {
             return image.readOnly ? CompletableFuture.completedFuture(null) : image.transport.flush();
         }
-        return Io.async(describe(), () -> {
-            metadata.flush();
-            return null;
-        });
+        return ImageRequests.flush(image, metadata);
     }
 
     /** Writes dirty BAT sectors and bitmaps behind a flush of the data they describe. */
@@ -253,10 +217,7 @@ public final class VhdDevice implements BlockDevice {
     }
 
     private BlockDeviceException checkWritable(long offset, long length) {
-        if (closed && !image.readOnly) {
-            return new BlockDeviceException(BlockError.ESHUTDOWN, describe() + " is closed");
-        }
-        return Writes.check(this, image.readOnly, offset, length, size());
+        return ImageRequests.checkWritable(this, image, closed, offset, length);
     }
 
     @Override
@@ -276,13 +237,14 @@ public final class VhdDevice implements BlockDevice {
 
     @Override
     public CompletableFuture<List<io.tapdisk4j.block.BlockStatus>> allocationDepth(long offset, long length) {
-        return VhdAllocationDepth.of(this, offset, length);
+        return AllocationDepth.of(this, offset, length);
     }
 
     /**
      * This image's own allocation (sectors it holds, not its parents'): data extents, and holes for the rest.
      * What a coalesce or a copy of one layer reads.
      */
+    @Override
     public List<Extent> layerAllocation(long offset, long length) throws BlockDeviceException {
         BlockDeviceException bad = Requests.checkRange(offset, length, size());
         if (bad != null) {
@@ -325,26 +287,10 @@ public final class VhdDevice implements BlockDevice {
         if (closed) {
             return;
         }
-        try {
-            if (!image.readOnly && diskType() != DiskType.FIXED) {
-                image.structureLock.writeLock().lock();
-                try {
-                    metadata.writeBack();
-                    space.trim();
-                    Io.join(image.transport.flush());
-                } catch (BlockDeviceException e) {
-                    org.slf4j.LoggerFactory.getLogger(VhdDevice.class).warn("{}: closing: {}", describe(), e.getMessage());
-                } finally {
-                    image.structureLock.writeLock().unlock();
-                }
-            }
-        } finally {
-            closed = true;
-            try {
-                image.below.close();
-            } finally {
-                image.transport.close();
-            }
-        }
+        closed = true;
+        ImageRequests.close(image, !image.readOnly && diskType() != DiskType.FIXED, () -> {
+            metadata.writeBack();
+            space.trim();
+        });
     }
 }

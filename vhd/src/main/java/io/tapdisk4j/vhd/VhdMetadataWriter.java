@@ -4,11 +4,11 @@ import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDeviceException;
 import io.tapdisk4j.image.Io;
 import io.tapdisk4j.image.MetadataBarrier;
+import io.tapdisk4j.image.MetadataWriteBack;
 
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Crash-ordered write-back of a VHD's metadata. New blocks become visible to readers in memory at once; the
@@ -17,52 +17,33 @@ import java.util.concurrent.atomic.AtomicInteger;
  * (the data and bitmaps it points to are durable), then writes the BAT and bitmap sectors. A crash at any
  * point therefore leaves a valid image: unreferenced space at worst.
  */
-final class VhdMetadataWriter {
+final class VhdMetadataWriter extends MetadataWriteBack {
 
     static final int WRITEBACK_THRESHOLD = 32;
 
     private final VhdImage image;
     private final VhdBitmapCache bitmaps;
     private final java.util.concurrent.locks.ReentrantLock lock = new java.util.concurrent.locks.ReentrantLock();
-    private final AtomicInteger unsyncedAllocations = new AtomicInteger();
 
     VhdMetadataWriter(VhdImage image, VhdBitmapCache bitmaps) {
+        super(image, WRITEBACK_THRESHOLD);
         this.image = image;
         this.bitmaps = bitmaps;
-    }
-
-    /** A block was published in memory. */
-    void allocated() {
-        unsyncedAllocations.incrementAndGet();
-    }
-
-    /** True (once) when enough blocks were allocated since the last write-back to start one. */
-    boolean takeThresholdReached() {
-        if (unsyncedAllocations.get() >= WRITEBACK_THRESHOLD) {
-            unsyncedAllocations.set(0);
-            return true;
-        }
-        return false;
-    }
-
-    /** Write-back, then a flush: every completed write is durable and described. */
-    void flush() throws BlockDeviceException {
-        writeBack();
-        Io.join(image.transport.flush());
     }
 
     /**
      * Writes dirty BAT sectors and bitmaps behind a flush of the data they describe. The snapshot is taken
      * before the flush, so nothing written after the flush started is described before it is durable.
      */
-    void writeBack() throws BlockDeviceException {
+    @Override
+    public void writeBack() throws BlockDeviceException {
         BlockAllocationTable bat = image.bat;
         if (image.readOnly || bat == null) {
             return;
         }
         lock.lock();
         try {
-            unsyncedAllocations.set(0);
+            taken();
             List<MetadataBarrier.Write> writes = new ArrayList<>();
             List<SectorBitmap> taken = new ArrayList<>();
             bitmaps.forEach((block, bm) -> {

@@ -1,24 +1,19 @@
 package io.tapdisk4j.qcow2;
 
 import io.tapdisk4j.block.BlockDevice;
-import io.tapdisk4j.block.BlockDevices;
 import io.tapdisk4j.block.Buffers;
 import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.block.OpenOptions;
+import io.tapdisk4j.block.crash.WriteSchedule;
 import io.tapdisk4j.block.local.FileDevice;
+import io.tapdisk4j.image.ImageCrashTest;
 import io.tapdisk4j.vhd.ChangeLog;
 import io.tapdisk4j.vhd.Cmd;
-import io.tapdisk4j.vhd.CrashWriter;
 import io.tapdisk4j.vhd.Disks;
-import io.tapdisk4j.vhd.VdiOperations;
 import io.tapdisk4j.vhd.VhdChecker;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
-import org.junit.jupiter.api.io.TempDir;
 
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -26,7 +21,6 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Random;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
 
 import static io.tapdisk4j.qcow2.Qcow2QemuInteropTest.qemuImg;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -40,13 +34,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * every other slot holds its old or its new contents, sector by sector.
  */
 @Timeout(600)
-class Qcow2CrashSafetyTest {
-
-    @TempDir
-    Path dir;
-
-    final BlockDevices devices = BlockDevices.loadDefault();
-    final VdiOperations vdi = new VdiOperations(devices);
+class Qcow2CrashSafetyTest extends ImageCrashTest {
 
     /** qemu-img check: exit 0 (clean) or 3 (leaks only); never corruptions. */
     static void qemuCheckNoCorruption(Path image, String what) throws Exception {
@@ -72,21 +60,21 @@ class Qcow2CrashSafetyTest {
     @Test
     void killedWritersLeaveImagesQemuAccepts() throws Exception {
         int slots = 128; // 8 MiB of 64 KiB slots
-        long size = (long) slots * CrashWriter.SLOT;
+        long size = (long) slots * SLOT;
         Random r = new Random(Long.getLong("qcow2.crash.seed", 20261207L));
         int[][] variants = {{65536, 0, 0}, {4096, 0, 0}, {512, 0, 0}, {32768, 1, 1}, {65536, 0, 1}};
         for (int it = 0; it < variants.length * Integer.getInteger("qcow2.crash.rounds", 1); it++) {
             int[] v = variants[it % variants.length];
-            long seed = r.nextLong();
+            WriteSchedule s = slots(r.nextLong(), slots, BATCH);
             byte[] below = new byte[(int) size];
             if (v[2] == 1) {
-                new Random(seed).nextBytes(below);
+                new Random(s.seed).nextBytes(below);
             }
             Path image = create("kill" + it + ".qcow2", size, v[0], v[1] == 1, v[2] == 1 ? below : null);
-            int killAfter = 1 + r.nextInt(slots + slots / CrashWriter.BATCH);
-            int flushed = runAndKill("file://" + image, seed, slots, killAfter);
+            int killAfter = killAfterAcks(r, s);
+            int flushed = runAndKill("file://" + image, s, killAfter);
             String what = "iteration " + it + " (clusters " + v[0] + (v[1] == 1 ? ", extended L2" : "")
-                    + (v[2] == 1 ? ", backing file" : "") + ", killed after line " + killAfter + ", " + flushed
+                    + (v[2] == 1 ? ", backing file" : "") + ", killed after " + killAfter + " flushes, " + flushed
                     + " flushed)";
             System.out.println(what);
             qemuCheckNoCorruption(image, what);
@@ -96,7 +84,7 @@ class Qcow2CrashSafetyTest {
             try (BlockDevice d = devices.open("file://" + image, OpenOptions.readOnlyOptions())) {
                 contents = Disks.read(d, 0, (int) size);
             }
-            verifySlots(contents, below, seed, slots, flushed, what);
+            verifySlots(contents, below, s, flushed, what);
             Path raw = dir.resolve("qemu.raw");
             Files.deleteIfExists(raw);
             Cmd.run(qemuImg(), "convert", "-O", "raw", image.toString(), raw.toString()).ok();
@@ -111,75 +99,27 @@ class Qcow2CrashSafetyTest {
         }
     }
 
-    int runAndKill(String uri, long seed, int slots, int killAfter) throws Exception {
-        String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        Process p = new ProcessBuilder(java, "--enable-native-access=ALL-UNNAMED", "-cp",
-                System.getProperty("java.class.path"), CrashWriter.class.getName(), uri, Long.toString(seed),
-                Integer.toString(slots)).redirectError(ProcessBuilder.Redirect.DISCARD).start();
-        int flushed = 0;
-        int lines = 0;
-        try (BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8))) {
-            String line;
-            while ((line = out.readLine()) != null) {
-                if (line.startsWith("FLUSHED ")) {
-                    flushed = Integer.parseInt(line.substring(8));
-                }
-                if (!line.equals("OPEN") && ++lines >= killAfter) {
-                    break;
-                }
-            }
-            p.destroyForcibly(); // SIGKILL: no shutdown hooks, no close()
-            if (!p.waitFor(30, TimeUnit.SECONDS)) {
-                throw new AssertionError("writer did not die");
-            }
-        }
-        return flushed;
-    }
-
-    /** Flushed slots hold their pattern; the others, sector by sector, their old or new contents. */
-    static void verifySlots(byte[] contents, byte[] below, long seed, int slots, int flushed, String what) {
-        int[] order = CrashWriter.order(seed, slots);
-        int slot = CrashWriter.SLOT;
-        for (int i = 0; i < slots; i++) {
-            int s = order[i];
-            byte[] want = CrashWriter.pattern(seed, i);
-            if (i < flushed) {
-                assertTrue(Arrays.equals(contents, s * slot, (s + 1) * slot, want, 0, slot),
-                        what + ": flushed write " + i + " (slot " + s + ") lost");
-                continue;
-            }
-            for (int sec = 0; sec < slot; sec += 512) {
-                int at = s * slot + sec;
-                boolean isNew = Arrays.equals(contents, at, at + 512, want, sec, sec + 512);
-                boolean isOld = Arrays.equals(contents, at, at + 512, below, at, at + 512);
-                assertTrue(isNew || isOld, what + ": unflushed write " + i + " left sector " + sec + " of slot " + s
-                        + " with neither old nor new contents");
-            }
-        }
-    }
-
     @Test
     void everyPowerCutDuringAllocationLeavesAValidImage() throws Exception {
         // small clusters: new L2 tables, refcount blocks and a refcount table that moves, all within a few MiB
         for (int[] v : new int[][]{{512, 0, 0}, {4096, 0, 1}, {16384, 1, 1}}) {
             int slots = 24;
-            long size = (long) slots * CrashWriter.SLOT;
-            long seed = 77 + v[0];
+            long size = (long) slots * SLOT;
+            WriteSchedule s = slots(77 + v[0], slots, 4);
             byte[] below = new byte[(int) size];
             if (v[2] == 1) {
-                new Random(seed).nextBytes(below);
+                new Random(s.seed).nextBytes(below);
             }
             Path image = create("cut" + v[0] + ".qcow2", size, v[0], v[1] == 1, v[2] == 1 ? below : null);
             byte[] initial = Files.readAllBytes(image);
             ChangeLog log = new ChangeLog(FileDevice.open(image.toString(), false, false));
             List<Integer> marks = new ArrayList<>(); // log length when each guest flush completed
-            int[] order = CrashWriter.order(seed, slots);
             try (BlockDevice d = Qcow2Opener.open(log, DeviceUri.parse("file://" + image), false, devices)) {
                 for (int i = 0; i < slots; i += 4) {
                     List<CompletableFuture<Void>> batch = new ArrayList<>();
                     for (int k = i; k < Math.min(slots, i + 4); k++) {
-                        byte[] data = CrashWriter.pattern(seed, k);
-                        batch.add(d.write((long) order[k] * CrashWriter.SLOT,
+                        byte[] data = s.bytes(k);
+                        batch.add(d.write((long) s.block(k) * SLOT,
                                 Buffers.direct(data.length).writeBytes(data), false));
                     }
                     CompletableFuture.allOf(batch.toArray(CompletableFuture[]::new)).join();
@@ -209,7 +149,7 @@ class Qcow2CrashSafetyTest {
                 try (BlockDevice d = devices.open("file://" + crashed, OpenOptions.readOnlyOptions())) {
                     contents = Disks.read(d, 0, (int) size);
                 }
-                verifySlots(contents, below, seed, slots, flushedSlots, what);
+                verifySlots(contents, below, s, flushedSlots, what);
                 checked++;
             }
             System.out.println("power cuts, clusters " + v[0] + ": " + entries.size() + " changes, " + images.size()
@@ -223,7 +163,8 @@ class Qcow2CrashSafetyTest {
     void everyPowerCutDuringDiscardAndZeroingLeavesAValidImage() throws Exception {
         int cs = 4096;
         int slots = 16;
-        long size = (long) slots * CrashWriter.SLOT;
+        long size = (long) slots * SLOT;
+        WriteSchedule model9 = slots(9, slots, slots);
         for (boolean withBacking : new boolean[]{false, true}) {
             byte[] below = new byte[(int) size];
             if (withBacking) {
@@ -233,9 +174,9 @@ class Qcow2CrashSafetyTest {
             byte[] model = below.clone();
             try (BlockDevice d = devices.open("file://" + image)) {
                 for (int i = 0; i < slots; i++) {
-                    byte[] data = CrashWriter.pattern(9, i);
-                    Disks.write(d, (long) i * CrashWriter.SLOT, data);
-                    System.arraycopy(data, 0, model, i * CrashWriter.SLOT, data.length);
+                    byte[] data = model9.bytes(i);
+                    Disks.write(d, (long) i * SLOT, data);
+                    System.arraycopy(data, 0, model, i * SLOT, data.length);
                 }
             }
             byte[] initial = Files.readAllBytes(image);
@@ -243,10 +184,10 @@ class Qcow2CrashSafetyTest {
             // even slots: discarded (whole clusters, and a partial piece); odd ones from 3: write-zeroes
             try (BlockDevice d = Qcow2Opener.open(log, DeviceUri.parse("file://" + image), false, devices)) {
                 for (int i = 0; i < slots; i += 2) {
-                    d.discard((long) i * CrashWriter.SLOT + 512, CrashWriter.SLOT - 512, false).join();
+                    d.discard((long) i * SLOT + 512, SLOT - 512, false).join();
                 }
                 for (int i = 3; i < slots; i += 4) {
-                    d.writeZeroes((long) i * CrashWriter.SLOT, CrashWriter.SLOT, true).join();
+                    d.writeZeroes((long) i * SLOT, SLOT, true).join();
                 }
                 d.flush().join();
             }
@@ -264,8 +205,8 @@ class Qcow2CrashSafetyTest {
                     got = Disks.read(d, 0, (int) size);
                 }
                 for (int sec = 0; sec < size; sec += 512) {
-                    int slot = sec / CrashWriter.SLOT;
-                    boolean changed = slot % 2 == 0 ? sec % CrashWriter.SLOT != 0 : slot % 4 == 3;
+                    int slot = sec / SLOT;
+                    boolean changed = slot % 2 == 0 ? sec % SLOT != 0 : slot % 4 == 3;
                     boolean old = Arrays.equals(got, sec, sec + 512, model, sec, sec + 512);
                     boolean zero = Arrays.equals(got, sec, sec + 512, new byte[512], 0, 512);
                     // a discard promises nothing but never brings back older data than what was written

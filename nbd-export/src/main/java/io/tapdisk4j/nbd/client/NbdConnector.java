@@ -43,7 +43,7 @@ final class NbdConnector {
                             ch.config().setOption(ChannelOption.TCP_NODELAY, true);
                         }
                         NbdClientDecoder decoder = new NbdClientDecoder(NbdProtocol.DEFAULT_MAX_PAYLOAD);
-                        ch.config().setRecvByteBufAllocator(new NbdClientReads(decoder));
+                        ch.config().setRecvByteBufAllocator(new io.tapdisk4j.nbd.DirectReads(decoder::directReadBuffer));
                         ch.pipeline().addLast("nbd-decoder", decoder);
                         ch.pipeline().addLast("nbd-encoder", NbdClientEncoder.INSTANCE);
                         ch.pipeline().addLast("nbd-negotiation", negotiation);

@@ -12,6 +12,7 @@ import io.netty.channel.epoll.EpollSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.tapdisk4j.block.Buffers;
 import io.tapdisk4j.block.EventLoops;
+import io.tapdisk4j.nbd.DirectReads;
 import io.tapdisk4j.nbd.NbdServerDecoder;
 import io.tapdisk4j.nbd.NbdServerEncoder;
 import org.slf4j.Logger;
@@ -126,8 +127,10 @@ public final class NbdServer implements AutoCloseable {
                                 ch.config().setOption(EpollChannelOption.TCP_NOTSENT_LOWAT, (long) NOTSENT_LOWAT);
                             }
                         }
-                        ch.pipeline().addLast("nbd-decoder", new NbdServerDecoder(
-                                NbdServerDecoder.DEFAULT_MAX_OPTION_LENGTH, limits.maxPayload()));
+                        NbdServerDecoder decoder = new NbdServerDecoder(
+                                NbdServerDecoder.DEFAULT_MAX_OPTION_LENGTH, limits.maxPayload());
+                        ch.config().setRecvByteBufAllocator(new DirectReads(decoder::directReadBuffer));
+                        ch.pipeline().addLast("nbd-decoder", decoder);
                         ch.pipeline().addLast("nbd-encoder", NbdServerEncoder.INSTANCE);
                         ch.pipeline().addLast("nbd-negotiation", new NbdOptionNegotiation(exports, limits, tls));
                     }

@@ -1,5 +1,7 @@
 package io.tapdisk4j.safety.crash;
 
+import io.tapdisk4j.block.crash.WriteSchedule;
+import io.tapdisk4j.block.crash.CrashChild;
 import io.netty.buffer.ByteBuf;
 import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDevices;
@@ -15,8 +17,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Kill/reopen/verify rounds: a {@link CrashWriter} JVM streams seeded writes to an image and is killed with
- * SIGKILL at a random point after its n-th acknowledgement; then the image is checked: every write
+ * Kill/reopen/verify rounds: a {@link io.tapdisk4j.block.crash.CrashWriter} JVM streams seeded writes to an
+ * image and is killed with SIGKILL at a random point after its n-th acknowledgement; then the image is checked: every write
  * acknowledged after a flush or with FUA is there, or a later write to the same block replaced it, whole
  * or (a write cut short by the kill) sector by sector; nothing else, nothing garbled. A second view of the
  * same data is checked too when the check names one.
@@ -68,18 +70,7 @@ final class CrashRounds {
             int lastAck = -1;
             long started = System.nanoTime();
             try (CrashChild child = CrashChild.start(dir, writerUri, s, 1 + r.nextInt(16))) {
-                String first = child.line();
-                assertTrue(first.startsWith("READY"), first);
-                int acks = 0;
-                while (acks < killAfterAcks) {
-                    String l = child.line();
-                    if (l.equals("DONE")) {
-                        break;
-                    }
-                    assertTrue(l.startsWith("ACK "), l);
-                    lastAck = Integer.parseInt(l.substring(4));
-                    acks++;
-                }
+                lastAck = child.awaitAcks(killAfterAcks);
                 child.kill(); // somewhere after the last acknowledgement read: writes in flight are lost or not
             }
             long killed = System.nanoTime();

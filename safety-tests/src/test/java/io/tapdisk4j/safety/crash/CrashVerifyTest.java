@@ -1,5 +1,6 @@
 package io.tapdisk4j.safety.crash;
 
+import io.tapdisk4j.block.crash.WriteSchedule;
 import io.netty.buffer.ByteBuf;
 import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDevices;

@@ -1,4 +1,4 @@
-package io.tapdisk4j.nbd.client;
+package io.tapdisk4j.nbd;
 
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
@@ -6,19 +6,22 @@ import io.netty.channel.AdaptiveRecvByteBufAllocator;
 import io.netty.channel.ChannelConfig;
 import io.netty.channel.RecvByteBufAllocator;
 import io.netty.util.UncheckedBooleanSupplier;
-import io.tapdisk4j.nbd.NbdClientDecoder;
+
+import java.util.function.Supplier;
 
 /**
- * The client connection's read buffers: Netty's adaptive ones, except while the decoder receives large READ
- * data, when the socket reads straight into that data's own buffer ({@link NbdClientDecoder#directReadBuffer()}).
+ * A connection's read buffers: Netty's adaptive ones, except while its decoder receives a large payload (READ
+ * data in the client, WRITE data in the server), when the socket reads straight into that payload's own
+ * buffer ({@link NbdClientDecoder#directReadBuffer()}, {@link NbdServerDecoder#directReadBuffer()}).
  */
-final class NbdClientReads implements RecvByteBufAllocator {
+public final class DirectReads implements RecvByteBufAllocator {
 
     private final RecvByteBufAllocator ordinary = new AdaptiveRecvByteBufAllocator();
-    private final NbdClientDecoder decoder;
+    private final Supplier<ByteBuf> target;
 
-    NbdClientReads(NbdClientDecoder decoder) {
-        this.decoder = decoder;
+    /** {@code target}: the decoder's buffer for the next read, or null for an ordinary one. */
+    public DirectReads(Supplier<ByteBuf> target) {
+        this.target = target;
     }
 
     @Override
@@ -35,7 +38,7 @@ final class NbdClientReads implements RecvByteBufAllocator {
 
         @Override
         public ByteBuf allocate(ByteBufAllocator alloc) {
-            ByteBuf direct = decoder.directReadBuffer();
+            ByteBuf direct = target.get();
             return direct != null ? direct : delegate.allocate(alloc);
         }
 

@@ -1,4 +1,4 @@
-package io.tapdisk4j.safety.crash;
+package io.tapdisk4j.block.crash;
 
 import io.netty.buffer.ByteBuf;
 import io.tapdisk4j.block.BlockDevice;
@@ -10,12 +10,14 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The child JVM of the crash-consistency test: opens a device by URI and issues a {@link WriteSchedule},
+ * The one crash writer of the project's SIGKILL tests (the safety-tests rounds over every transport, the
+ * image formats' crash tests), started as a child JVM by {@link CrashChild}: opens a device by URI (any
+ * format on the classpath) and issues a {@link WriteSchedule},
  * keeping up to {@code depth} writes in flight, printing {@code ACK i} once write i and every write before
  * it are durable (after a flush, or after a FUA write when everything before it is already durable). The
  * parent kills it with SIGKILL at a random point.
  *
- * <p>Arguments: uri seed blocks writes flushEvery fuaEvery depth
+ * <p>Arguments: uri depth, then the schedule's (seed blocks writes flushEvery fuaEvery blockSize once)
  */
 public final class CrashWriter {
 
@@ -24,9 +26,8 @@ public final class CrashWriter {
 
     public static void main(String[] args) throws Exception {
         String uri = args[0];
-        WriteSchedule s = new WriteSchedule(Long.parseLong(args[1]), Integer.parseInt(args[2]),
-                Integer.parseInt(args[3]), Integer.parseInt(args[4]), Integer.parseInt(args[5]));
-        int depth = Integer.parseInt(args[6]);
+        int depth = Integer.parseInt(args[1]);
+        WriteSchedule s = WriteSchedule.parse(args, 2);
         PrintStream out = new PrintStream(System.out, true);
         try (BlockDevice d = BlockDevices.loadDefault().open(uri)) {
             out.println("READY " + d.describe());
@@ -43,10 +44,10 @@ public final class CrashWriter {
                 if (same != null) {
                     same.get(30, TimeUnit.SECONDS);
                 }
-                ByteBuf b = Buffers.direct(WriteSchedule.BLOCK);
+                ByteBuf b = Buffers.direct(s.blockSize);
                 s.fill(b, i);
                 boolean fua = s.fua(i);
-                CompletableFuture<Void> w = d.write((long) s.block(i) * WriteSchedule.BLOCK, b, fua);
+                CompletableFuture<Void> w = d.write((long) s.block(i) * s.blockSize, b, fua);
                 inFlight[i % depth] = w;
                 perBlock[s.block(i)] = w;
                 since++;
