@@ -269,9 +269,14 @@ final class BenchCbtCommand implements Callable<Integer> {
         double off = median(v[0]);
         double on = median(v[1]);
         double cost = higherIsBetter ? (off - on) / off : (on - off) / off;
-        System.out.printf(Locale.ROOT, "%s: without CBT %s, with CBT %s%n", what, Arrays.toString(v[0]), Arrays.toString(v[1]));
+        System.out.printf(Locale.ROOT, "%s: without CBT %s, with CBT %s%n", what, threeDigits(v[0]), threeDigits(v[1]));
         return String.format(Locale.ROOT, "%s: with %.3f, without %.3f, ratio %.3f, tracking costs %.1f%% (spread without %.1f%%, with %.1f%%)",
                 what, on, off, on / off, 100 * cost, spread(v[0]), spread(v[1]));
+    }
+
+    private static String threeDigits(double[] v) {
+        return Arrays.stream(v).mapToObj(x -> String.format(Locale.ROOT, "%.3f", x))
+                .collect(java.util.stream.Collectors.joining(", ", "[", "]"));
     }
 
     /** Half the interquartile range as a share of the median: how far a typical round strays. */
