@@ -52,7 +52,7 @@ public final class ChangeTrackingDevice extends ForwardingBlockDevice implements
     private boolean closed;
     private final DirtyBitmap bitmap = new Bitmap();
 
-    private ChangeTrackingDevice(BlockDevice delegate, OpenLog logFile) {
+    ChangeTrackingDevice(BlockDevice delegate, OpenLog logFile) {
         super(delegate);
         this.logFile = logFile;
         CbtLog current = logFile.opened();
