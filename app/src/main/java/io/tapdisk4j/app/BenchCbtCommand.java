@@ -62,8 +62,8 @@ final class BenchCbtCommand implements Callable<Integer> {
                 List<String> ratios = new ArrayList<>();
                 ratios.add(ringCost("null:?size=" + ws + "&cbtlog=" + d.resolve("null.cbtlog"), "null: device (tracking alone)"));
                 ratios.add(ringCost("file://" + sparse(files.resolve("ring.raw"), ws), writeSize + " file in " + fileDir));
-                ratios.add(nbdCost("null:?size=" + ws + "&cbtlog=" + d.resolve("nbd-null.cbtlog"), "null: device (tracking alone)"));
-                ratios.add(nbdCost("file://" + sparse(files.resolve("nbd.raw"), ws), writeSize + " file in " + fileDir));
+                ratios.addAll(nbdCost("null:?size=" + ws + "&cbtlog=" + d.resolve("nbd-null.cbtlog"), "null: device (tracking alone)"));
+                ratios.addAll(nbdCost("file://" + sparse(files.resolve("nbd.raw"), ws), writeSize + " file in " + fileDir));
                 System.out.println("summary, " + blockSize + " writes, with CBT / without CBT (medians of " + rounds + " alternating rounds):");
                 ratios.forEach(r -> System.out.println("  " + r));
             } finally {
@@ -165,10 +165,11 @@ final class BenchCbtCommand implements Callable<Integer> {
      * fio's nbd engine against {@code tapdisk4j export}: whole fio processes writing the device four times
      * over, so each round has first writes to every block (a fresh log) and rewrites of marked ones.
      */
-    private String nbdCost(String uri, String what) throws Exception {
+    private List<String> nbdCost(String uri, String what) throws Exception {
         String fio = which("fio");
         long ws = Sizes.parse(writeSize);
         double[][] gbs = new double[2][rounds];
+        double[][] cpu = new double[2][rounds];
         for (int r = 0; r < rounds; r++) {
             for (int cbt = 0; cbt < 2; cbt++) {
                 freshLog(uri, cbt == 1, ws);
@@ -181,6 +182,7 @@ final class BenchCbtCommand implements Callable<Integer> {
                             "--bs=" + blockSize.toLowerCase(Locale.ROOT), "--iodepth=16", "--size=" + ws,
                             "--io_size=" + 4 * ws, "--output=/dev/null"));
                     gbs[cbt][r] = 4 * ws / ((System.nanoTime() - t0) / 1e9) / 1e9;
+                    cpu[cbt][r] = cpuSeconds(export.pid()) / (4 * ws / 1e9);
                 } finally {
                     export.destroy();
                     export.waitFor(60, TimeUnit.SECONDS);
@@ -188,7 +190,16 @@ final class BenchCbtCommand implements Callable<Integer> {
             }
         }
         CbtLogs.disable(DeviceUri.parse(uri));
-        return report("NBD export, whole fio processes writing " + writeSize + " four times, " + what + " (GB/s)", gbs, true);
+        return List.of(report("NBD export, whole fio processes writing " + writeSize + " four times, " + what + " (GB/s)", gbs, true),
+                report("NBD export, " + what + ": CPU seconds of the export process per GB written (start-up included;"
+                        + " other load on the machine does not count)", cpu, false));
+    }
+
+    /** User + system CPU time of a live process, from /proc (clock ticks of 10 ms). */
+    private static double cpuSeconds(long pid) throws IOException {
+        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" "); // f[0] is field 3, the state
+        return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
     }
 
     private void backup(Path d) throws Exception {
