@@ -9,7 +9,6 @@ import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.block.OpenOptions;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.BitSet;
 import java.util.List;
