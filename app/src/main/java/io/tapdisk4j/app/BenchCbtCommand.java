@@ -40,7 +40,9 @@ final class BenchCbtCommand implements Callable<Integer> {
     @Option(names = "--size", defaultValue = "10G", description = "VDI size for the backup figure (default ${DEFAULT-VALUE}).") String size;
     @Option(names = "--write-size", defaultValue = "1G", description = "Device size for the write-path figures.") String writeSize;
     @Option(names = "--seconds", defaultValue = "3", description = "Seconds per ring point.") int seconds;
-    @Option(names = "--rounds", defaultValue = "3", description = "Alternating rounds per write-path figure.") int rounds;
+    @Option(names = "--rounds", defaultValue = "7", description = "Alternating rounds per write-path figure (default ${DEFAULT-VALUE}).") int rounds;
+    @Option(names = "--file-dir", defaultValue = "/dev/shm", description = "Where the file devices of the write-path figures live"
+            + " (default ${DEFAULT-VALUE}: tmpfs, so the figure is the write path, not the disk).") Path fileDir;
     @Option(names = "--block-size", defaultValue = "64K", description = "Write size (default ${DEFAULT-VALUE}).") String blockSize;
     @Option(names = "--skip-backup", description = "Only the write-path figures.") boolean skipBackup;
     @Option(names = "--skip-writes", description = "Only the backup figure.") boolean skipWrites;
@@ -54,9 +56,24 @@ final class BenchCbtCommand implements Callable<Integer> {
         if (!skipWrites) {
             trackingCpu(d);
             long ws = Sizes.parse(writeSize);
-            ringCost("null:?size=" + ws + "&cbtlog=" + d.resolve("null.cbtlog"), "null: device (tracking alone)");
-            ringCost("file://" + sparse(d.resolve("ring.raw"), ws), writeSize + " file");
-            nbdCost(d);
+            Path files = Files.createDirectories(fileDir).resolve("tapdisk4j-cbt-bench-" + ProcessHandle.current().pid());
+            Files.createDirectories(files);
+            try {
+                List<String> ratios = new ArrayList<>();
+                ratios.add(ringCost("null:?size=" + ws + "&cbtlog=" + d.resolve("null.cbtlog"), "null: device (tracking alone)"));
+                ratios.add(ringCost("file://" + sparse(files.resolve("ring.raw"), ws), writeSize + " file in " + fileDir));
+                ratios.addAll(nbdCost("null:?size=" + ws + "&cbtlog=" + d.resolve("nbd-null.cbtlog"), "null: device (tracking alone)"));
+                ratios.addAll(nbdCost("file://" + sparse(files.resolve("nbd.raw"), ws), writeSize + " file in " + fileDir));
+                System.out.println("summary, " + blockSize + " writes, with CBT / without CBT (medians of " + rounds + " alternating rounds):");
+                ratios.forEach(r -> System.out.println("  " + r));
+            } finally {
+                try (var s = Files.list(files)) {
+                    for (Path p : s.toList()) {
+                        Files.delete(p);
+                    }
+                }
+                Files.delete(files);
+            }
         }
         if (!skipBackup) {
             backup(d);
@@ -64,7 +81,7 @@ final class BenchCbtCommand implements Callable<Integer> {
         return 0;
     }
 
-    private void ringCost(String uri, String what) throws Exception {
+    private String ringCost(String uri, String what) throws Exception {
         double[][] gbs = new double[2][rounds];
         for (int r = 0; r < rounds; r++) {
             for (int cbt = 0; cbt < 2; cbt++) {
@@ -82,8 +99,8 @@ final class BenchCbtCommand implements Callable<Integer> {
                 gbs[cbt][r] = Double.parseDouble(last);
             }
         }
-        report("ring server, " + blockSize + " writes, " + what + " (GB/s)", gbs, true);
         CbtLogs.disable(DeviceUri.parse(uri));
+        return report("ring server, " + what + " (GB/s)", gbs, true);
     }
 
     /**
@@ -95,9 +112,10 @@ final class BenchCbtCommand implements Callable<Integer> {
         java.lang.management.ThreadMXBean mx = java.lang.management.ManagementFactory.getThreadMXBean();
         int bs = (int) Sizes.parse(blockSize);
         long devSize = Sizes.parse(writeSize);
-        long writes = 4 * devSize / bs;
+        long blocks = devSize / bs;
+        long rewrites = 2_000_000; // enough that a round lasts ~0.1 s of CPU: the per-write figure settles to a ns
         double[][] ns = new double[2][rounds];
-        double[] firstPass = new double[rounds];
+        double[][] firstPass = new double[2][rounds];
         io.netty.buffer.ByteBuf buf = Buffers.direct(bs).writeZero(bs);
         try {
             for (int r = 0; r < rounds; r++) {
@@ -110,18 +128,16 @@ final class BenchCbtCommand implements Callable<Integer> {
                     }
                     try (BlockDevice dev = BlockDevices.loadDefault().open(uri)) {
                         long t0 = mx.getCurrentThreadCpuTime();
-                        long firstEnd = 0;
-                        for (long i = 0; i < writes; i++) {
-                            dev.write((i * bs) % devSize, buf.retain(), false).join();
-                            if (i == devSize / bs - 1) {
-                                firstEnd = mx.getCurrentThreadCpuTime();
-                            }
+                        for (long i = 0; i < blocks; i++) { // every block's first write: each pays its log store
+                            dev.write(i * bs, buf.retain(), false).join();
                         }
                         long t1 = mx.getCurrentThreadCpuTime();
-                        ns[cbt][r] = (double) (t1 - firstEnd) / (writes - devSize / bs);
-                        if (cbt == 1) {
-                            firstPass[r] = (double) (firstEnd - t0) / (devSize / bs);
+                        for (long i = 0; i < rewrites; i++) { // blocks already marked
+                            dev.write((i % blocks) * bs, buf.retain(), false).join();
                         }
+                        long t2 = mx.getCurrentThreadCpuTime();
+                        ns[cbt][r] = (double) (t2 - t1) / rewrites;
+                        firstPass[cbt][r] = (double) (t1 - t0) / blocks;
                     }
                 }
             }
@@ -133,42 +149,68 @@ final class BenchCbtCommand implements Callable<Integer> {
         // At the ring server's 31 GB/s for 64 KiB writes (README, copy path) a 64 KiB write takes about 2.1 us.
         double ringNs = bs / 31.0;
         System.out.printf(Locale.ROOT, "tracking CPU per %s write on a null: device (thread CPU time, ns): without %s, with %s"
-                        + " (blocks already marked); first write to each block %s: +%.0f ns marked, +%.0f ns first write;"
+                        + " (blocks already marked); first write to each block, with %s: +%.1f ns marked, +%.0f ns first write;"
                         + " against a %.0f ns ring write (31 GB/s): %.1f%% marked, %.1f%% first write%n",
-                blockSize, Arrays.toString(round(ns[0])), Arrays.toString(round(ns[1])), Arrays.toString(round(firstPass)),
-                on - off, median(firstPass) - off, ringNs, 100 * (on - off) / ringNs, 100 * (median(firstPass) - off) / ringNs);
+                blockSize, Arrays.toString(round(ns[0])), Arrays.toString(round(ns[1])), Arrays.toString(round(firstPass[1])),
+                on - off, median(firstPass[1]) - median(firstPass[0]), ringNs, 100 * (on - off) / ringNs,
+                100 * (median(firstPass[1]) - median(firstPass[0])) / ringNs);
+        // Other load inflates a thread's CPU time too (shared caches, hyperthreads), only ever upwards: the
+        // least-disturbed round of each side is the other estimate of the decorator's own cost.
+        System.out.printf(Locale.ROOT, "  fastest rounds: without %d ns, with %d ns marked (%+d ns); first writes without %d ns,"
+                        + " with %d ns (%+d ns)%n", Math.round(min(ns[0])), Math.round(min(ns[1])),
+                Math.round(min(ns[1]) - min(ns[0])), Math.round(min(firstPass[0])), Math.round(min(firstPass[1])),
+                Math.round(min(firstPass[1]) - min(firstPass[0])));
         Files.deleteIfExists(d.resolve("cpu.cbtlog"));
+    }
+
+    private static double min(double[] v) {
+        return Arrays.stream(v).min().orElse(Double.NaN);
     }
 
     private static long[] round(double[] v) {
         return Arrays.stream(v).mapToLong(Math::round).toArray();
     }
 
-    private void nbdCost(Path d) throws Exception {
+    /**
+     * fio's nbd engine against {@code tapdisk4j export}: whole fio processes writing the device four times
+     * over, so each round has first writes to every block (a fresh log) and rewrites of marked ones.
+     */
+    private List<String> nbdCost(String uri, String what) throws Exception {
         String fio = which("fio");
-        Path disk = sparse(d.resolve("nbd.raw"), Sizes.parse(writeSize));
-        String uri = "file://" + disk;
-        double[][] secs = new double[2][rounds];
+        long ws = Sizes.parse(writeSize);
+        double[][] gbs = new double[2][rounds];
+        double[][] cpu = new double[2][rounds];
         for (int r = 0; r < rounds; r++) {
             for (int cbt = 0; cbt < 2; cbt++) {
-                freshLog(uri, cbt == 1, Sizes.parse(writeSize));
+                freshLog(uri, cbt == 1, ws);
                 int port = freePort();
                 Process export = start(List.of("export", uri, "--port", Integer.toString(port), "--name", "d"));
                 try {
                     awaitPort(port, export);
+                    double started = cpuSeconds(export.pid()); // the JVM's start-up, not the writes
                     long t0 = System.nanoTime();
                     exec(List.of(fio, "--name=w", "--ioengine=nbd", "--uri=nbd://127.0.0.1:" + port + "/d", "--rw=write",
-                            "--bs=" + blockSize.toLowerCase(Locale.ROOT), "--iodepth=16", "--size=" + writeSize.toLowerCase(Locale.ROOT),
-                            "--output=/dev/null"));
-                    secs[cbt][r] = (System.nanoTime() - t0) / 1e9;
+                            "--bs=" + blockSize.toLowerCase(Locale.ROOT), "--iodepth=16", "--size=" + ws,
+                            "--io_size=" + 4 * ws, "--output=/dev/null"));
+                    gbs[cbt][r] = 4 * ws / ((System.nanoTime() - t0) / 1e9) / 1e9;
+                    cpu[cbt][r] = (cpuSeconds(export.pid()) - started) / (4 * ws / 1e9);
                 } finally {
                     export.destroy();
                     export.waitFor(60, TimeUnit.SECONDS);
                 }
             }
         }
-        report("NBD export, fio " + blockSize + " sequential writes of " + writeSize + " (seconds, whole fio process)", secs, false);
         CbtLogs.disable(DeviceUri.parse(uri));
+        return List.of(report("NBD export, whole fio processes writing " + writeSize + " four times, " + what + " (GB/s)", gbs, true),
+                report("NBD export, " + what + ": CPU seconds of the export process per GB written (after start-up;"
+                        + " other load on the machine does not count)", cpu, false));
+    }
+
+    /** User + system CPU time of a live process, from /proc (clock ticks of 10 ms). */
+    private static double cpuSeconds(long pid) throws IOException {
+        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" "); // f[0] is field 3, the state
+        return (Long.parseLong(f[11]) + Long.parseLong(f[12])) / 100.0;
     }
 
     private void backup(Path d) throws Exception {
@@ -244,12 +286,28 @@ final class BenchCbtCommand implements Callable<Integer> {
         }
     }
 
-    private static void report(String what, double[][] v, boolean higherIsBetter) {
+    /** Prints one figure's rounds and returns its summary line: the ratio of medians and the spread of each side. */
+    private static String report(String what, double[][] v, boolean higherIsBetter) {
         double off = median(v[0]);
         double on = median(v[1]);
         double cost = higherIsBetter ? (off - on) / off : (on - off) / off;
-        System.out.printf(Locale.ROOT, "%s: without CBT %s, with CBT %s; medians %.3f vs %.3f: tracking costs %.1f%%%n",
-                what, Arrays.toString(v[0]), Arrays.toString(v[1]), off, on, 100 * cost);
+        System.out.printf(Locale.ROOT, "%s: without CBT %s, with CBT %s%n", what, threeDigits(v[0]), threeDigits(v[1]));
+        return String.format(Locale.ROOT, "%s: with %.3f, without %.3f, ratio %.3f, tracking costs %.1f%% (spread without %.1f%%, with %.1f%%)",
+                what, on, off, on / off, 100 * cost, spread(v[0]), spread(v[1]));
+    }
+
+    private static String threeDigits(double[] v) {
+        return Arrays.stream(v).mapToObj(x -> String.format(Locale.ROOT, "%.3f", x))
+                .collect(java.util.stream.Collectors.joining(", ", "[", "]"));
+    }
+
+    /** Half the interquartile range as a share of the median: how far a typical round strays. */
+    private static double spread(double[] v) {
+        double[] s = v.clone();
+        Arrays.sort(s);
+        double q1 = s[(s.length - 1) / 4];
+        double q3 = s[s.length - 1 - (s.length - 1) / 4];
+        return 100 * (q3 - q1) / 2 / median(v);
     }
 
     private static double median(double[] v) {

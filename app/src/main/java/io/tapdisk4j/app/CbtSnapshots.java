@@ -26,7 +26,7 @@ final class CbtSnapshots {
 
     static CbtSnapshots before(String uri) throws IOException {
         DeviceUri u = DeviceUri.parse(uri);
-        return new CbtSnapshots(u, CbtLogs.logPath(u) == null ? null : CbtLogs.beforeSnapshot(u));
+        return new CbtSnapshots(u, CbtLogs.location(u) == null ? null : CbtLogs.beforeSnapshot(u));
     }
 
     void after(String parent) throws IOException {

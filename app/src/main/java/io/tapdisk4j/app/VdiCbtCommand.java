@@ -42,7 +42,7 @@ final class VdiCbtCommand implements Runnable {
         public Integer call() throws Exception {
             boolean created = uriCall(uri);
             System.out.println((created ? "tracking changed blocks of " : "already tracking ") + uri + " in "
-                    + CbtLogs.logPath(DeviceUri.parse(uri)));
+                    + CbtLogs.location(DeviceUri.parse(uri)));
             return 0;
         }
 
@@ -85,11 +85,11 @@ final class VdiCbtCommand implements Runnable {
             if (json) {
                 System.out.printf(Locale.ROOT, "{\"uri\":\"%s\",\"enabled\":true,\"log\":\"%s\",\"consistent\":%b,"
                                 + "\"size\":%d,\"blockSize\":%d,\"changedBlocks\":%d,\"parent\":\"%s\",\"id\":\"%s\"}%n",
-                        esc(uri), esc(CbtLogs.logPath(u).toString()), log.consistent(), log.size(), CbtLog.BLOCK_SIZE,
+                        esc(uri), esc(String.valueOf(CbtLogs.location(u))), log.consistent(), log.size(), CbtLog.BLOCK_SIZE,
                         changed, log.parent(), log.child());
             } else {
                 System.out.printf(Locale.ROOT, "%s: tracking on%nlog:        %s%nconsistent: %s%nchanged:    %d of %d blocks of 64 KiB%n",
-                        uri, CbtLogs.logPath(u), log.consistent() ? "yes"
+                        uri, CbtLogs.location(u), log.consistent() ? "yes"
                                 : "no (not closed cleanly: the next backup must be a full one)",
                         changed, CbtLog.blocks(log.size()));
             }

@@ -20,6 +20,14 @@ public interface BlockDeviceProvider {
         throw new BlockDeviceException(BlockError.ENOTSUP, uri.scheme() + ": cannot create storage at " + uri);
     }
 
+    /**
+     * Whether storage exists at {@code uri}: what keeps a side file (a changed-block log) beside an image.
+     * Storage without named files of its own (a LUN, an NBD export, memory) refuses with ENOTSUP.
+     */
+    default boolean exists(DeviceUri uri) throws IOException {
+        throw new BlockDeviceException(BlockError.ENOTSUP, uri.scheme() + ": cannot tell whether " + uri + " exists");
+    }
+
     /** Removes the storage the URI names. */
     default void remove(DeviceUri uri) throws IOException {
         throw new BlockDeviceException(BlockError.ENOTSUP, uri.scheme() + ": cannot remove " + uri);

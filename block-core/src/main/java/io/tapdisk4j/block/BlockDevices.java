@@ -86,7 +86,7 @@ public final class BlockDevices {
             throw e;
         }
         // Changed-block tracking wraps the image (not the transport): it records virtual blocks.
-        return io.tapdisk4j.block.cbt.CbtLogs.track(uri, options, image);
+        return io.tapdisk4j.block.cbt.CbtLogs.track(uri, options, image, this);
     }
 
     /** Opens only the transport, with no format on top. */

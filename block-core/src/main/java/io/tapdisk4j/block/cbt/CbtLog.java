@@ -94,36 +94,45 @@ public final class CbtLog {
             throw new BlockDeviceException(BlockError.EINVAL, "no changed-block log at " + file);
         }
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            long length = ch.size();
-            if (length < HEADER_SIZE) {
-                throw bad(file, "is " + length + " bytes, shorter than its " + HEADER_SIZE + "-byte header (truncated)");
-            }
-            ByteBuffer h = ByteBuffer.allocate(HEADER_SIZE).order(ByteOrder.LITTLE_ENDIAN);
-            readFully(ch, h, 0);
-            h.flip();
-            UUID parent = uuid(h, 0);
-            UUID child = uuid(h, 16);
-            int consistent = h.getInt(CONSISTENT_AT);
-            long size = h.getLong(SIZE_AT);
-            if (consistent != 0 && consistent != 1) {
-                throw bad(file, "has consistency flag " + consistent + " (0 or 1 expected): not a changed-block log, or damaged");
-            }
-            if (size <= 0 || size > MAX_SIZE) {
-                throw bad(file, "names a disk of " + size + " bytes: not a changed-block log, or damaged");
-            }
-            long want = HEADER_SIZE + bitmapBytes(size);
-            if (length < want) {
-                throw bad(file, "is " + length + " bytes but a disk of " + size + " bytes needs " + want + " (truncated)");
-            }
-            if (length > want) {
-                throw bad(file, "is " + length + " bytes but a disk of " + size + " bytes needs " + want + " (trailing bytes)");
-            }
-            ByteBuffer b = ByteBuffer.allocate((int) (want - HEADER_SIZE)).order(ByteOrder.LITTLE_ENDIAN);
-            readFully(ch, b, HEADER_SIZE);
-            b.flip();
-            BitSet bits = BitSet.valueOf(b);
-            return new CbtLog(parent, child, consistent == 1, size, bits);
+            return parse(file.toString(), ch.size(), (b, at) -> readFully(ch, b, at));
         }
+    }
+
+    /** Reads {@code b.remaining()} bytes at {@code at} into {@code b}. */
+    @FunctionalInterface
+    interface Source {
+        void readFully(ByteBuffer b, long at) throws IOException;
+    }
+
+    /** Reads and checks the log {@code name}, a file of {@code length} bytes read through {@code source}. */
+    static CbtLog parse(String name, long length, Source source) throws IOException {
+        if (length < HEADER_SIZE) {
+            throw bad(name, "is " + length + " bytes, shorter than its " + HEADER_SIZE + "-byte header (truncated)");
+        }
+        ByteBuffer h = ByteBuffer.allocate(HEADER_SIZE).order(ByteOrder.LITTLE_ENDIAN);
+        source.readFully(h, 0);
+        h.flip();
+        UUID parent = uuid(h, 0);
+        UUID child = uuid(h, 16);
+        int consistent = h.getInt(CONSISTENT_AT);
+        long size = h.getLong(SIZE_AT);
+        if (consistent != 0 && consistent != 1) {
+            throw bad(name, "has consistency flag " + consistent + " (0 or 1 expected): not a changed-block log, or damaged");
+        }
+        if (size <= 0 || size > MAX_SIZE) {
+            throw bad(name, "names a disk of " + size + " bytes: not a changed-block log, or damaged");
+        }
+        long want = HEADER_SIZE + bitmapBytes(size);
+        if (length < want) {
+            throw bad(name, "is " + length + " bytes but a disk of " + size + " bytes needs " + want + " (truncated)");
+        }
+        if (length > want) {
+            throw bad(name, "is " + length + " bytes but a disk of " + size + " bytes needs " + want + " (trailing bytes)");
+        }
+        ByteBuffer b = ByteBuffer.allocate((int) (want - HEADER_SIZE)).order(ByteOrder.LITTLE_ENDIAN);
+        source.readFully(b, HEADER_SIZE);
+        b.flip();
+        return new CbtLog(parent, child, consistent == 1, size, BitSet.valueOf(b));
     }
 
     /** Writes the whole log to {@code file} (through a temporary file and a rename, so a crash leaves the old or the new). */
@@ -157,15 +166,20 @@ public final class CbtLog {
         return out;
     }
 
+    /** The consistency flag as the log holds it. */
+    static ByteBuffer flag(boolean consistent) {
+        return ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(0, consistent ? 1 : 0);
+    }
+
     /** Rewrites only the consistency flag, durably. */
     static void writeConsistent(FileChannel ch, boolean consistent) throws IOException {
-        ByteBuffer b = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putInt(0, consistent ? 1 : 0);
+        ByteBuffer b = flag(consistent);
         ch.write(b, CONSISTENT_AT);
         ch.force(false);
     }
 
-    private static BlockDeviceException bad(Path file, String what) {
-        return new BlockDeviceException(BlockError.EINVAL, "changed-block log " + file + " " + what);
+    private static BlockDeviceException bad(String name, String what) {
+        return new BlockDeviceException(BlockError.EINVAL, "changed-block log " + name + " " + what);
     }
 
     static void readFully(FileChannel ch, ByteBuffer b, long at) throws IOException {

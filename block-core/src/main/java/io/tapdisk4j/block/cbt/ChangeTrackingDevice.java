@@ -13,133 +13,114 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
-import java.lang.foreign.Arena;
-import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
-import java.nio.ByteOrder;
-import java.nio.channels.FileChannel;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
 import java.util.concurrent.atomic.AtomicLongArray;
 
 /**
  * Records the 64 KiB blocks every write, write-zeroes and discard touches in the image's changed-block log.
  *
  * <h2>Crash semantics</h2>
- * Opening marks the log inconsistent on disk (fsync'd) before any write is let through; only a clean close
+ * Opening marks the log inconsistent on stable storage before any write is let through; only a clean close
  * restores the flag it had. A process that dies (SIGKILL, a crash, a host reset) therefore always leaves
  * an inconsistent log, and the next backup must be a full one, as XenServer defines it.
  *
  * <h2>Cost</h2>
- * A write whose blocks are all marked already passes straight through (a few atomic reads). The first
- * write to a clean block stores the bitmap word holding its bit into the log file, mapped shared (as
- * blktap's log driver does): the store lands in the page cache, which outlives the process, with no system
- * call, before the write goes down. No write is acknowledged with its bit only in this process's memory.
- * Flushes and FUA writes msync the log first when it has changed since the last sync, so a flushed
- * write's bit is on stable storage too.
+ * A write whose blocks are all marked already passes straight through: one plain load of the bitmap word
+ * in memory, no lock, no allocation. The first write to a clean block stores its bitmap word into the log
+ * ({@link OpenLog#store}) before the write goes down: into a shared mapping of a local log (in the page
+ * cache at once, which outlives the process), or a stable write to a log on the image's storage, waited
+ * for. No write is acknowledged with its bit only in this process's memory. Flushes and FUA writes msync a
+ * local log first when it has changed since the last sync, so a flushed write's bit is on stable storage.
  */
 public final class ChangeTrackingDevice extends ForwardingBlockDevice implements FileRegionReads {
 
     private static final Logger log = LoggerFactory.getLogger(ChangeTrackingDevice.class);
-    private static final ValueLayout.OfLong WORD = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    /** Log syncs leave the I/O threads to this pool: an fdatasync may take milliseconds. */
-    private static final ExecutorService SYNCS = Executors.newCachedThreadPool(r -> {
-        Thread t = new Thread(r, "cbt-sync");
-        t.setDaemon(true);
-        return t;
-    });
+    private static final int BLOCK_SHIFT = Integer.numberOfTrailingZeros(CbtLog.BLOCK_SIZE);
 
-    private final Path file;
-    private final FileChannel channel;
+    private final OpenLog logFile;
     private final long coveredSize;
-    private final long bitmapBytes;
-    /** The bits written to the log file: a set bit is in the file (at least in the page cache). */
+    /** Bits stored into the log and done (in its file, at least in the page cache): writes to them skip the log. */
     private final AtomicLongArray bits;
-    private final Object fileLock = new Object();
-    /** The log's bitmap, mapped shared: a store here is in the page cache at once. */
-    private final Arena arena;
-    private final MemorySegment mapped;
-    private volatile boolean unsynced;
+    /** Bits asked of the log, done or in flight; guarded by {@link #lock}. */
+    private final long[] requested;
+    private final Object lock = new Object();
     /** The flag a clean close writes back: a log that was inconsistent when opened stays so. */
     private volatile boolean consistentOnClose;
-    private volatile boolean closed;
+    private boolean closed;
     private final DirtyBitmap bitmap = new Bitmap();
 
-    private ChangeTrackingDevice(BlockDevice delegate, Path file, FileChannel channel, CbtLog current, Arena arena,
-                                 MemorySegment mapped) {
+    ChangeTrackingDevice(BlockDevice delegate, OpenLog logFile) {
         super(delegate);
-        this.file = file;
-        this.channel = channel;
-        this.arena = arena;
-        this.mapped = mapped;
+        this.logFile = logFile;
+        CbtLog current = logFile.opened();
         this.coveredSize = current.size();
-        this.bitmapBytes = CbtLog.bitmapBytes(coveredSize);
         this.consistentOnClose = current.consistent();
         long[] words = current.bits().toLongArray();
-        this.bits = new AtomicLongArray((int) ((CbtLog.blocks(coveredSize) + 63) / 64));
-        for (int i = 0; i < words.length && i < bits.length(); i++) {
-            bits.set(i, words[i]);
-        }
+        this.requested = new long[(int) ((CbtLog.blocks(coveredSize) + 63) / 64)];
+        System.arraycopy(words, 0, requested, 0, Math.min(words.length, requested.length));
+        this.bits = new AtomicLongArray(requested);
     }
 
-    /** Opens the log at {@code file} for {@code device}, marking it inconsistent until {@link #close}. */
+    /** Opens the local log at {@code file} for {@code device}, marking it inconsistent until {@link #close}. */
     public static ChangeTrackingDevice open(BlockDevice device, Path file) throws IOException {
-        CbtLog current = CbtLog.read(file);
+        return open(device, new CbtLogFile.Local(file));
+    }
+
+    /** Opens {@code file} for {@code device}, marking it inconsistent until {@link #close}. */
+    public static ChangeTrackingDevice open(BlockDevice device, CbtLogFile file) throws IOException {
+        CbtLog current = file.read();
         if (current.size() != device.size()) {
             throw new BlockDeviceException(BlockError.EINVAL, "changed-block log " + file + " covers " + current.size()
                     + " bytes but " + device.describe() + " has " + device.size()
                     + ": disable and enable tracking again (the next backup is then a full one)");
         }
-        FileChannel ch = FileChannel.open(file, StandardOpenOption.READ, StandardOpenOption.WRITE);
-        Arena arena = Arena.ofShared();
-        try {
-            CbtLog.writeConsistent(ch, false);
-            MemorySegment bitmap = ch.map(FileChannel.MapMode.READ_WRITE, CbtLog.HEADER_SIZE,
-                    CbtLog.bitmapBytes(current.size()), arena);
-            return new ChangeTrackingDevice(device, file, ch, current, arena, bitmap);
-        } catch (IOException | RuntimeException e) {
-            arena.close();
-            ch.close();
-            throw e;
-        }
+        return new ChangeTrackingDevice(device, file.openForTracking());
     }
 
-    public Path logFile() {
-        return file;
+    public String logFile() {
+        return logFile.describe();
     }
 
     @Override
     public CompletableFuture<Void> write(long offset, ByteBuf data, boolean fua) {
-        BlockDeviceException e = mark(offset, data.readableBytes());
-        if (e != null) {
-            data.release();
-            return CompletableFuture.failedFuture(e);
+        if (marked(offset, data.readableBytes())) { // the common case: nothing to record
+            return fua && logFile.unsynced() ? logFile.sync().thenCompose(v -> delegate.write(offset, data, true))
+                    : delegate.write(offset, data, fua);
         }
-        if (fua && unsynced) {
-            return syncLog().thenCompose(v -> delegate.write(offset, data, true));
+        CompletableFuture<Void> recorded = mark(offset, data.readableBytes());
+        if (recorded == null) {
+            return fua && logFile.unsynced() ? logFile.sync().thenCompose(v -> delegate.write(offset, data, true))
+                    : delegate.write(offset, data, fua);
         }
-        return delegate.write(offset, data, fua);
+        return recorded.handle((v, t) -> {
+            if (t != null) {
+                data.release();
+                return CompletableFuture.<Void>failedFuture(BlockDeviceException.unwrap(t));
+            }
+            return delegate.write(offset, data, fua);
+        }).thenCompose(f -> f);
     }
 
     @Override
     public CompletableFuture<Void> writeZeroes(long offset, long length, boolean mayUnmap) {
-        BlockDeviceException e = mark(offset, length);
-        return e != null ? CompletableFuture.failedFuture(e) : delegate.writeZeroes(offset, length, mayUnmap);
+        CompletableFuture<Void> recorded = marked(offset, length) ? null : mark(offset, length);
+        return recorded == null ? delegate.writeZeroes(offset, length, mayUnmap)
+                : recorded.thenCompose(v -> delegate.writeZeroes(offset, length, mayUnmap));
     }
 
     @Override
     public CompletableFuture<Void> discard(long offset, long length, boolean secure) {
-        BlockDeviceException e = mark(offset, length);
-        return e != null ? CompletableFuture.failedFuture(e) : delegate.discard(offset, length, secure);
+        CompletableFuture<Void> recorded = marked(offset, length) ? null : mark(offset, length);
+        return recorded == null ? delegate.discard(offset, length, secure)
+                : recorded.thenCompose(v -> delegate.discard(offset, length, secure));
     }
 
     @Override
     public CompletableFuture<Void> flush() {
-        return unsynced ? syncLog().thenCompose(v -> delegate.flush()) : delegate.flush();
+        return logFile.unsynced() ? logFile.sync().thenCompose(v -> delegate.flush()) : delegate.flush();
     }
 
     @Override
@@ -160,48 +141,92 @@ public final class ChangeTrackingDevice extends ForwardingBlockDevice implements
         return delegate instanceof FileRegionReads r ? r.readRegion(offset, length) : null;
     }
 
-    /** Sets the bits of {@code [offset, offset+length)} in the log file; null on success. */
-    private BlockDeviceException mark(long offset, long length) {
+    /**
+     * Whether every block of {@code [offset, offset+length)} has its bit in the log already: for a write
+     * within one bitmap word (any write up to 4 MiB that does not straddle a 4 MiB boundary) one plain
+     * load, no lock, no allocation. False sends the write through {@link #mark}, which decides under the
+     * lock (and handles the ranges this check does not). The acquire load pairs with the release in
+     * {@link #done}: a set bit seen here means its store into the log happened before.
+     */
+    private boolean marked(long offset, long length) {
+        if (length <= 0 || offset < 0 || offset > coveredSize - length) {
+            return false;
+        }
+        long first = offset >>> BLOCK_SHIFT;
+        long last = (offset + length - 1) >>> BLOCK_SHIFT;
+        int w = (int) (first >>> 6);
+        if (w == (int) (last >>> 6)) {
+            long mask = (-1L << first) & (-1L >>> (63 - (last & 63))); // shifts take their count mod 64
+            return (bits.getAcquire(w) & mask) == mask;
+        }
+        for (; w <= (int) (last >>> 6); w++) {
+            long mask = wordMask(w, first, last);
+            if ((bits.getAcquire(w) & mask) != mask) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Stores the bits of {@code [offset, offset+length)} into the log: null when done on return, else a
+     * future completing when they are (failing, and condemning the log, when a store fails).
+     */
+    private CompletableFuture<Void> mark(long offset, long length) {
         if (length <= 0 || offset < 0 || offset > coveredSize - length) {
             // Nothing to mark: the device rejects the request (or, after a resize, the log is already
             // condemned to inconsistency by resize()); a hostile client cannot spoil the log this way.
             return null;
         }
-        long first = offset / CbtLog.BLOCK_SIZE;
-        long last = (offset + length - 1) / CbtLog.BLOCK_SIZE;
-        if (allSet(first, last)) {
-            return null;
-        }
+        long first = offset >>> BLOCK_SHIFT;
+        long last = (offset + length - 1) >>> BLOCK_SHIFT;
+        List<CompletableFuture<Void>> pending = null;
         try {
-            synchronized (fileLock) {
+            synchronized (lock) {
                 if (closed) {
-                    return new BlockDeviceException(BlockError.ESHUTDOWN, describe() + " is closed");
+                    return CompletableFuture.failedFuture(new BlockDeviceException(BlockError.ESHUTDOWN,
+                            describe() + " is closed"));
                 }
                 for (int w = (int) (first >>> 6); w <= (int) (last >>> 6); w++) {
                     long mask = wordMask(w, first, last);
-                    long old = bits.get(w);
-                    if ((old | mask) == old) {
+                    if ((bits.getPlain(w) & mask) == mask) {
                         continue;
                     }
-                    long now = old | mask;
-                    long at = (long) w * 8;
-                    if (at + 8 <= bitmapBytes) {
-                        mapped.set(WORD, at, now);
+                    // Bits asked for but still in flight are asked again: the new store is chained after the
+                    // old one, so its completion means both are done.
+                    long now = requested[w] | mask;
+                    requested[w] = now;
+                    CompletableFuture<Void> f = logFile.store(w, now);
+                    if (f == null) {
+                        done(w, now);
                     } else {
-                        for (long i = at; i < bitmapBytes; i++) { // the bitmap's last, partial word
-                            mapped.set(ValueLayout.JAVA_BYTE, i, (byte) (now >>> (8 * (i - at))));
-                        }
+                        int word = w;
+                        (pending == null ? pending = new ArrayList<>() : pending).add(f.whenComplete((v, t) -> {
+                            if (t == null) {
+                                done(word, now);
+                            } else {
+                                failed(t);
+                            }
+                        }));
                     }
-                    bits.set(w, now); // only now may another write to these blocks skip the log
-                    unsynced = true;
                 }
             }
-            return null;
         } catch (RuntimeException | InternalError e) { // InternalError: SIGBUS, the log file was cut short under us
-            consistentOnClose = false;
-            log.warn("{}: cannot update changed-block log {}: {}", describe(), file, e.toString());
-            return new BlockDeviceException(BlockError.EIO, "cannot update changed-block log " + file + ": " + e.getMessage());
+            return CompletableFuture.failedFuture(failed(e));
         }
+        return pending == null ? null : CompletableFuture.allOf(pending.toArray(CompletableFuture[]::new));
+    }
+
+    /** Only now may another write to these blocks skip the log. */
+    private void done(int word, long value) {
+        bits.accumulateAndGet(word, value, (a, b) -> a | b);
+    }
+
+    private BlockDeviceException failed(Throwable t) {
+        consistentOnClose = false;
+        log.warn("{}: cannot update changed-block log {}: {}", describe(), logFile.describe(), t.toString());
+        return new BlockDeviceException(BlockError.EIO, "cannot update changed-block log " + logFile.describe() + ": "
+                + BlockDeviceException.unwrap(t).getMessage());
     }
 
     private static long wordMask(int w, long first, long last) {
@@ -210,53 +235,17 @@ public final class ChangeTrackingDevice extends ForwardingBlockDevice implements
         return (hi == 63 ? -1L : (1L << (hi + 1)) - 1) & (-1L << lo);
     }
 
-    private boolean allSet(long first, long last) {
-        if (last >= CbtLog.blocks(coveredSize)) {
-            return false;
-        }
-        for (int w = (int) (first >>> 6); w <= (int) (last >>> 6); w++) {
-            long mask = wordMask(w, first, last);
-            if ((bits.get(w) & mask) != mask) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private CompletableFuture<Void> syncLog() {
-        return CompletableFuture.runAsync(() -> {
-            try {
-                unsynced = false;
-                mapped.force(); // outside the lock: an msync must not hold up first writes on the I/O threads
-            } catch (IllegalStateException closedMeanwhile) {
-                // close() synced the log itself
-            } catch (RuntimeException e) {
-                unsynced = true;
-                throw new java.util.concurrent.CompletionException(new BlockDeviceException(BlockError.EIO,
-                        "cannot sync changed-block log " + file + ": " + e.getMessage()));
-            }
-        }, SYNCS);
-    }
-
     @Override
     public void close() {
         try {
             delegate.close();
         } finally {
-            synchronized (fileLock) {
+            synchronized (lock) {
                 closed = true;
                 try {
-                    mapped.force();
-                    arena.close();
-                    CbtLog.writeConsistent(channel, consistentOnClose);
-                } catch (IOException e) {
-                    log.warn("{}: changed-block log {} left inconsistent: {}", describe(), file, e.toString());
-                } finally {
-                    try {
-                        channel.close();
-                    } catch (IOException ignored) {
-                        // the flag is written or the log stays inconsistent; nothing else to do
-                    }
+                    logFile.close(consistentOnClose);
+                } catch (IOException | RuntimeException e) {
+                    log.warn("{}: changed-block log {} left inconsistent: {}", describe(), logFile.describe(), e.toString());
                 }
             }
         }

@@ -74,6 +74,15 @@ public final class NfsDeviceProvider implements BlockDeviceProvider {
     }
 
     @Override
+    public boolean exists(DeviceUri uri) throws IOException {
+        NfsUrl url = NfsUrl.parse(uri);
+        try (NfsSession session = NfsSession.open(url, url.parentPath())) {
+            LookupResult dir = NfsSession.await(session.lookup(url.parentPath()), "LOOKUP " + url.parentPath());
+            return exists(session, dir.handle(), url.fileName());
+        }
+    }
+
+    @Override
     public void remove(DeviceUri uri) throws IOException {
         NfsUrl url = NfsUrl.parse(uri);
         try (NfsSession session = NfsSession.open(url, url.parentPath())) {
