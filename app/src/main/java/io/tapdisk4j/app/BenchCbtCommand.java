@@ -84,7 +84,8 @@ final class BenchCbtCommand implements Callable<Integer> {
     private String ringCost(String uri, String what) throws Exception {
         double[][] gbs = new double[2][rounds];
         for (int r = 0; r < rounds; r++) {
-            for (int cbt = 0; cbt < 2; cbt++) {
+            for (int i = 0; i < 2; i++) {
+                int cbt = r % 2 == 0 ? i : 1 - i; // the order swaps each round: going second must not count
                 freshLog(uri, cbt == 1, Sizes.parse(writeSize));
                 String out = run(List.of("bench", "ring", "--device", uri, "--rw", "write", "--block-size", blockSize,
                         "--seconds", Integer.toString(seconds)), null);
@@ -181,7 +182,8 @@ final class BenchCbtCommand implements Callable<Integer> {
         double[][] gbs = new double[2][rounds];
         double[][] cpu = new double[2][rounds];
         for (int r = 0; r < rounds; r++) {
-            for (int cbt = 0; cbt < 2; cbt++) {
+            for (int i = 0; i < 2; i++) {
+                int cbt = r % 2 == 0 ? i : 1 - i; // the order swaps each round
                 freshLog(uri, cbt == 1, ws);
                 int port = freePort();
                 Process export = start(List.of("export", uri, "--port", Integer.toString(port), "--name", "d"));
