@@ -28,7 +28,7 @@ class XenLabTest {
     /** Every scenario scripts/xen-lab knows, in the order it runs them. */
     static final List<String> ALL = List.of("defaults", "ring-order", "blkback", "datapath-copy", "datapath-map-copy",
             "datapath-persistent", "datapath-unsafe-map", "flush", "readonly", "readonly-image", "vhd", "nbd-unix",
-            "reconnect", "detach", "pause-resume", "pause-held", "ffm-probe", "destroy-mid-io", "daemon-restart");
+            "iscsi-kernel", "reconnect", "detach", "pause-resume", "pause-held", "ffm-probe", "destroy-mid-io", "daemon-restart");
 
     /**
      * What the test command boots by default, the part that fits CI's time on 2 emulated cores (about 6
