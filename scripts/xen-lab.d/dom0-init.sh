@@ -19,6 +19,10 @@ ifconfig lo 127.0.0.1 up
 xenstored --pid-file /run/xenstored.pid
 n=100; while [ ! -S /run/xenstored/socket ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
 xen-init-dom0
+# dom0 serves every guest's I/O: weighted above the guests (as hosts do), so that many guests booting at
+# once under emulation do not starve the backend they wait for
+xl sched-credit2 -d Domain-0 -w 4096 >/dev/null 2>&1 || xl sched-credit -d Domain-0 -w 4096 >/dev/null 2>&1 \
+  || echo "XENLAB-WARN could not raise dom0's scheduler weight"
 xenconsoled --log=guest --log-dir=/var/log/xen/console || echo "XENLAB-WARN xenconsoled failed"
 pidof xenconsoled >/dev/null || echo "XENLAB-WARN xenconsoled is not running"
 echo "XENLAB-DOM0-READY $(cut -d' ' -f1 /proc/uptime)"

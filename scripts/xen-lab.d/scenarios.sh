@@ -98,13 +98,13 @@ prepare() {
   _s=$1 _w=$2 _v=$3 _bf=$4 _uri=$5; shift 5
   _seed=$(seed_of "$_s")
   echo "$_w $_seed $_uri" > "/tmp/$_s.scenario"
-  echo "$_uri $*" > "/tmp/$_s.attach"
   _d=$(create_guest "$_s" "$_w" "$_v" "$_bf" "$_seed") || { fail "$_s" "xl create failed"; return 1; }
+  echo "$_uri $*" > "/tmp/$_s.attach"
   echo "$_d" > "/tmp/$_s.domid"
   lab "GUEST $_s domain $_d: $_w, $_v vCPU(s), blkfront ${_bf:-defaults}, $_uri $*"
 }
 go() {
-  [ -f "/tmp/$1.domid" ] || return 1
+  [ -f "/tmp/$1.attach" ] || return 0  # not prepared (not wanted), or no tapdisk4j disk (blkback)
   # shellcheck disable=SC2046
   ctl attach "$(domid_of "$1")" xvda $(cat "/tmp/$1.attach") || { xl destroy "$1"; fail "$1" "ctl attach failed"; return 1; }
   xl unpause "$1"
@@ -203,57 +203,61 @@ export PATH=$PATH:/lab
 STOP=$((100 * M))
 stop_writer() { blkio write "/srv/$1.raw" -s 7 -o $STOP -l 4096 -b 4096 >/dev/null; }
 passes() { guest_line "$1" PASS | cut -d' ' -f3; }  # the writer's last completed pass
-# The guests run in parallel: they are launched first and checked afterwards in order (the lifecycle writers
-# once the first guests are done). daemon-restart, which stops the daemon under every guest, goes last.
+# The guests run in parallel waves; daemon-restart, which stops the daemon under every guest, goes last.
 w() { wanted "$1" || wanted "$2" || wanted "$3"; }
-if wanted defaults; then new_image /srv/defaults.raw; prepare defaults defaults 2 "" file:///srv/defaults.raw; fi
-if wanted ring-order; then
-  new_image /srv/ring-order.raw
-  prepare ring-order ring-order 1 max_ring_page_order=3:max_indirect_segments=11 file:///srv/ring-order.raw
-fi
-for p in copy map-copy persistent unsafe-map; do
-  if wanted "datapath-$p"; then
-    new_image "/srv/datapath-$p.raw"; prepare "datapath-$p" small 1 "" "file:///srv/datapath-$p.raw" --data-path "$p"
-  fi
-done
-wanted flush && { new_image /srv/flush.raw; prepare flush flush 1 "" file:///srv/flush.raw; }
-w vhd nbd-unix iscsi-kernel && { cp /lab/empty.vhd /srv/vhd.vhd; prepare vhd vhd 1 "" file:///srv/vhd.vhd; }
-if w readonly readonly-image; then
-  new_image /srv/readonly.raw
-  blkio write /srv/readonly.raw -s "$(seed_of readonly)" -o 0 -l $((8 * M)) -b $M >/dev/null
-  ro_sum=$(sha256sum /srv/readonly.raw | cut -c1-64)
-  prepare readonly readonly 1 "" file:///srv/readonly.raw --mode r
-fi
-# 5: a guest reboot (xl restarts the domain: on_reboot = "restart"); dom0 attaches the same image to the new
-# domain as a toolstack does, and the second boot's blkfront reads what the first wrote
-if wanted reconnect; then
-  new_image /srv/reconnect.raw
-  ON_REBOOT=restart; prepare reconnect reconnect 1 "" file:///srv/reconnect.raw; ON_REBOOT=
-fi
-wanted detach && { new_image /srv/detach.raw; prepare detach detach 1 "" file:///srv/detach.raw; }
-wanted blkback && { . /lab/blkback.sh; blkback_launch; }  # Linux's blkback needs no daemon
+# prep SCENARIO: its image and its paused guest, when the scenario is wanted
+prep() {
+  case "$1" in
+    defaults) wanted defaults && { new_image /srv/defaults.raw; prepare defaults defaults 2 "" file:///srv/defaults.raw; } ;;
+    ring-order) wanted ring-order && { new_image /srv/ring-order.raw
+      prepare ring-order ring-order 1 max_ring_page_order=3:max_indirect_segments=11 file:///srv/ring-order.raw; } ;;
+    datapath-*) wanted "$1" && { new_image "/srv/$1.raw"
+      prepare "$1" small 1 "" "file:///srv/$1.raw" --data-path "${1#datapath-}"; } ;;
+    flush) wanted flush && { new_image /srv/flush.raw; prepare flush flush 1 "" file:///srv/flush.raw; } ;;
+    vhd) w vhd nbd-unix iscsi-kernel && { cp /lab/empty.vhd /srv/vhd.vhd; prepare vhd vhd 1 "" file:///srv/vhd.vhd; } ;;
+    readonly) w readonly readonly-image && { new_image /srv/readonly.raw
+      blkio write /srv/readonly.raw -s "$(seed_of readonly)" -o 0 -l $((8 * M)) -b $M >/dev/null
+      ro_sum=$(sha256sum /srv/readonly.raw | cut -c1-64)
+      prepare readonly readonly 1 "" file:///srv/readonly.raw --mode r; } ;;
+    # 5: a guest reboot (xl restarts the domain: on_reboot = "restart"); dom0 attaches the same image to the
+    # new domain as a toolstack does, and the second boot's blkfront reads what the first wrote
+    reconnect) wanted reconnect && { new_image /srv/reconnect.raw
+      ON_REBOOT=restart; prepare reconnect reconnect 1 "" file:///srv/reconnect.raw; ON_REBOOT=; } ;;
+    detach) wanted detach && { new_image /srv/detach.raw; prepare detach detach 1 "" file:///srv/detach.raw; } ;;
+    blkback) wanted blkback && { . /lab/blkback.sh; blkback_launch; } ;;  # Linux's blkback: no daemon, no go
+  esac
+  return 0
+}
+# Waves of at most five guests: on 2 emulated cores more at once starve each other (soft lockups in their
+# boot) past the lab's deadlines. The next wave is built while the last guests of this one are checked.
+wave1="defaults ring-order datapath-copy datapath-map-copy"
+wave2="datapath-persistent datapath-unsafe-map flush vhd blkback"
+wave3="readonly reconnect detach"
+for g in $wave1; do prep "$g"; done
 wait_daemon || { fail daemon "tapdisk4j serve --xen did not start"; return; }
-for g in defaults ring-order datapath-copy datapath-map-copy datapath-persistent datapath-unsafe-map flush vhd \
-    readonly reconnect detach; do
-  go "$g"
-done
-lab "LAUNCHED $(now)"
-
+for g in $wave1; do go "$g"; done
+lab "LAUNCHED wave 1 $(now)"
 wanted defaults && finish defaults
-wanted blkback && blkback_finish
 wanted ring-order && finish ring-order
-for p in copy map-copy persistent unsafe-map; do wanted "datapath-$p" && finish "datapath-$p"; done
+for g in $wave2; do prep "$g"; go "$g"; done
+lab "LAUNCHED wave 2 $(now)"
+for p in copy map-copy; do wanted "datapath-$p" && finish "datapath-$p"; done
+for p in persistent unsafe-map; do wanted "datapath-$p" && finish "datapath-$p"; done
+wanted blkback && blkback_finish
+for g in $wave3; do prep "$g"; go "$g"; done
+lab "LAUNCHED wave 3 $(now)"
 wanted flush && finish flush
-# The writers loop until stopped, so they start once the first guests are done and have left them the CPU.
-w destroy-mid-io ffm-probe && { new_image /srv/destroy-mid-io.raw; launch destroy-mid-io writer 1 "" file:///srv/destroy-mid-io.raw; }
-w pause-resume pause-held && { new_image /srv/pause-resume.raw; launch pause-resume writer 1 "" file:///srv/pause-resume.raw; }
-wanted daemon-restart && { new_image /srv/daemon-restart.raw; launch daemon-restart writer 1 "" file:///srv/daemon-restart.raw; }
 w vhd nbd-unix iscsi-kernel && finish vhd
 if w readonly readonly-image; then
   finish readonly
   if [ "$(sha256sum /srv/readonly.raw | cut -c1-64)" = "$ro_sum" ]; then pass readonly-image "sha256 unchanged"
   else fail readonly-image "dom0's image changed"; fi
 fi
+# Wave 4, the lifecycle writers: they loop until stopped, beside reconnect and detach.
+w destroy-mid-io ffm-probe && { new_image /srv/destroy-mid-io.raw; launch destroy-mid-io writer 1 "" file:///srv/destroy-mid-io.raw; }
+w pause-resume pause-held && { new_image /srv/pause-resume.raw; launch pause-resume writer 1 "" file:///srv/pause-resume.raw; }
+wanted daemon-restart && { new_image /srv/daemon-restart.raw; launch daemon-restart writer 1 "" file:///srv/daemon-restart.raw; }
+lab "LAUNCHED wave 4 $(now)"
 
 if wanted reconnect; then
   _old=$(domid_of reconnect)
