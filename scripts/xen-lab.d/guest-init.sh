@@ -19,8 +19,10 @@ for a in $(cat /proc/cmdline); do
 done
 # Each line also goes to the kernel log, which Xen's console shows too (earlyprintk=xen keep_bootcon).
 say() { echo "LAB-$*"; echo "LAB-$*" > /dev/kmsg; }
-result() { say "RESULT $W $*"; sync; poweroff -f; sleep 60; }
+# The watchdog is stopped before a result is printed: on a slow host it fired during poweroff, after a PASS.
+result() { kill "$watchdog" 2>/dev/null; say "RESULT $W $*"; sync; poweroff -f; sleep 60; }
 ( sleep "$T"; say "RESULT $W FAIL watchdog: no result after ${T}s"; poweroff -f ) &
+watchdog=$!
 D=/dev/xvda
 # shellcheck disable=SC2086
 insmod /xen-blkfront.ko $BF || result FAIL "insmod xen-blkfront $BF failed"

@@ -181,6 +181,9 @@ finish() {
   fi
   _seed=$(guest_line "$1" RESULT | sed -n 's/.*seed=\([0-9]*\).*/\1/p')
   _out=$(image_check "$1" "$_seed" 2>&1); _rc=$?
+  # the checks' own result lines (nbd-unix, iscsi-kernel) go to the console, the rest into this one's detail
+  echo "$_out" | grep '^LAB-'
+  _out=$(echo "$_out" | grep -v '^LAB-')
   ctl detach "$_d" xvda >/dev/null
   if [ $_rc = 0 ]; then
     pass "$1" "guest: $(guest_line "$1" RESULT | cut -d' ' -f4-); dom0: image verified"
