@@ -9,7 +9,9 @@ mkdir -p /dev/pts /dev/shm /run/xenstored /run/xen /var/log/xen/console /var/lib
 mount -t devpts devpts /dev/pts
 mount -t tmpfs -o size=1g tmpfs /srv
 ln -s /run /var/run
-for m in xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-blkback loop nbd; do
+for m in xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-blkback loop nbd crct10dif_common crct10dif_generic crc-t10dif crc64 \
+    crc64_rocksoft_generic crc64-rocksoft t10-pi \
+    scsi_common scsi_mod sd_mod scsi_transport_iscsi libiscsi libiscsi_tcp iscsi_tcp; do
   insmod /lib/modules/lab/$m.ko || echo "XENLAB-WARN insmod $m failed"
 done
 mount -t xenfs xenfs /proc/xen
@@ -17,6 +19,10 @@ ifconfig lo 127.0.0.1 up
 xenstored --pid-file /run/xenstored.pid
 n=100; while [ ! -S /run/xenstored/socket ] && [ $n -gt 0 ]; do sleep 0.1; n=$((n - 1)); done
 xen-init-dom0
+# dom0 serves every guest's I/O: weighted above the guests (as hosts do), so that many guests booting at
+# once under emulation do not starve the backend they wait for
+xl sched-credit2 -d Domain-0 -w 4096 >/dev/null 2>&1 || xl sched-credit -d Domain-0 -w 4096 >/dev/null 2>&1 \
+  || echo "XENLAB-WARN could not raise dom0's scheduler weight"
 xenconsoled --log=guest --log-dir=/var/log/xen/console || echo "XENLAB-WARN xenconsoled failed"
 pidof xenconsoled >/dev/null || echo "XENLAB-WARN xenconsoled is not running"
 echo "XENLAB-DOM0-READY $(cut -d' ' -f1 /proc/uptime)"
