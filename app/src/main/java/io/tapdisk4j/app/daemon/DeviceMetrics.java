@@ -92,18 +92,25 @@ final class DeviceMetrics implements BackendListener {
 
     /** p50, p90, p99 in microseconds over the last one to two minutes (NaN when nothing was answered). */
     double[] percentilesMicros() {
-        return percentilesMicros(histograms().latency(), System.nanoTime());
+        double[] p = percentilesNanos(histograms().latency(), System.nanoTime());
+        for (int i = 0; i < p.length; i++) {
+            p[i] /= 1000.0;
+        }
+        return p;
     }
 
-    synchronized double[] percentilesMicros(HistogramSnapshot now, long nanoTime) {
+    /**
+     * p50, p90, p99 in nanoseconds, each capped at {@code now}'s max; nanoseconds so that a caller scaling
+     * them and the max by the same divisor gets a p99 never above the max, not even by rounding.
+     */
+    synchronized double[] percentilesNanos(HistogramSnapshot now, long nanoTime) {
         if (nanoTime - windowNextAt >= WINDOW_NANOS) {
             windowBase = windowNext;
             windowNext = now;
             windowNextAt = nanoTime;
         }
         HistogramSnapshot recent = now.minus(windowBase);
-        return new double[]{recent.quantile(0.5) / 1000.0, recent.quantile(0.9) / 1000.0,
-                recent.quantile(0.99) / 1000.0};
+        return new double[]{recent.quantile(0.5), recent.quantile(0.9), recent.quantile(0.99)};
     }
 
     /** Removes every meter of this device (it left xenstore). */

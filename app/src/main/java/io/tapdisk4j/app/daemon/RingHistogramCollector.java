@@ -82,11 +82,11 @@ final class RingHistogramCollector implements MultiCollector {
                     Integer.toString(d.id.domid()));
             HistogramSnapshot all = h.latency();
             if (all.count() > 0) {
-                double[] p = d.percentilesMicros(all, System.nanoTime());
+                double[] p = d.percentilesNanos(all, System.nanoTime());
                 latency.dataPoint(SummarySnapshot.SummaryDataPointSnapshot.builder().labels(device)
                         .count(all.count()).sum(all.sum() / NANOS_PER_SECOND)
-                        .quantiles(Quantiles.of(new Quantile(0.5, p[0] / 1e6), new Quantile(0.9, p[1] / 1e6),
-                                new Quantile(0.99, p[2] / 1e6))).build());
+                        .quantiles(Quantiles.of(new Quantile(0.5, p[0] / NANOS_PER_SECOND),
+                                new Quantile(0.9, p[1] / NANOS_PER_SECOND), new Quantile(0.99, p[2] / NANOS_PER_SECOND))).build());
                 latencyMax.dataPoint(gauge(device, all.max() / NANOS_PER_SECOND));
             }
             for (int op = 0; op < RingHistograms.OPS; op++) {
