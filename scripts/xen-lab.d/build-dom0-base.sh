@@ -13,7 +13,7 @@ m=/lib/modules/$KVER/kernel
 for k in drivers/xen/xen-evtchn drivers/xen/xen-gntdev drivers/xen/xen-gntalloc drivers/xen/xen-privcmd \
          drivers/xen/xenfs/xenfs drivers/block/xen-blkback/xen-blkback drivers/block/loop drivers/block/nbd \
          crypto/crct10dif_common crypto/crct10dif_generic lib/crc-t10dif lib/crc64 crypto/crc64_rocksoft_generic \
-         lib/crc64-rocksoft block/t10-pi drivers/scsi/scsi_common drivers/scsi/scsi_mod \
+         lib/crc64-rocksoft block/t10-pi crypto/crc32c_generic drivers/scsi/scsi_common drivers/scsi/scsi_mod \
          drivers/scsi/sd_mod drivers/scsi/scsi_transport_iscsi drivers/scsi/libiscsi drivers/scsi/libiscsi_tcp \
          drivers/scsi/iscsi_tcp; do
   cp "$m/$k.ko" "$t/lib/modules/lab/"

@@ -10,7 +10,7 @@ mount -t devpts devpts /dev/pts
 mount -t tmpfs -o size=1g tmpfs /srv
 ln -s /run /var/run
 for m in xen-evtchn xen-gntdev xen-gntalloc xen-privcmd xenfs xen-blkback loop nbd crct10dif_common crct10dif_generic crc-t10dif crc64 \
-    crc64_rocksoft_generic crc64-rocksoft t10-pi \
+    crc64_rocksoft_generic crc64-rocksoft t10-pi crc32c_generic \
     scsi_common scsi_mod sd_mod scsi_transport_iscsi libiscsi libiscsi_tcp iscsi_tcp; do
   insmod /lib/modules/lab/$m.ko || echo "XENLAB-WARN insmod $m failed"
 done

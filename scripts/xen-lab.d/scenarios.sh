@@ -151,6 +151,9 @@ iscsi_check() {
   [ -n "$_uri" ] || { fail iscsi-kernel "ctl export $_d/51712 $_port --protocol iscsi failed"; return 0; }
   _iqn=$(echo "$_uri" | cut -d/ -f4)
   _o= _r=1 _sd=
+  # iscsid in the foreground with its log in a file: dom0 has no syslog, and a failed login says why only there
+  pgrep -x iscsid >/dev/null || { /sbin/iscsid -f -d 3 > /tmp/iscsid.log 2>&1 & }
+  wait_for 30 test -S /run/iscsid.sock || wait_for 10 pgrep -x iscsid
   if ! _o=$(timeout 120 iscsiadm -m discovery -t sendtargets -p 127.0.0.1:$_port 2>&1); then _o="discovery: $_o"
   elif ! echo "$_o" | grep -q "$_iqn"; then _o="discovery did not list $_iqn: $_o"
   elif ! _o=$(timeout 120 iscsiadm -m node -T "$_iqn" -p 127.0.0.1:$_port --login 2>&1); then _o="login: $_o"
@@ -165,6 +168,7 @@ iscsi_check() {
   else
     fail iscsi-kernel "$(echo "$_o" | tr '\n' ' ' | cut -c1-400)"
     dmesg | grep -i 'iscsi\|scsi\|sd ' | tail -15 | sed 's/^/LAB-DMESG /'
+    grep -v '^$' /tmp/iscsid.log 2>/dev/null | tail -40 | sed 's/^/LAB-ISCSID /'
   fi
   timeout 60 iscsiadm -m node -T "$_iqn" -p 127.0.0.1:$_port --logout >/dev/null 2>&1
   ctl unexport "$_d/51712" >/dev/null
