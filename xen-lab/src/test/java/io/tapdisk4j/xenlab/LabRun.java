@@ -29,6 +29,31 @@ record LabRun(Path out, List<String> lines, boolean ended) {
             p.destroy();
             p.waitFor(30, TimeUnit.SECONDS);
         }
+        return read(out, log);
+    }
+
+    /**
+     * Waits for a lab that scripts/test-all started beside the Maven build (its pid in {@code out/pid}) to end,
+     * at most {@code waitSeconds}, then reads its results; stops it by pid if it overruns.
+     */
+    static LabRun awaitStarted(Path out, int waitSeconds) throws IOException, InterruptedException {
+        Path log = out.resolve("xen-lab.log");
+        long pid = Long.parseLong(Files.readString(out.resolve("pid")).trim());
+        ProcessHandle lab = ProcessHandle.of(pid).orElse(null);
+        if (lab != null) {
+            try {
+                lab.onExit().get(waitSeconds, TimeUnit.SECONDS);
+            } catch (java.util.concurrent.TimeoutException e) {
+                lab.descendants().forEach(ProcessHandle::destroy);
+                lab.destroy();
+            } catch (java.util.concurrent.ExecutionException e) {
+                throw new IOException(e.getCause());
+            }
+        }
+        return read(out, log);
+    }
+
+    private static LabRun read(Path out, Path log) throws IOException {
         Path results = out.resolve("results.txt");
         List<String> lines = Files.exists(results) ? Files.readAllLines(results, StandardCharsets.UTF_8)
                 : Files.readAllLines(log, StandardCharsets.UTF_8);
