@@ -19,11 +19,11 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.ExecutionException;
 
-import static io.tapdisk4j.rbd.RbdTesting.dom0;
-import static io.tapdisk4j.rbd.RbdTesting.get;
+import static io.tapdisk4j.block.testing.DeviceIo.dom0;
+import static io.tapdisk4j.block.testing.DeviceIo.get;
 import static io.tapdisk4j.rbd.RbdTesting.name;
-import static io.tapdisk4j.rbd.RbdTesting.random;
-import static io.tapdisk4j.rbd.RbdTesting.read;
+import static io.tapdisk4j.block.testing.DeviceIo.random;
+import static io.tapdisk4j.block.testing.DeviceIo.readAll;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -53,7 +53,7 @@ class RbdDeviceTest {
             System.arraycopy(a, 0, expected, 3 << 20, a.length);
             System.arraycopy(b, 0, expected, 512, b.length);
             System.arraycopy(c, 0, expected, 15 << 20, c.length);
-            assertArrayEquals(Arrays.copyOfRange(expected, 0, 8 << 20), read(d, 0, 8 << 20));
+            assertArrayEquals(Arrays.copyOfRange(expected, 0, 8 << 20), readAll(d, 0, 8 << 20));
         }
         Path exported = tmp.resolve("export.raw");
         ceph.rbd("export", CephCluster.POOL + "/" + image, exported.toString());
@@ -74,14 +74,14 @@ class RbdDeviceTest {
         ceph.rbd("import", src.toString(), CephCluster.POOL + "/" + imported);
         try (BlockDevice d = devices.open(ceph.uri(imported), OpenOptions.readOnlyOptions())) {
             assertTrue(d.has(Capability.READ_ONLY));
-            assertArrayEquals(data, read(d, 0, data.length));
+            assertArrayEquals(data, readAll(d, 0, data.length));
         }
         String converted = name("qemu");
         String qemuImg = Peers.require("qemu-img", "qemu-utils");
         assertEquals(0, run(qemuImg, "convert", "-f", "raw", "-O", "raw", src.toString(), ceph.qemu(converted)));
         try (BlockDevice d = devices.open(ceph.uri(converted))) {
             assertEquals(data.length, d.size());
-            assertArrayEquals(data, read(d, 0, data.length));
+            assertArrayEquals(data, readAll(d, 0, data.length));
         }
     }
 
@@ -104,10 +104,10 @@ class RbdDeviceTest {
             assertCovers(part, 10 << 20, 1 << 20);
 
             get(d.discard(8 << 20, 4 << 20, false));
-            assertArrayEquals(new byte[4096], read(d, 9 << 20, 4096));
+            assertArrayEquals(new byte[4096], readAll(d, 9 << 20, 4096));
             assertFalse(allocated(get(d.allocation(0, d.size())), 9 << 20));
             get(d.writeZeroes(20 << 20, 8192, true));
-            assertArrayEquals(new byte[8192], read(d, 20 << 20, 8192));
+            assertArrayEquals(new byte[8192], readAll(d, 20 << 20, 8192));
         }
     }
 

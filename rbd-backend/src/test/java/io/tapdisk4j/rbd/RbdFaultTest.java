@@ -24,10 +24,11 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import static io.tapdisk4j.rbd.RbdTesting.dom0;
-import static io.tapdisk4j.rbd.RbdTesting.get;
+import static io.tapdisk4j.block.testing.DeviceIo.dom0;
+import static io.tapdisk4j.block.testing.DeviceIo.get;
 import static io.tapdisk4j.rbd.RbdTesting.name;
-import static io.tapdisk4j.rbd.RbdTesting.random;
+import static io.tapdisk4j.block.testing.DeviceIo.random;
+import static io.tapdisk4j.block.testing.DeviceIo.readAll;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -136,7 +137,7 @@ class RbdFaultTest {
             assertEquals(List.of(), List.copyOf(w.failed));
             get(d.flush());
             for (int k = 0; k < total; k += 7) {
-                assertArrayEquals(random(WRITE, seed + k), RbdTesting.read(d, (long) k * WRITE, WRITE), "write " + k);
+                assertArrayEquals(random(WRITE, seed + k), readAll(d, (long) k * WRITE, WRITE), "write " + k);
             }
         }
     }
@@ -163,7 +164,7 @@ class RbdFaultTest {
             }
         }
         try (BlockDevice d = devices.open(ceph.uri(image))) {
-            assertArrayEquals(random(4096, 1), RbdTesting.read(d, 0, 4096)); // the acknowledged write survived
+            assertArrayEquals(random(4096, 1), readAll(d, 0, 4096)); // the acknowledged write survived
         }
     }
 }

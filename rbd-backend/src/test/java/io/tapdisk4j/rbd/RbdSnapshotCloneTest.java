@@ -20,11 +20,11 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.List;
 
-import static io.tapdisk4j.rbd.RbdTesting.dom0;
-import static io.tapdisk4j.rbd.RbdTesting.get;
+import static io.tapdisk4j.block.testing.DeviceIo.dom0;
+import static io.tapdisk4j.block.testing.DeviceIo.get;
 import static io.tapdisk4j.rbd.RbdTesting.name;
-import static io.tapdisk4j.rbd.RbdTesting.random;
-import static io.tapdisk4j.rbd.RbdTesting.read;
+import static io.tapdisk4j.block.testing.DeviceIo.random;
+import static io.tapdisk4j.block.testing.DeviceIo.readAll;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -57,7 +57,7 @@ class RbdSnapshotCloneTest {
             get(d.write(2 << 20, dom0(after), true)); // the image stays writable; the snapshot keeps the old data
         }
         try (BlockDevice s = devices.open(snapUri)) {
-            assertArrayEquals(before, read(s, 2 << 20, before.length));
+            assertArrayEquals(before, readAll(s, 2 << 20, before.length));
         }
 
         String child = name("child");
@@ -65,22 +65,22 @@ class RbdSnapshotCloneTest {
         String children = ceph.rbd("children", CephCluster.POOL + "/" + image + "@" + snap);
         assertTrue(children.contains(CephCluster.POOL + "/" + child), children);
         try (BlockDevice c = devices.open(ceph.uri(child))) {
-            assertArrayEquals(before, read(c, 2 << 20, before.length));
+            assertArrayEquals(before, readAll(c, 2 << 20, before.length));
             byte[] own = random(4096, 12);
             get(c.write(0, dom0(own), true));
-            assertArrayEquals(own, read(c, 0, own.length));
+            assertArrayEquals(own, readAll(c, 0, own.length));
             // The clone's map includes what it inherits from its parent.
             assertTrue(RbdDeviceTest.allocated(get(c.allocation(0, c.size())), 2 << 20));
         }
         try (BlockDevice d = devices.open(uri)) {
-            assertArrayEquals(new byte[4096], read(d, 0, 4096));
+            assertArrayEquals(new byte[4096], readAll(d, 0, 4096));
         }
 
         // Cloning an image without a snapshot takes one (the parent stays writable).
         String second = name("child2");
         vdi.clone(uri, ceph.uri(second));
         try (BlockDevice c = devices.open(ceph.uri(second))) {
-            assertArrayEquals(after, read(c, 2 << 20, after.length));
+            assertArrayEquals(after, readAll(c, 2 << 20, after.length));
         }
         assertTrue(ceph.rbd("snap", "ls", CephCluster.POOL + "/" + image).contains("clone-"));
     }
@@ -104,13 +104,13 @@ class RbdSnapshotCloneTest {
         ceph.rbd("snap", "protect", spec + "@two");
         ceph.rbd("clone", spec + "@two", CephCluster.POOL + "/" + image + "-c");
         try (RbdBlockDevice s = (RbdBlockDevice) devices.open(ceph.uri(image + "@one"))) {
-            assertArrayEquals(first, read(s, 4096, first.length));
-            assertArrayEquals(new byte[8192], read(s, 9 << 20, 8192));
+            assertArrayEquals(first, readAll(s, 4096, first.length));
+            assertArrayEquals(new byte[8192], readAll(s, 9 << 20, 8192));
             assertEquals(List.of("one", "two"), s.snapshots());
         }
         try (BlockDevice c = devices.open(ceph.uri(image + "-c"))) {
-            assertArrayEquals(first, read(c, 4096, first.length));
-            assertArrayEquals(second, read(c, 9 << 20, second.length));
+            assertArrayEquals(first, readAll(c, 4096, first.length));
+            assertArrayEquals(second, readAll(c, 9 << 20, second.length));
         }
         // Changed between the two snapshots: only the object holding the second write.
         try (RbdBlockDevice two = (RbdBlockDevice) devices.open(ceph.uri(image + "@two"))) {
@@ -143,7 +143,7 @@ class RbdSnapshotCloneTest {
             assertEquals(64 << 20, d.size());
             get(d.write(5 << 20, dom0(data), false));
             get(d.flush());
-            assertArrayEquals(data, read(d, 5 << 20, data.length));
+            assertArrayEquals(data, readAll(d, 5 << 20, data.length));
         }
         VdiInfo info = vdi.info(uri);
         assertEquals("vhd", info.format());
@@ -182,7 +182,7 @@ class RbdSnapshotCloneTest {
         vdi.resize(uri, 300 << 20, false);
         try (BlockDevice d = devices.open(uri, OpenOptions.readOnlyOptions())) {
             assertEquals(300 << 20, d.size());
-            assertArrayEquals(a, read(d, 100 << 20, a.length));
+            assertArrayEquals(a, readAll(d, 100 << 20, a.length));
         }
         Path back = tmp.resolve("back.raw");
         vdi.copy(uri, "file://" + back, "raw", VdiProgress.NONE);

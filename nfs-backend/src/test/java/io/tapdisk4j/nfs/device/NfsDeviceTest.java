@@ -6,7 +6,6 @@ import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDeviceException;
 import io.tapdisk4j.block.BlockDevices;
 import io.tapdisk4j.block.BlockError;
-import io.tapdisk4j.block.Buffers;
 import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.testsupport.peers.Ganesha;
 import io.tapdisk4j.testsupport.peers.GaneshaExtension;
@@ -18,11 +17,14 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
-import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
+import static io.tapdisk4j.block.testing.DeviceIo.dom0;
+import static io.tapdisk4j.block.testing.DeviceIo.get;
+import static io.tapdisk4j.block.testing.DeviceIo.random;
+import static io.tapdisk4j.block.testing.DeviceIo.readAll;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -38,31 +40,6 @@ class NfsDeviceTest {
 
     NfsDeviceTest(Ganesha ganesha) {
         this.ganesha = ganesha;
-    }
-
-    static <T> T get(CompletableFuture<T> f) throws Exception {
-        return f.get(60, TimeUnit.SECONDS);
-    }
-
-    static byte[] random(int n, long seed) {
-        byte[] b = new byte[n];
-        new Random(seed).nextBytes(b);
-        return b;
-    }
-
-    static ByteBuf dom0(byte[] b) {
-        ByteBuf buf = Buffers.direct(b.length);
-        buf.writeBytes(b);
-        return buf;
-    }
-
-    static byte[] readAll(BlockDevice d, long offset, int length) throws Exception {
-        ByteBuf b = get(d.read(offset, length));
-        try {
-            return ByteBufUtil.getBytes(b);
-        } finally {
-            b.release();
-        }
     }
 
     @Test

@@ -28,10 +28,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 
-import static io.tapdisk4j.nfs.device.NfsDeviceTest.dom0;
-import static io.tapdisk4j.nfs.device.NfsDeviceTest.get;
-import static io.tapdisk4j.nfs.device.NfsDeviceTest.random;
-import static io.tapdisk4j.nfs.device.NfsDeviceTest.readAll;
+import static io.tapdisk4j.block.testing.DeviceIo.dom0;
+import static io.tapdisk4j.block.testing.DeviceIo.get;
+import static io.tapdisk4j.block.testing.DeviceIo.random;
+import static io.tapdisk4j.block.testing.DeviceIo.readAll;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
