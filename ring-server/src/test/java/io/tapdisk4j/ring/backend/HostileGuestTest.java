@@ -233,13 +233,19 @@ class HostileGuestTest {
             for (int i = 0; i < 200; i++) {
                 BlkifRequest good = rw(Blkif.OP_READ, 0, 1).segment(0, ref, 0, 7);
                 long id = good.id;
-                BlkifResponse rsp = get(rig.front.submitRaw(0, good, e -> {
+                // The response goes into the same ring slot: a read the backend took before the rewrite must
+                // not be answered until the rewrite is done, or the rewrite would clobber its response (what
+                // a hostile guest does to itself; the emulated blkfront then disables the disk, as Linux's).
+                d.hold(true);
+                CompletableFuture<BlkifResponse> answered = rig.front.submitRaw(0, good, e -> {
                     // Keep the id, make everything else hostile: the backend sees either version whole.
                     MemorySegment copy = MemorySegment.ofArray(new byte[112]);
                     MemorySegment.copy(hostile, 0, copy, 0, 112);
                     copy.set(java.lang.foreign.ValueLayout.JAVA_LONG_UNALIGNED, 8, id);
                     e.write(copy);
-                }));
+                });
+                d.releaseHeld();
+                BlkifResponse rsp = get(answered);
                 assertEquals(id, rsp.id());
                 if (rsp.operation() == Blkif.OP_READ) {
                     assertEquals(Blkif.RSP_OKAY, rsp.status());
