@@ -200,6 +200,9 @@ wait_line() { # wait_line SCENARIO WORD SECONDS: until the guest printed LAB-WOR
   wait_for "$3" sh -c "grep -aq '^LAB-$2 ' $CONSOLE/guest-$1.log"
 }
 daemon_alive() { kill -0 "$daemon_pid" 2>/dev/null; }
+# connected DOMID: the daemon serves that domain's disk (quietly: for polling)
+connected() { timeout 30 /lab/ctl /run/tapdisk4j/control.sock list --json 2>/dev/null | tr '{' '\n' \
+  | grep "\"domain\":$1," | grep -q '"phase":"connected"'; }
 device_phase() { ctl list --json 2>/dev/null | tr '{' '\n' | grep "\"domain\":$1," | sed -n 's/.*"phase":"\([^"]*\)".*/\1/p'; }
 
 lab "SCENARIOS start $(now)"
@@ -368,6 +371,10 @@ if wanted daemon-restart; then
     _n1=$(passes daemon-restart)
     stop_daemon
     start_daemon --allow-unsafe || fail daemon-restart "the daemon did not start again"
+    # The old daemon left the backend Closed; blkfront reads the state when it runs again, so the guest
+    # stays paused until the new daemon has mapped its rings and written Connected (else it closes its disk)
+    wait_for 300 connected "$(domid_of daemon-restart)" \
+      || lab "daemon-restart: the new daemon did not reconnect within 300 s: $(device_phase "$(domid_of daemon-restart)")"
     xl unpause daemon-restart
     wait_for 600 sh -c "[ \"\$(grep -a '^LAB-PASS ' $CONSOLE/guest-daemon-restart.log | tail -1 | cut -d' ' -f3)\" -ge $((_n1 + 2)) ]" \
       || lab "daemon-restart: the writer did not go on after the restart"
