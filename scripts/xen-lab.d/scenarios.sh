@@ -200,10 +200,10 @@ wait_line() { # wait_line SCENARIO WORD SECONDS: until the guest printed LAB-WOR
   wait_for "$3" sh -c "grep -aq '^LAB-$2 ' $CONSOLE/guest-$1.log"
 }
 daemon_alive() { kill -0 "$daemon_pid" 2>/dev/null; }
-# connected DOMID: the daemon serves that domain's disk (quietly: for polling)
-connected() { timeout 30 /lab/ctl /run/tapdisk4j/control.sock list --json 2>/dev/null | tr '{' '\n' \
-  | grep "\"domain\":$1," | grep -q '"phase":"connected"'; }
-device_phase() { ctl list --json 2>/dev/null | tr '{' '\n' | grep "\"domain\":$1," | sed -n 's/.*"phase":"\([^"]*\)".*/\1/p'; }
+# device_phase DOMID: the phase of that domain's disk in the daemon (quietly, without a LAB-CTL line: polled)
+device_phase() { timeout 30 /lab/ctl /run/tapdisk4j/control.sock list --json 2>/dev/null | tr '{' '\n' \
+  | grep "\"domain\":$1," | sed -n 's/.*"phase":"\([^"]*\)".*/\1/p'; }
+connected() { [ "$(device_phase "$1")" = connected ]; }
 
 lab "SCENARIOS start $(now)"
 # The daemon's JVM starts while xl builds the first guests (both take minutes of emulated CPU).

@@ -25,8 +25,7 @@ record LabRun(Path out, List<String> lines, boolean ended) {
         }
         Process p = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
         if (!p.waitFor(deadlineSeconds + 600L, TimeUnit.SECONDS)) {
-            p.descendants().forEach(ProcessHandle::destroy);
-            p.destroy();
+            stop(p.toHandle());
             p.waitFor(30, TimeUnit.SECONDS);
         }
         return read(out, log);
@@ -44,13 +43,18 @@ record LabRun(Path out, List<String> lines, boolean ended) {
             try {
                 lab.onExit().get(waitSeconds, TimeUnit.SECONDS);
             } catch (java.util.concurrent.TimeoutException e) {
-                lab.descendants().forEach(ProcessHandle::destroy);
-                lab.destroy();
+                stop(lab);
             } catch (java.util.concurrent.ExecutionException e) {
                 throw new IOException(e.getCause());
             }
         }
         return read(out, log);
+    }
+
+    /** Stops an overrunning lab by pid: its QEMU and dom0 build first, then the script. */
+    private static void stop(ProcessHandle lab) {
+        lab.descendants().forEach(ProcessHandle::destroy);
+        lab.destroy();
     }
 
     private static LabRun read(Path out, Path log) throws IOException {
