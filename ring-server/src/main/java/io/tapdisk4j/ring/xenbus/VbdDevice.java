@@ -352,9 +352,8 @@ final class VbdDevice {
         log.error("{}: {}", id, value);
         disconnect();
         error = value;
-        xs.write(be + "/error", value);
         xs.write(linuxErrorNode + "/error", value);
-        writeState(XenbusState.CLOSING, "failed");
+        writeStateWith(Map.of("error", value), XenbusState.CLOSING, "failed");
     }
 
     /** Gives the storage back: disconnect, close the device, stop watching the frontend. */
@@ -457,35 +456,38 @@ final class VbdDevice {
      * the frontend) also sees the matching snapshot.
      */
     private void writeState(XenbusState s, String newPhase) throws XsException {
-        XenbusState oldState = state;
-        String oldPhase = phase;
-        changed(s, newPhase);
-        try {
-            xs.write(be + "/state", s.value());
-        } catch (XsException e) {
-            state = oldState;
-            phase = oldPhase;
-            throw e;
-        }
+        writeStateWith(Map.of(), s, newPhase);
     }
 
-    /** Writes {@code keys} and the state in one transaction, recording the state locally first. */
+    /**
+     * Writes {@code keys} and the state in one transaction, recording the state locally first. Writes nothing
+     * when the backend directory is gone: a write would create it again, and a toolstack that removed it
+     * while this step ran would find it back and the device would never report its removal (Linux's
+     * xenbus_switch_state checks the same way). The next step then sees the removal.
+     */
     private void writeStateWith(Map<String, String> keys, XenbusState s, String newPhase) throws XsException {
         XenbusState oldState = state;
         String oldPhase = phase;
         changed(s, newPhase);
+        boolean written;
         try {
-            xs.transaction(tx -> {
+            written = xs.transaction(tx -> {
+                if (!tx.exists(be)) {
+                    return false;
+                }
                 for (Map.Entry<String, String> k : keys.entrySet()) {
                     tx.write(be + "/" + k.getKey(), k.getValue());
                 }
                 tx.write(be + "/state", s.value());
-                return null;
+                return true;
             });
         } catch (XsException e) {
             state = oldState;
             phase = oldPhase;
             throw e;
+        }
+        if (!written) {
+            kick();
         }
     }
 

@@ -182,4 +182,41 @@ class XenbusHandshakeTest {
             assertEquals("detached", rig.tapback.device(6, 768).orElseThrow().phase());
         }
     }
+
+    /**
+     * The toolstack removes the device while the backend is between deciding on a state and writing it (the
+     * listener runs there, on the device's thread). The write must not bring the directory back: that left
+     * a lone backend/.../state node, and the device never reported its removal.
+     */
+    @Test
+    void removalWhileTheBackendWritesItsStateLeavesNothingBehind() throws Exception {
+        Path disk = disk(dir, "r.raw", 2);
+        try (XenbusRig rig = new XenbusRig(dir, DataPath.COPY)) {
+            VbdId id = new VbdId(7, 51712);
+            Toolstack.createVbd(rig.xs, id, "file://" + disk, false);
+            rig.keep(BlkfrontXenbus.connect(rig.xs, rig.guest(7), id, FrontendOptions.defaults(), XenbusRig.TIMEOUT));
+            LinkedBlockingQueue<String> changes = new LinkedBlockingQueue<>();
+            java.util.concurrent.atomic.AtomicBoolean removed = new java.util.concurrent.atomic.AtomicBoolean();
+            rig.tapback.addListener(i -> {
+                if (i.state() == XenbusState.CLOSED && removed.compareAndSet(false, true)) {
+                    try {
+                        Toolstack.removeVbd(rig.xs, id);
+                    } catch (Exception e) {
+                        changes.add("removeVbd failed: " + e);
+                    }
+                }
+                changes.add(i.state() + " " + i.phase());
+            });
+            rig.xs.write(id.frontendPath() + "/state", XenbusState.CLOSING.value());
+            String last;
+            do {
+                last = changes.poll(30, TimeUnit.SECONDS);
+                assertNotNull(last, "device never reported its removal");
+                assertFalse(last.startsWith("removeVbd failed"), last);
+            } while (!last.endsWith("removed"));
+            assertTrue(removed.get());
+            assertFalse(rig.xs.exists(id.backendPath()), "the backend directory came back");
+            assertTrue(rig.tapback.devices().isEmpty());
+        }
+    }
 }
