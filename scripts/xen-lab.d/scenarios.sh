@@ -181,6 +181,7 @@ finish() {
   lab "DEVICE $1: $(ctl list | awk -v d="$_d" '$1 == d')"
   if ! guest_passed "$1"; then
     grep "vbd3/$_d/" /var/log/tapdisk4j.log | tail -20 | sed "s/^/LAB-DAEMONLOG $1: /"
+    tail -8 "/var/log/xen/xl-$1.log" 2>/dev/null | sed "s/^/LAB-XL $1: /"
     fail "$1" "guest: $(guest_line "$1" RESULT)"; ctl detach "$_d" xvda; return
   fi
   _seed=$(guest_line "$1" RESULT | sed -n 's/.*seed=\([0-9]*\).*/\1/p')
@@ -271,9 +272,14 @@ lab "LAUNCHED wave 4 $(now)"
 
 if wanted reconnect; then
   _old=$(domid_of reconnect)
+  # The new domain's name shows in xenstore before xl has built it; touching it then (attach, unpause)
+  # raced xl's restart under load and the domain died without a line on its console. xl logs "Waiting for
+  # domain reconnect (domid N) to die" once the rebuilt domain is complete, so that line is the signal.
   if wait_line reconnect REBOOTING 600 \
-      && wait_for 180 sh -c "_n=\$(xl domid reconnect 2>/dev/null) && [ \"\$_n\" != $_old ]"; then
-    _new=$(xl domid reconnect)
+      && wait_for 180 sh -c "grep -a 'Waiting for domain reconnect (domid' /var/log/xen/xl-reconnect.log \
+           | grep -qv '(domid $_old)'"; then
+    _new=$(grep -a 'Waiting for domain reconnect (domid' /var/log/xen/xl-reconnect.log | tail -1 \
+      | sed 's/.*(domid \([0-9]*\)).*/\1/')
     ctl detach "$_old" xvda >/dev/null
     echo "$_new" > /tmp/reconnect.domid
     ctl attach "$_new" xvda file:///srv/reconnect.raw >/dev/null || fail reconnect "ctl attach to the rebooted domain failed"
@@ -281,6 +287,7 @@ if wanted reconnect; then
     lab "GUEST reconnect rebooted: domain $_old -> $_new, same image attached again"
     finish reconnect
   else
+    tail -20 /var/log/xen/xl-reconnect.log 2>/dev/null | sed 's/^/LAB-XL reconnect: /'
     xl destroy reconnect 2>/dev/null; fail reconnect "no reboot: $(guest_line reconnect RESULT)"
   fi
 fi
