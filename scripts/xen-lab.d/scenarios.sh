@@ -77,6 +77,12 @@ CFG
   xl domid "$1"
 }
 gone() { ! xl domid "$1" >/dev/null 2>&1; }
+xl_log() { echo "/var/log/xen/xl-$1.log"; }  # the log of the xl process that watches guest NAME
+# built_domid NAME: the domain xl last finished building for NAME (it logs "Waiting for domain NAME (domid
+# N) to die" once a domain is complete; its name is in xenstore long before that)
+built_domid() { grep -a "Waiting for domain $1 (domid" "$(xl_log "$1")" 2>/dev/null | tail -1 \
+  | sed 's/.*(domid \([0-9]*\)).*/\1/'; }
+rebuilt() { _b=$(built_domid "$1"); [ -n "$_b" ] && [ "$_b" != "$2" ]; }  # rebuilt NAME OLD-DOMID
 guest_line() { grep -a "^LAB-$2 " "$CONSOLE/guest-$1.log" 2>/dev/null | tail -1 | tr -d '\r'; }
 # wait_guest NAME SECONDS: until the guest powered off (destroyed after the deadline); relays its lines
 wait_guest() {
@@ -181,7 +187,7 @@ finish() {
   lab "DEVICE $1: $(ctl list | awk -v d="$_d" '$1 == d')"
   if ! guest_passed "$1"; then
     grep "vbd3/$_d/" /var/log/tapdisk4j.log | tail -20 | sed "s/^/LAB-DAEMONLOG $1: /"
-    tail -8 "/var/log/xen/xl-$1.log" 2>/dev/null | sed "s/^/LAB-XL $1: /"
+    tail -8 "$(xl_log "$1")" 2>/dev/null | sed "s/^/LAB-XL $1: /"
     fail "$1" "guest: $(guest_line "$1" RESULT)"; ctl detach "$_d" xvda; return
   fi
   _seed=$(guest_line "$1" RESULT | sed -n 's/.*seed=\([0-9]*\).*/\1/p')
@@ -272,14 +278,10 @@ lab "LAUNCHED wave 4 $(now)"
 
 if wanted reconnect; then
   _old=$(domid_of reconnect)
-  # The new domain's name shows in xenstore before xl has built it; touching it then (attach, unpause)
-  # raced xl's restart under load and the domain died without a line on its console. xl logs "Waiting for
-  # domain reconnect (domid N) to die" once the rebuilt domain is complete, so that line is the signal.
-  if wait_line reconnect REBOOTING 600 \
-      && wait_for 180 sh -c "grep -a 'Waiting for domain reconnect (domid' /var/log/xen/xl-reconnect.log \
-           | grep -qv '(domid $_old)'"; then
-    _new=$(grep -a 'Waiting for domain reconnect (domid' /var/log/xen/xl-reconnect.log | tail -1 \
-      | sed 's/.*(domid \([0-9]*\)).*/\1/')
+  # Only the domain xl finished building: attaching and unpausing it while xl still built it raced xl's
+  # restart under load, and the domain died without a line on its console.
+  if wait_line reconnect REBOOTING 600 && wait_for 180 rebuilt reconnect "$_old"; then
+    _new=$(built_domid reconnect)
     ctl detach "$_old" xvda >/dev/null
     echo "$_new" > /tmp/reconnect.domid
     ctl attach "$_new" xvda file:///srv/reconnect.raw >/dev/null || fail reconnect "ctl attach to the rebooted domain failed"
@@ -287,7 +289,7 @@ if wanted reconnect; then
     lab "GUEST reconnect rebooted: domain $_old -> $_new, same image attached again"
     finish reconnect
   else
-    tail -20 /var/log/xen/xl-reconnect.log 2>/dev/null | sed 's/^/LAB-XL reconnect: /'
+    tail -20 "$(xl_log reconnect)" 2>/dev/null | sed 's/^/LAB-XL reconnect: /'
     xl destroy reconnect 2>/dev/null; fail reconnect "no reboot: $(guest_line reconnect RESULT)"
   fi
 fi

@@ -58,6 +58,16 @@ class XenbusHandshakeTest {
         }
     }
 
+    /** Takes the device's changes (as a listener queued them) until one reports its removal. */
+    static void awaitRemoval(LinkedBlockingQueue<String> changes) throws InterruptedException {
+        String last;
+        do {
+            last = changes.poll(30, TimeUnit.SECONDS);
+            assertNotNull(last, "device never reported its removal");
+            assertFalse(last.startsWith("removeVbd failed"), last);
+        } while (!last.endsWith("removed"));
+    }
+
     @Test
     void singlePageHandshakeIoCloseReconnectAndRemoval() throws Exception {
         Path disk = disk(dir, "disk.raw", 8);
@@ -104,11 +114,7 @@ class XenbusHandshakeTest {
             assertEquals(2, again.total().writes()); // counters survive the reconnection
 
             Toolstack.removeVbd(rig.xs, id);
-            String last;
-            do {
-                last = changes.poll(30, TimeUnit.SECONDS);
-                assertNotNull(last, "device never reported its removal");
-            } while (!last.endsWith("removed"));
+            awaitRemoval(changes);
             assertTrue(rig.tapback.devices().isEmpty());
             assertTrue(rig.xs.readOptional("/local/domain/0/error/backend/vbd3/1/51712/error").isEmpty());
         }
@@ -208,12 +214,7 @@ class XenbusHandshakeTest {
                 changes.add(i.state() + " " + i.phase());
             });
             rig.xs.write(id.frontendPath() + "/state", XenbusState.CLOSING.value());
-            String last;
-            do {
-                last = changes.poll(30, TimeUnit.SECONDS);
-                assertNotNull(last, "device never reported its removal");
-                assertFalse(last.startsWith("removeVbd failed"), last);
-            } while (!last.endsWith("removed"));
+            awaitRemoval(changes);
             assertTrue(removed.get());
             assertFalse(rig.xs.exists(id.backendPath()), "the backend directory came back");
             assertTrue(rig.tapback.devices().isEmpty());
