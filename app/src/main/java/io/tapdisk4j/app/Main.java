@@ -24,7 +24,9 @@ public final class Main implements Runnable {
     CommandLine.Model.CommandSpec spec;
 
     public static void main(String[] args) {
-        System.exit(run(args));
+        int status = run(args);
+        io.tapdisk4j.block.EventLoops.shutdownShared(1000);
+        System.exit(status);
     }
 
     /** Runs the CLI and returns its exit status (tests call this in-process). */

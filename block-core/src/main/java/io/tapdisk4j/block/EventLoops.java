@@ -55,6 +55,23 @@ public final class EventLoops {
         return g;
     }
 
+    /**
+     * Stops the shared group, if one was made, and waits up to {@code millis} for its threads to end. A CLI
+     * command calls this before it exits: a thread waiting in epoll_wait is "in native" to the JVM, whose exit
+     * then waits 300 ms for it (HotSpot's VM_Exit::wait_for_threads_in_native_to_block).
+     */
+    public static void shutdownShared(long millis) {
+        EventLoopGroup g;
+        synchronized (EventLoops.class) {
+            g = shared;
+            shared = null;
+        }
+        if (g != null) {
+            g.shutdownGracefully(0, millis, java.util.concurrent.TimeUnit.MILLISECONDS)
+                    .awaitUninterruptibly(millis);
+        }
+    }
+
     public static Class<? extends Channel> socketChannel() {
         return epoll() ? EpollSocketChannel.class : NioSocketChannel.class;
     }
