@@ -87,7 +87,17 @@ public final class FileDevice implements BlockDevice, FileRegionReads, io.tapdis
                 || offset + length > size || offset + length > f.size) {
             return false;
         }
-        return file.copyRangeTo(f.file, offset, length);
+        if (!file.copyRangeTo(f.file, offset, length)) {
+            return false;
+        }
+        // The copy lands in the page cache: start its writeback now, so that the flush ending the copy does
+        // not write the whole image at once (vdi copy of 1 GiB between two files, 6 alternating runs: 1.11 s
+        // against 1.44 s). Not for writes through buffers: sync_file_range beside pwrites still in flight on
+        // the same file spun on the inode lock (iSCSI to a file: 6 s of system time instead of 0.6 s).
+        if (!f.readOnly && f.direct == null) {
+            f.file.startWriteback(offset, length);
+        }
+        return true;
     }
 
     /** Creates a new sparse file of {@code size} bytes; refuses to overwrite an existing one. */

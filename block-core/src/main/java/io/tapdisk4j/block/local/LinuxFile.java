@@ -106,6 +106,13 @@ public final class LinuxFile implements AutoCloseable {
                         ValueLayout.ADDRESS, ValueLayout.JAVA_LONG, ValueLayout.JAVA_INT), CCS);
     }
     static final short F_WRLCK = 1;
+    /** sync_file_range(fd, offset, nbytes, flags). */
+    private static final class SyncFileRange {
+        static final MethodHandle H = handle("sync_file_range",
+                FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT, ValueLayout.JAVA_LONG, ValueLayout.JAVA_LONG,
+                        ValueLayout.JAVA_INT), CCS);
+    }
+    static final int SYNC_FILE_RANGE_WRITE = 2;
     private static final class Close {
         static final MethodHandle H = handle("close",
                 FunctionDescriptor.of(ValueLayout.JAVA_INT, ValueLayout.JAVA_INT));
@@ -351,6 +358,20 @@ public final class LinuxFile implements AutoCloseable {
             if (e != EINTR) {
                 throw error(what, path, e);
             }
+        }
+    }
+
+    /**
+     * Starts writing back the dirty pages of {@code [offset, offset+length)} without waiting for them
+     * (sync_file_range SYNC_FILE_RANGE_WRITE): a long copy hands its output to the disk as it goes, so the
+     * fdatasync at its end finds little left. Durability still comes only from that fdatasync; a failure
+     * here is left for it to report.
+     */
+    public void startWriteback(long offset, long length) {
+        try {
+            int ignored = (int) SyncFileRange.H.invokeExact(STATE.get(), fd, offset, length, SYNC_FILE_RANGE_WRITE);
+        } catch (Throwable t) {
+            throw new IllegalStateException(t);
         }
     }
 
