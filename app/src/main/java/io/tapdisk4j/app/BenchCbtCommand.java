@@ -1,5 +1,6 @@
 package io.tapdisk4j.app;
 
+import io.tapdisk4j.bench.Medians;
 import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDevices;
 import io.tapdisk4j.block.Buffers;
@@ -145,16 +146,16 @@ final class BenchCbtCommand implements Callable<Integer> {
         } finally {
             buf.release();
         }
-        double off = median(ns[0]);
-        double on = median(ns[1]);
+        double off = Medians.of(ns[0]);
+        double on = Medians.of(ns[1]);
         // At the ring server's 31 GB/s for 64 KiB writes (README, copy path) a 64 KiB write takes about 2.1 us.
         double ringNs = bs / 31.0;
         System.out.printf(Locale.ROOT, "tracking CPU per %s write on a null: device (thread CPU time, ns): without %s, with %s"
                         + " (blocks already marked); first write to each block, with %s: +%.1f ns marked, +%.0f ns first write;"
                         + " against a %.0f ns ring write (31 GB/s): %.1f%% marked, %.1f%% first write%n",
                 blockSize, Arrays.toString(round(ns[0])), Arrays.toString(round(ns[1])), Arrays.toString(round(firstPass[1])),
-                on - off, median(firstPass[1]) - median(firstPass[0]), ringNs, 100 * (on - off) / ringNs,
-                100 * (median(firstPass[1]) - median(firstPass[0])) / ringNs);
+                on - off, Medians.of(firstPass[1]) - Medians.of(firstPass[0]), ringNs, 100 * (on - off) / ringNs,
+                100 * (Medians.of(firstPass[1]) - Medians.of(firstPass[0])) / ringNs);
         // Other load inflates a thread's CPU time too (shared caches, hyperthreads), only ever upwards: the
         // least-disturbed round of each side is the other estimate of the decorator's own cost.
         System.out.printf(Locale.ROOT, "  fastest rounds: without %d ns, with %d ns marked (%+d ns); first writes without %d ns,"
@@ -194,14 +195,10 @@ final class BenchCbtCommand implements Callable<Integer> {
                     // first second or two, which counted as tracking cost before (+10% CPU per GB in one run of
                     // 15 rounds, nothing in steady state). Only the device's first quarter, so that the first
                     // writes to three quarters of its blocks stay in the measured part.
-                    exec(List.of(fio, "--name=warm", "--ioengine=nbd", "--uri=nbd://127.0.0.1:" + port + "/d", "--rw=write",
-                            "--bs=" + blockSize.toLowerCase(Locale.ROOT), "--iodepth=16", "--size=" + ws / 4,
-                            "--io_size=" + ws, "--output=/dev/null"));
+                    fioWrite(fio, port, ws / 4, ws);
                     double started = cpuSeconds(export.pid()); // the JVM's start-up and warm-up, not the writes
                     long t0 = System.nanoTime();
-                    exec(List.of(fio, "--name=w", "--ioengine=nbd", "--uri=nbd://127.0.0.1:" + port + "/d", "--rw=write",
-                            "--bs=" + blockSize.toLowerCase(Locale.ROOT), "--iodepth=16", "--size=" + ws,
-                            "--io_size=" + 4 * ws, "--output=/dev/null"));
+                    fioWrite(fio, port, ws, 4 * ws);
                     gbs[cbt][r] = 4 * ws / ((System.nanoTime() - t0) / 1e9) / 1e9;
                     cpu[cbt][r] = (cpuSeconds(export.pid()) - started) / (4 * ws / 1e9);
                 } finally {
@@ -214,6 +211,13 @@ final class BenchCbtCommand implements Callable<Integer> {
         return List.of(report("NBD export, whole fio processes writing " + writeSize + " four times, " + what + " (GB/s)", gbs, true),
                 report("NBD export, " + what + ": CPU seconds of the export process per GB written (after start-up;"
                         + " other load on the machine does not count)", cpu, false));
+    }
+
+    /** One fio process writing {@code bytes} sequentially over the export's first {@code size} bytes. */
+    private void fioWrite(String fio, int port, long size, long bytes) throws Exception {
+        exec(List.of(fio, "--name=w", "--ioengine=nbd", "--uri=nbd://127.0.0.1:" + port + "/d", "--rw=write",
+                "--bs=" + blockSize.toLowerCase(Locale.ROOT), "--iodepth=16", "--size=" + size,
+                "--io_size=" + bytes, "--output=/dev/null"));
     }
 
     /** User + system CPU time of a live process, from /proc (clock ticks of 10 ms). */
@@ -298,8 +302,8 @@ final class BenchCbtCommand implements Callable<Integer> {
 
     /** Prints one figure's rounds and returns its summary line: the ratio of medians and the spread of each side. */
     private static String report(String what, double[][] v, boolean higherIsBetter) {
-        double off = median(v[0]);
-        double on = median(v[1]);
+        double off = Medians.of(v[0]);
+        double on = Medians.of(v[1]);
         double cost = higherIsBetter ? (off - on) / off : (on - off) / off;
         System.out.printf(Locale.ROOT, "%s: without CBT %s, with CBT %s%n", what, threeDigits(v[0]), threeDigits(v[1]));
         return String.format(Locale.ROOT, "%s: with %.3f, without %.3f, ratio %.3f, tracking costs %.1f%% (spread without %.1f%%, with %.1f%%)",
@@ -317,13 +321,7 @@ final class BenchCbtCommand implements Callable<Integer> {
         Arrays.sort(s);
         double q1 = s[(s.length - 1) / 4];
         double q3 = s[s.length - 1 - (s.length - 1) / 4];
-        return 100 * (q3 - q1) / 2 / median(v);
-    }
-
-    private static double median(double[] v) {
-        double[] s = v.clone();
-        Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+        return 100 * (q3 - q1) / 2 / Medians.of(v);
     }
 
     private static void freshLog(String uri, boolean on, long size) throws IOException {

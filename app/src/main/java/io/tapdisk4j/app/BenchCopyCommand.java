@@ -1,5 +1,6 @@
 package io.tapdisk4j.app;
 
+import io.tapdisk4j.bench.Medians;
 import io.tapdisk4j.block.Sizes;
 import io.tapdisk4j.testsupport.peers.Tgtd;
 import io.tapdisk4j.testsupport.peers.Ganesha;
@@ -12,7 +13,6 @@ import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.SplittableRandom;
@@ -152,16 +152,10 @@ final class BenchCopyCommand implements Callable<Integer> {
             }
         }
         clean.get();
-        double o = median(ours);
-        double p = median(peer);
+        double o = Medians.of(ours);
+        double p = Medians.of(peer);
         out.printf(Locale.ROOT, "%-44s %10.3f %10.3f %7.2fx%n", what, o, p, p / o);
         out.flush();
-    }
-
-    private static double median(double[] v) {
-        double[] s = v.clone();
-        Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 
     private static double time(List<String> cmd) throws Exception {

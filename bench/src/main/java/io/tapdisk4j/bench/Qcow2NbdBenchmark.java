@@ -69,18 +69,12 @@ public final class Qcow2NbdBenchmark {
         for (int p = 0; p < 2; p++) {
             for (int phase = 0; phase < 2; phase++) {
                 out.add(new PeerFigure("qcow2 over NBD", (phase == 0 ? "first write, " : "rewrite, ") + patterns[p]
-                        + ", 1 GiB", "qemu-nbd", median(mbs[p * 4 + phase * 2]), median(mbs[p * 4 + phase * 2 + 1]), "MB/s", true));
+                        + ", 1 GiB", "qemu-nbd", Medians.of(mbs[p * 4 + phase * 2]), Medians.of(mbs[p * 4 + phase * 2 + 1]), "MB/s", true));
             }
             out.add(new PeerFigure("qcow2 over NBD", "first write vs rewrite, " + patterns[p], "itself (target >= 0.5)",
-                    median(mbs[p * 4]), median(mbs[p * 4 + 2]), "MB/s", true));
+                    Medians.of(mbs[p * 4]), Medians.of(mbs[p * 4 + 2]), "MB/s", true));
         }
         return out;
-    }
-
-    static double median(double[] v) {
-        double[] s = v.clone();
-        java.util.Arrays.sort(s);
-        return s.length % 2 == 1 ? s[s.length / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
     }
 
     /** A running server and its NBD URI; closing stops it by pid. */
@@ -124,20 +118,23 @@ public final class Qcow2NbdBenchmark {
      * rewrites of that half twice over, each ending with a flush: allocation, rewrite and flush paths.
      */
     static void warmUp(String fio, String uri) throws Exception {
-        run(List.of(fio, "--name=warm", "--ioengine=nbd", "--uri=" + uri, "--rw=randwrite", "--bs=64k", "--iodepth=16",
-                "--offset=" + SIZE, "--size=" + SIZE / 2, "--end_fsync=1", "--randrepeat=1", "--output=/dev/null"));
-        run(List.of(fio, "--name=warm", "--ioengine=nbd", "--uri=" + uri, "--rw=write", "--bs=1m", "--iodepth=16",
-                "--offset=" + SIZE, "--size=" + SIZE / 2, "--io_size=" + SIZE, "--end_fsync=1", "--output=/dev/null"));
+        write(fio, uri, true, SIZE, SIZE / 2, SIZE / 2);
+        write(fio, uri, false, SIZE, SIZE / 2, SIZE);
     }
 
     /** The fio process's wall time over the image's first GiB (ending with a flush), as MB/s. */
     static double fio(String fio, String uri, boolean random) throws Exception {
         long t0 = System.nanoTime();
-        run(List.of(fio, "--name=qcow2", "--ioengine=nbd", "--uri=" + uri, "--rw=" + (random ? "randwrite" : "write"),
-                "--bs=" + (random ? "64k" : "1m"), "--iodepth=16", "--offset=0", "--size=" + SIZE, "--end_fsync=1",
-                "--randrepeat=1", "--output=/dev/null"));
+        write(fio, uri, random, 0, SIZE, SIZE);
         double s = (System.nanoTime() - t0) / 1e9;
         return SIZE / 1e6 / s;
+    }
+
+    /** One fio process writing {@code bytes} over {@code [offset, offset+size)}: random 64 KiB or sequential 1 MiB. */
+    private static void write(String fio, String uri, boolean random, long offset, long size, long bytes) throws Exception {
+        run(List.of(fio, "--name=qcow2", "--ioengine=nbd", "--uri=" + uri, "--rw=" + (random ? "randwrite" : "write"),
+                "--bs=" + (random ? "64k" : "1m"), "--iodepth=16", "--offset=" + offset, "--size=" + size,
+                "--io_size=" + bytes, "--end_fsync=1", "--randrepeat=1", "--output=/dev/null"));
     }
 
     static void run(List<String> cmd) throws Exception {

@@ -94,7 +94,7 @@ public final class FileDevice implements BlockDevice, FileRegionReads, io.tapdis
         // not write the whole image at once (vdi copy of 1 GiB between two files, 6 alternating runs: 1.11 s
         // against 1.44 s). Not for writes through buffers: sync_file_range beside pwrites still in flight on
         // the same file spun on the inode lock (iSCSI to a file: 6 s of system time instead of 0.6 s).
-        if (!f.readOnly && f.direct == null) {
+        if (f.direct == null) { // a read-only target was refused above
             f.file.startWriteback(offset, length);
         }
         return true;
