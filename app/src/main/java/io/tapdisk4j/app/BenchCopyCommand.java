@@ -1,6 +1,6 @@
 package io.tapdisk4j.app;
 
-import io.tapdisk4j.bench.Medians;
+import io.tapdisk4j.testsupport.Medians;
 import io.tapdisk4j.block.Sizes;
 import io.tapdisk4j.testsupport.peers.Tgtd;
 import io.tapdisk4j.testsupport.peers.Ganesha;

@@ -1,5 +1,6 @@
 package io.tapdisk4j.bench;
 
+import io.tapdisk4j.testsupport.Medians;
 import io.tapdisk4j.testsupport.PeerFigure;
 import io.tapdisk4j.testsupport.PeerProcess;
 import io.tapdisk4j.testsupport.Peers;

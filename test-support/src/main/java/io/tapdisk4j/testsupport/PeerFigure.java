@@ -18,6 +18,12 @@ public record PeerFigure(String area, String work, String peer, double ours, dou
                 theirs, unit, ratio());
     }
 
+    /** The figure from each side's rounds: their medians. */
+    public static PeerFigure ofMedians(String area, String work, String peer, double[] ours, double[] theirs, String unit,
+                                       boolean higherIsBetter) {
+        return new PeerFigure(area, work, peer, Medians.of(ours), Medians.of(theirs), unit, higherIsBetter);
+    }
+
     public static String header() {
         return "| area | work | peer | tapdisk4j | peer | ratio (>1: tapdisk4j better) |\n|---|---|---|---|---|---|";
     }

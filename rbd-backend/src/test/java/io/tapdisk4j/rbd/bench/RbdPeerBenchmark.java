@@ -22,8 +22,8 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * tapdisk4j against QEMU on one single-node Ceph cluster, whole processes side by side in one run (best of
- * {@code -Drounds}, default 2, interleaved): {@code ./tapdisk4j vdi copy} of a 1 GiB file into and out of RBD
+ * tapdisk4j against QEMU on one single-node Ceph cluster, whole processes side by side in one run (medians of
+ * {@code -Drounds}, default 3, the side that goes first alternating): {@code ./tapdisk4j vdi copy} of a 1 GiB file into and out of RBD
  * against {@code qemu-img convert} with QEMU's rbd driver; {@code ./tapdisk4j export rbd://…} against
  * {@code qemu-nbd} exporting the same image, read with {@code nbdcopy -C 4} and fio 4 KiB random reads
  * (ioengine=nbd, queue depth 32). Both sides run librbd with its cache off and flush a file destination once at
@@ -39,7 +39,7 @@ import java.util.regex.Pattern;
 class RbdPeerBenchmark {
 
     static final long SIZE = Long.getLong("size", 1L << 30);
-    static final int ROUNDS = Integer.getInteger("rounds", 2);
+    static final int ROUNDS = Integer.getInteger("rounds", 3);
     static final int FIO_SECONDS = Integer.getInteger("fio.seconds", 8);
     /** Also time qemu-img with its default cache modes (-Ddefaults=true), as extra rows. */
     static final boolean DEFAULTS = Boolean.getBoolean("defaults");
@@ -62,31 +62,38 @@ class RbdPeerBenchmark {
             Path src = dir.resolve("src.raw");
             writeRandom(src, SIZE);
             double memcpy = memcpyGBps();
-            double tapIn = Double.MAX_VALUE, qemuIn = Double.MAX_VALUE, tapOut = Double.MAX_VALUE, qemuOut = Double.MAX_VALUE;
-            double qemuInDefault = Double.MAX_VALUE, qemuOutDefault = Double.MAX_VALUE;
-            for (int round = 0; round < ROUNDS; round++) {
+            int n = ROUNDS;
+            double[] tapIn = new double[n], qemuIn = new double[n], tapOut = new double[n], qemuOut = new double[n];
+            double[] qemuInDefault = new double[n], qemuOutDefault = new double[n];
+            for (int round = 0; round < n; round++) {
+                int r = round;
                 String tapImage = "bench-tap-" + round;
                 String qemuImage = "bench-qemu-" + round;
+                Path a = dir.resolve("out-tap.raw");
+                Path b = dir.resolve("out-qemu.raw");
                 // The same settings on both sides: librbd's cache off (ours by default; QEMU's cache=none sets
                 // rbd_cache=false), and a file destination written through the page cache and flushed once at
                 // the end (vdi copy's final flush; QEMU's cache=writeback flushes on close, its default for
-                // convert's output, cache=unsafe, never does).
-                tapIn = Math.min(tapIn, time(tapdisk4j, "vdi", "copy", "file://" + src, ceph.uri(tapImage)));
-                qemuIn = Math.min(qemuIn, time(qemuImg, "convert", "-T", "writeback", "-t", "none", "-f", "raw", "-O", "raw",
-                        src.toString(), ceph.qemu(qemuImage)));
-                Path a = dir.resolve("out-tap.raw");
-                Path b = dir.resolve("out-qemu.raw");
-                tapOut = Math.min(tapOut, time(tapdisk4j, "vdi", "copy", ceph.uri(qemuImage), "file://" + a));
-                qemuOut = Math.min(qemuOut, time(qemuImg, "convert", "-T", "none", "-t", "writeback", "-f", "raw", "-O", "raw",
-                        ceph.qemu(tapImage), b.toString()));
+                // convert's output, cache=unsafe, never does). Odd rounds run QEMU first: whoever goes first
+                // meets the OSD and the page cache as the previous copy left them.
+                Runnable[] in = {
+                    () -> tapIn[r] = time(tapdisk4j, "vdi", "copy", "file://" + src, ceph.uri(tapImage)),
+                    () -> qemuIn[r] = time(qemuImg, "convert", "-T", "writeback", "-t", "none", "-f", "raw", "-O",
+                            "raw", src.toString(), ceph.qemu(qemuImage))};
+                Runnable[] out = {
+                    () -> tapOut[r] = time(tapdisk4j, "vdi", "copy", ceph.uri(qemuImage), "file://" + a),
+                    () -> qemuOut[r] = time(qemuImg, "convert", "-T", "none", "-t", "writeback", "-f", "raw", "-O",
+                            "raw", ceph.qemu(tapImage), b.toString())};
+                inOrder(round, in);
+                inOrder(round, out);
                 if (DEFAULTS) {
                     // And qemu-img's own defaults (-T writeback: rbd_cache=true; -t unsafe: no flush at all).
                     Path c = dir.resolve("out-qemu-default.raw");
-                    qemuOutDefault = Math.min(qemuOutDefault, time(qemuImg, "convert", "-f", "raw", "-O", "raw",
-                            ceph.qemu(tapImage), c.toString()));
+                    qemuOutDefault[round] = time(qemuImg, "convert", "-f", "raw", "-O", "raw", ceph.qemu(tapImage),
+                            c.toString());
                     Files.delete(c);
-                    qemuInDefault = Math.min(qemuInDefault, time(qemuImg, "convert", "-f", "raw", "-O", "raw",
-                            src.toString(), ceph.qemu(qemuImage + "-default")));
+                    qemuInDefault[round] = time(qemuImg, "convert", "-f", "raw", "-O", "raw", src.toString(),
+                            ceph.qemu(qemuImage + "-default"));
                     ceph.rbd("rm", CephCluster.POOL + "/" + qemuImage + "-default");
                 }
                 if (round == 0) {
@@ -98,47 +105,32 @@ class RbdPeerBenchmark {
                 }
                 Files.delete(a);
                 Files.delete(b);
-                if (round < ROUNDS - 1) {
+                if (round < n - 1) {
                     ceph.rbd("rm", CephCluster.POOL + "/" + tapImage);
                     ceph.rbd("rm", CephCluster.POOL + "/" + qemuImage);
                 }
             }
-            String image = "bench-tap-" + (ROUNDS - 1);
-            double tapCopy = Double.MAX_VALUE, qemuCopy = Double.MAX_VALUE, tapIops = 0, qemuIops = 0;
-            for (int round = 0; round < ROUNDS; round++) {
-                int port = Ports.free();
-                try (PeerProcess ours = PeerProcess.start("tapdisk4j-export", List.of(tapdisk4j, "export", ceph.uri(image),
-                        "--port", Integer.toString(port), "--bind", "127.0.0.1", "--read-only"), dir, null)) {
-                    Ports.awaitListening(port, Duration.ofSeconds(60), ours.process());
-                    String uri = "nbd://127.0.0.1:" + port + "/";
-                    tapCopy = Math.min(tapCopy, time(nbdcopy, "-C", "4", uri, "null:"));
-                    tapIops = Math.max(tapIops, fioIops(fio, uri));
-                }
-                port = Ports.free();
-                Path pid = dir.resolve("qemu-nbd.pid");
-                // --cache=none: rbd_cache=false, as ours.
-                try (PeerProcess theirs = PeerProcess.start("qemu-nbd", List.of(qemuNbd, "-f", "raw", "--cache=none", "-b",
-                        "127.0.0.1", "-p", Integer.toString(port), "-t", "-r", "-x", "", "--fork", "--pid-file", pid.toString(), ceph.qemu(image)),
-                        dir, pid)) {
-                    theirs.awaitLauncherExit(Duration.ofSeconds(60));
-                    Ports.awaitListening(port, Duration.ofSeconds(60), null);
-                    String uri = "nbd://127.0.0.1:" + port + "/";
-                    qemuCopy = Math.min(qemuCopy, time(nbdcopy, "-C", "4", uri, "null:"));
-                    qemuIops = Math.max(qemuIops, fioIops(fio, uri));
-                }
+            String image = "bench-tap-" + (n - 1);
+            double[] tapCopy = new double[n], qemuCopy = new double[n], tapIops = new double[n], qemuIops = new double[n];
+            for (int round = 0; round < n; round++) {
+                int r = round;
+                Runnable[] servers = {
+                    () -> exportRound(tapdisk4j, ceph.uri(image), dir, nbdcopy, fio, tapCopy, tapIops, r),
+                    () -> qemuNbdRound(qemuNbd, ceph.qemu(image), dir, nbdcopy, fio, qemuCopy, qemuIops, r)};
+                inOrder(round, servers);
             }
             String gib = String.format(Locale.ROOT, "%.0f MiB", SIZE / 1048576.0);
             List<PeerFigure> figures = new ArrayList<>();
-            figures.add(new PeerFigure("RBD", "vdi copy file -> rbd, " + gib, "qemu-img convert", tapIn, qemuIn, "s", false));
-            figures.add(new PeerFigure("RBD", "vdi copy rbd -> file, " + gib, "qemu-img convert", tapOut, qemuOut, "s", false));
+            figures.add(PeerFigure.ofMedians("RBD", "vdi copy file -> rbd, " + gib, "qemu-img convert", tapIn, qemuIn, "s", false));
+            figures.add(PeerFigure.ofMedians("RBD", "vdi copy rbd -> file, " + gib, "qemu-img convert", tapOut, qemuOut, "s", false));
             if (DEFAULTS) {
-                figures.add(new PeerFigure("RBD", "vdi copy file -> rbd, " + gib, "qemu-img convert, its default cache modes",
+                figures.add(PeerFigure.ofMedians("RBD", "vdi copy file -> rbd, " + gib, "qemu-img convert, its default cache modes",
                         tapIn, qemuInDefault, "s", false));
-                figures.add(new PeerFigure("RBD", "vdi copy rbd -> file, " + gib, "qemu-img convert -t unsafe (no flush)",
+                figures.add(PeerFigure.ofMedians("RBD", "vdi copy rbd -> file, " + gib, "qemu-img convert -t unsafe (no flush)",
                         tapOut, qemuOutDefault, "s", false));
             }
-            figures.add(new PeerFigure("RBD NBD export", "nbdcopy -C 4, " + gib, "qemu-nbd", tapCopy, qemuCopy, "s", false));
-            figures.add(new PeerFigure("RBD NBD export", "fio 4k randread qd32, " + FIO_SECONDS + " s", "qemu-nbd", tapIops,
+            figures.add(PeerFigure.ofMedians("RBD NBD export", "nbdcopy -C 4, " + gib, "qemu-nbd", tapCopy, qemuCopy, "s", false));
+            figures.add(PeerFigure.ofMedians("RBD NBD export", "fio 4k randread qd32, " + FIO_SECONDS + " s", "qemu-nbd", tapIops,
                     qemuIops, "IOPS", true));
             System.out.println("[rbd-bench] memcpy in this run: " + String.format(Locale.ROOT, "%.1f GB/s", memcpy));
             System.out.println(PeerFigure.header());
@@ -148,6 +140,52 @@ class RbdPeerBenchmark {
                 files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
             }
         }
+    }
+
+    /** Runs both sides of one round, ours first in even rounds and the peer first in odd ones. */
+    static void inOrder(int round, Runnable[] sides) {
+        sides[round % 2].run();
+        sides[1 - round % 2].run();
+    }
+
+    /**
+     * One round of our NBD export of {@code uri}: a warm-up pass of nbdcopy first (unmeasured, for both servers:
+     * a daemon serves for weeks, so its read path is compiled and librbd connected long before), then the
+     * measured nbdcopy and fio.
+     */
+    static void exportRound(String tapdisk4j, String uri, Path dir, String nbdcopy, String fio, double[] copy,
+                            double[] iops, int round) {
+        int port = Ports.free();
+        try (PeerProcess ours = PeerProcess.start("tapdisk4j-export", List.of(tapdisk4j, "export", uri,
+                "--port", Integer.toString(port), "--bind", "127.0.0.1", "--read-only"), dir, null)) {
+            Ports.awaitListening(port, Duration.ofSeconds(60), ours.process());
+            measureNbd("nbd://127.0.0.1:" + port + "/", nbdcopy, fio, copy, iops, round);
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /** One round of qemu-nbd exporting {@code qemuName} with librbd's cache off (--cache=none), as ours. */
+    static void qemuNbdRound(String qemuNbd, String qemuName, Path dir, String nbdcopy, String fio, double[] copy,
+                             double[] iops, int round) {
+        int port = Ports.free();
+        Path pid = dir.resolve("qemu-nbd.pid");
+        try (PeerProcess theirs = PeerProcess.start("qemu-nbd", List.of(qemuNbd, "-f", "raw", "--cache=none", "-b",
+                "127.0.0.1", "-p", Integer.toString(port), "-t", "-r", "-x", "", "--fork", "--pid-file", pid.toString(),
+                qemuName), dir, pid)) {
+            theirs.awaitLauncherExit(Duration.ofSeconds(60));
+            Ports.awaitListening(port, Duration.ofSeconds(60), null);
+            measureNbd("nbd://127.0.0.1:" + port + "/", nbdcopy, fio, copy, iops, round);
+        } catch (Exception e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    static void measureNbd(String uri, String nbdcopy, String fio, double[] copy, double[] iops, int round)
+            throws Exception {
+        time(nbdcopy, "-C", "4", uri, "null:");
+        copy[round] = time(nbdcopy, "-C", "4", uri, "null:");
+        iops[round] = fioIops(fio, uri);
     }
 
     static void writeRandom(Path file, long size) throws IOException {
@@ -162,12 +200,17 @@ class RbdPeerBenchmark {
     }
 
     /** Wall-clock seconds of one whole process, which must succeed. */
-    static double time(String... cmd) throws Exception {
+    static double time(String... cmd) {
         long start = System.nanoTime();
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        if (!p.waitFor(30, TimeUnit.MINUTES) || p.exitValue() != 0) {
-            throw new AssertionError(String.join(" ", cmd) + " failed:\n" + out);
+        String out;
+        try {
+            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
+            out = new String(p.getInputStream().readAllBytes());
+            if (!p.waitFor(30, TimeUnit.MINUTES) || p.exitValue() != 0) {
+                throw new AssertionError(String.join(" ", cmd) + " failed:\n" + out);
+            }
+        } catch (IOException | InterruptedException e) {
+            throw new AssertionError(String.join(" ", cmd) + ": " + e, e);
         }
         double s = (System.nanoTime() - start) / 1e9;
         System.out.println(String.format(Locale.ROOT, "[rbd-bench] %.2f s  %s", s, String.join(" ", cmd)));

@@ -1,4 +1,4 @@
-package io.tapdisk4j.bench;
+package io.tapdisk4j.testsupport;
 
 import java.util.Arrays;
 
