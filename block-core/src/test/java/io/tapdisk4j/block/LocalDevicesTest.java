@@ -178,6 +178,46 @@ class LocalDevicesTest {
         }
     }
 
+    /**
+     * tmpfs has no FALLOC_FL_ZERO_RANGE: write-zeroes that keeps the space (what a qcow2 image reserves its new
+     * clusters with) punches and allocates again there, and the range reads as zeroes, stays allocated and
+     * leaves the bytes around it alone.
+     */
+    @Test
+    void writeZeroesWithoutUnmapKeepsSpaceOnTmpfs() throws Exception {
+        Path shm = Path.of("/dev/shm");
+        assertEquals("tmpfs", Files.getFileStore(shm).type(), "this test needs /dev/shm on tmpfs");
+        Path p = Files.createTempFile(shm, "zero-range-", ".raw");
+        try {
+            Files.delete(p);
+            BlockDevices devices = BlockDevices.loadDefault();
+            try (BlockDevice dev = devices.create(DeviceUri.parse("file://" + p), 4 << 20, "raw")) {
+                await(dev.write(0, pattern(4 << 20, 7), false));
+                await(dev.writeZeroes(1 << 20, 2 << 20, false));
+                ByteBuf all = await(dev.read(0, 4 << 20));
+                try {
+                    byte[] got = ByteBufUtil.getBytes(all);
+                    ByteBuf model = pattern(4 << 20, 7);
+                    byte[] want = ByteBufUtil.getBytes(model);
+                    model.release();
+                    java.util.Arrays.fill(want, 1 << 20, 3 << 20, (byte) 0);
+                    assertArrayEquals(want, got);
+                } finally {
+                    all.release();
+                }
+                await(dev.flush());
+            }
+            // Every 512-byte block still allocated (tmpfs reports the allocated but unwritten pages as a hole to
+            // SEEK_DATA, so the allocation map cannot tell; st_blocks can).
+            Process stat = new ProcessBuilder("stat", "--format=%b", p.toString()).start();
+            long blocks = Long.parseLong(new String(stat.getInputStream().readAllBytes()).trim());
+            assertTrue(stat.waitFor(10, TimeUnit.SECONDS));
+            assertEquals(4 << 20, blocks * 512, "allocated bytes after write-zeroes");
+        } finally {
+            Files.deleteIfExists(p);
+        }
+    }
+
     @Test
     void createRefusesToOverwriteAndOpenReportsMissingFiles() throws Exception {
         Path p = dir.resolve("exists.raw");
