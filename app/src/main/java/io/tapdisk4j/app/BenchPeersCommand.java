@@ -16,14 +16,23 @@ final class BenchPeersCommand implements Callable<Integer> {
     @Option(names = "--only", split = ",", description = "Comparisons to run: nbd, nfs, iscsi, vhd, qcow2 (default all).")
     List<String> only = List.of();
 
-    @Option(names = "--dir", description = "Work directory for images (default: a new temporary directory).")
+    @Option(names = "--dir", description = "Work directory for images, kept afterwards (default: a temporary directory, removed at the end).")
     Path dir;
 
     @Override
     public Integer call() throws Exception {
         BenchCommand.quietDeviceLogs();
         Path d = dir != null ? dir : Files.createTempDirectory("tapdisk4j-peers-");
-        PeersBenchmark.run(d, only, System.out);
+        try {
+            PeersBenchmark.run(d, only, System.out);
+        } finally {
+            if (dir == null) {
+                // its images take gigabytes: a run must not leave them in /tmp
+                try (var files = Files.walk(d)) {
+                    files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+                }
+            }
+        }
         return 0;
     }
 }
