@@ -55,7 +55,7 @@ final class AotTrainingCommand implements Callable<Integer> {
     }
 
     /**
-     * Packages a command over the network needs (vdi info/copy on nbd://, iscsi://, nfs://) that no server
+     * Packages a command over the network needs (vdi info/copy on nbd://, iscsi://, nfs://, rbd://) that no server
      * is there to exercise here: their classes are loaded (not initialised), so the cache holds them parsed,
      * verified and linked. Each class in the cache costs every start a little (about 5 ms per 1,000 classes);
      * a network command saw a tenth of a second or more of parsing and verifying them.
@@ -63,7 +63,7 @@ final class AotTrainingCommand implements Callable<Integer> {
     static final java.util.List<String> NETWORK_PACKAGES = java.util.List.of(
             "io/tapdisk4j/iscsi/device/", "io/tapdisk4j/iscsi/session/", "io/tapdisk4j/iscsi/login/",
             "io/tapdisk4j/iscsi/scsi/", "io/tapdisk4j/iscsi/pdu/", "io/tapdisk4j/iscsi/text/", "io/tapdisk4j/nfs/",
-            "io/tapdisk4j/nbd/client/", "io/tapdisk4j/nbd/NbdClient", "io/tapdisk4j/nbd/NbdOption",
+            "io/tapdisk4j/nbd/client/", "io/tapdisk4j/nbd/NbdClient", "io/tapdisk4j/nbd/NbdOption", "io/tapdisk4j/rbd/",
             "io/netty/channel/epoll/", "io/netty/channel/nio/", "io/netty/channel/socket/",
             "io/netty/handler/codec/ByteToMessage", "io/netty/handler/codec/MessageToByte",
             "io/netty/handler/timeout/", "io/netty/resolver/");
