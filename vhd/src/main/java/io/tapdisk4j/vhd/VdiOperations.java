@@ -37,13 +37,14 @@ public final class VdiOperations {
     /** Bytes per copy_file_range call: large, as no buffer holds them; small enough for progress and Ctrl-C. */
     static final long KERNEL_CHUNK = 64L << 20;
     /**
-     * Bytes per read/write while copying, and requests in flight: 8 x 1 MiB. Measured out of RBD into a file,
-     * 1 GiB: 4 x 4 MiB took 7.4-19.7 s, 16 x 4 MiB 12.4-13.7 s, 8 x 1 MiB 5.5-6.1 s (qemu-img convert 5.1-7.6 s
-     * in the same runs); into RBD 7.6-8.0 s against 6.3-6.6 s. Buffers of 1 MiB stay in the pool's
-     * thread caches ({@link io.tapdisk4j.block.Buffers#THREAD_CACHED_CAPACITY}); 4 MiB ones each take a whole
-     * pool chunk, likely a fresh one per request.
+     * Bytes per read/write while copying, and requests in flight: 8 x 2 MiB, as qemu-img convert (8 coroutines,
+     * 2 MiB buffers). Out of RBD into a file on tmpfs, 1 GiB, idle machine (2026-12-07, 3 alternating rounds):
+     * 8 x 2 MiB 1.61-1.79 s, 8 x 1 MiB 1.99-2.20 s, 16 x 1 MiB 1.93-2.15 s, 8 x 4 MiB 1.74-1.86 s (qemu-img
+     * 1.13-1.37 s). An earlier run under a load average of 15 had favoured 1 MiB (8 x 2 MiB 7.1-10.5 s against
+     * 5.5-6.1 s). 2 MiB buffers come from the pool's arenas (its thread caches stop at 1 MiB); 4 MiB ones each
+     * take a whole pool chunk.
      */
-    static final int COPY_CHUNK = 1 << 20;
+    static final int COPY_CHUNK = 2 << 20;
     static final int DEPTH = 8;
 
     private final BlockDevices devices;
