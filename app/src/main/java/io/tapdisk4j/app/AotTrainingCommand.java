@@ -1,5 +1,12 @@
 package io.tapdisk4j.app;
 
+import io.tapdisk4j.block.BlockDevice;
+import io.tapdisk4j.block.BlockDevices;
+import io.tapdisk4j.iscsi.target.IscsiTarget;
+import io.tapdisk4j.iscsi.target.IscsiTargetConfig;
+import io.tapdisk4j.nbd.server.NbdServer;
+import io.tapdisk4j.nbd.server.NbdStandaloneExport;
+import io.tapdisk4j.nbd.server.NbdTlsMode;
 import picocli.CommandLine.Command;
 
 import java.io.ByteArrayOutputStream;
@@ -13,8 +20,9 @@ import java.util.stream.Stream;
 
 /**
  * The training run for the JVM's ahead-of-time cache (JEP 483/514), which the launcher makes once per
- * jar: the short commands people run often (vdi info/check on local images, ctl, --help) with their output
- * discarded, so the classes they load and link come from the cache on every later start.
+ * jar: the short commands people run often (vdi info/check on local images, ctl, --help), and vdi info and
+ * copy over NBD and iSCSI against servers of its own, with their output discarded, so the classes they load
+ * and link come from the cache on every later start.
  */
 @Command(name = "aot-training", hidden = true, description = "Training run for the start-up cache (used by the launcher).")
 final class AotTrainingCommand implements Callable<Integer> {
@@ -43,6 +51,7 @@ final class AotTrainingCommand implements Callable<Integer> {
             Main.run("ctl", "--socket", dir.resolve("none.sock").toString(), "list");
             Main.run("--help");
             Main.run("vdi", "--help");
+            overOwnServers(dir, raw);
             loadNetworkClients();
         } finally {
             System.setOut(out);
@@ -52,6 +61,38 @@ final class AotTrainingCommand implements Callable<Integer> {
             }
         }
         return 0;
+    }
+
+    /**
+     * vdi info and copy over NBD and iSCSI against this process's own export and target on 127.0.0.1 (a free
+     * port each, closed at the end): loading the client classes was not enough, as the Netty core they run on
+     * (channels, bootstrap, buffers) was still read from the jar, about 250 classes on every network command.
+     * Returns each command's exit status (the training goes on whatever they are; a test checks them).
+     */
+    static java.util.List<Integer> overOwnServers(Path dir, String raw) throws Exception {
+        java.util.List<Integer> status = new java.util.ArrayList<>();
+        Path data = dir.resolve("served.raw");
+        byte[] bytes = new byte[8 << 20];
+        new java.util.SplittableRandom(1).nextBytes(bytes);
+        Files.write(data, bytes);
+        BlockDevices devices = BlockDevices.loadDefault();
+        try (BlockDevice device = devices.open("file://" + data);
+             NbdServer nbd = new NbdStandaloneExport("127.0.0.1", 0, null, "", null, false, NbdTlsMode.OFF, null, false,
+                     null).start(device)) {
+            String uri = "nbd://127.0.0.1:" + ((java.net.InetSocketAddress) nbd.localAddress()).getPort() + "/";
+            status.add(Main.run("vdi", "info", uri));
+            status.add(Main.run("vdi", "copy", uri, "file://" + dir.resolve("from-nbd.raw")));
+            status.add(Main.run("vdi", "copy", "--existing", raw, uri));
+        }
+        try (BlockDevice device = devices.open("file://" + data);
+             IscsiTarget target = IscsiTarget.start(device, IscsiTargetConfig.of("iqn.2026-12.io.tapdisk4j:aot"),
+                     "127.0.0.1", 0)) {
+            String uri = "iscsi://127.0.0.1:" + target.port() + "/" + target.targetName() + "/0";
+            status.add(Main.run("vdi", "info", uri));
+            status.add(Main.run("vdi", "copy", uri, "file://" + dir.resolve("from-iscsi.raw")));
+            status.add(Main.run("vdi", "copy", "--existing", raw, uri));
+        }
+        return status;
     }
 
     /**

@@ -28,6 +28,14 @@ class AotTrainingTest {
     }
 
     @Test
+    void networkCommandsOfTheTrainingSucceedAgainstItsOwnServers(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws Exception {
+        String raw = "file://" + dir.resolve("t.raw");
+        assertEquals(0, Main.run("vdi", "create", raw, "--size", "8M"));
+        assertEquals(java.util.Collections.nCopies(6, 0), AotTrainingCommand.overOwnServers(dir, raw));
+    }
+
+    @Test
     void everyNetworkPackageOfTheTrainingExists() {
         ClassLoader loader = AotTrainingCommand.class.getClassLoader();
         for (String p : AotTrainingCommand.NETWORK_PACKAGES) {
