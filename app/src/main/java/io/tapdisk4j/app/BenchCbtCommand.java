@@ -1,12 +1,12 @@
 package io.tapdisk4j.app;
 
-import io.tapdisk4j.testsupport.Medians;
 import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDevices;
 import io.tapdisk4j.block.Buffers;
 import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.block.Sizes;
 import io.tapdisk4j.block.cbt.CbtLogs;
+import io.tapdisk4j.testsupport.Medians;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 

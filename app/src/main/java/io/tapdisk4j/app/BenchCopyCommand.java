@@ -1,10 +1,10 @@
 package io.tapdisk4j.app;
 
-import io.tapdisk4j.testsupport.Medians;
 import io.tapdisk4j.block.Sizes;
 import io.tapdisk4j.testsupport.peers.Tgtd;
 import io.tapdisk4j.testsupport.peers.Ganesha;
 import io.tapdisk4j.testsupport.Peers;
+import io.tapdisk4j.testsupport.Medians;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 

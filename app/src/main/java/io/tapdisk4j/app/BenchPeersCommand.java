@@ -27,10 +27,7 @@ final class BenchPeersCommand implements Callable<Integer> {
             PeersBenchmark.run(d, only, System.out);
         } finally {
             if (dir == null) {
-                // its images take gigabytes: a run must not leave them in /tmp
-                try (var files = Files.walk(d)) {
-                    files.sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
-                }
+                DemoCommand.deleteTree(d); // its images take gigabytes: a run must not leave them in /tmp
             }
         }
         return 0;

@@ -184,7 +184,8 @@ final class DemoCommand implements Callable<Integer> {
         out.println("(xenstore-utils, qemu-utils and libnbd-bin are Debian packages; the demo needs none of them.)");
     }
 
-    private static void deleteTree(Path root) {
+    /** Removes a directory tree, reporting (not throwing) what it could not remove. */
+    static void deleteTree(Path root) {
         try (Stream<Path> s = Files.walk(root)) {
             s.sorted(Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
         } catch (IOException e) {
