@@ -20,7 +20,10 @@ import java.util.concurrent.TimeUnit;
  * launcher's options) or by {@code qemu-nbd}, written by the same fio command (ioengine=nbd, ending with a
  * flush): first writes into the image's first GiB, then rewrites of the now allocated clusters, sequential
  * (1 MiB) and random (64 KiB, every cluster once). The figure is the wall time of the fio process, as MB/s,
- * the median of {@code qcow2.bench.rounds} rounds (default 5) that alternate which server goes first.
+ * the median of {@code qcow2.bench.rounds} rounds (default 5). The servers run side by side, each on its own
+ * image, and every phase is measured for one right after the other, the order reversing every round. A third
+ * server, tapdisk4j exporting a new sparse raw file, takes the same writes: what first writes cost the machine
+ * itself, so that "first write at least half of rewrite" can be judged for qcow2's own allocation.
  * <p>Both servers are warmed up first by the same writes beyond the measured GiB, unmeasured: the daemon
  * that serves VDIs runs for weeks, so a new VDI's first writes meet a JVM whose JIT has compiled the write
  * path long ago. Without it, a fresh JVM's compiler threads took 47% of the export's CPU during the first
@@ -47,24 +50,37 @@ public final class Qcow2NbdBenchmark {
         String fio = Peers.require("fio", "fio");
         Files.createDirectories(dir);
         List<PeerFigure> out = new ArrayList<>();
-        double[][] mbs = new double[8][ROUNDS]; // [pattern*4 + phase*2 + server][round] -> MB/s
+        // [pattern * 6 + phase * 3 + server][round] -> MB/s; servers: 0 tapdisk4j, 1 qemu-nbd, 2 tapdisk4j on raw.
+        double[][] mbs = new double[12][ROUNDS];
         String[] patterns = {"sequential 1 MiB", "random 64 KiB"};
+        String[] names = {"tapdisk4j", "qemu-nbd", "tapdisk4j (raw)"};
         for (int round = 0; round < ROUNDS; round++) {
             for (int p = 0; p < 2; p++) {
-                for (int i = 0; i < 2; i++) {
-                    int server = round % 2 == 0 ? i : 1 - i; // which server goes first alternates
-                    Path image = dir.resolve("bench-" + server + ".qcow2");
-                    Files.deleteIfExists(image);
-                    run(List.of(qemuImg, "create", "-q", "-f", "qcow2", image.toString(), Long.toString(4 * SIZE)));
-                    try (Server s = server == 0 ? tapdisk4j(dir, image) : qemuNbd(dir, qemuNbd, image)) {
-                        warmUp(fio, s.uri());
-                        for (int phase = 0; phase < 2; phase++) {
-                            double mbps = fio(fio, s.uri(), p == 1);
-                            int k = p * 4 + phase * 2 + server;
-                            mbs[k][round] = mbps;
-                            System.out.printf(Locale.ROOT, "round %d: %s %s %s: %.0f MB/s%n", round,
-                                    server == 0 ? "tapdisk4j" : "qemu-nbd", patterns[p],
-                                    phase == 0 ? "first write" : "rewrite", mbps);
+                // All servers run at once, each on its own fresh image, and each phase is measured for all of
+                // them back to back: on this kind of machine the cost of first-touching memory and the disk's
+                // writeback drift over minutes, so figures taken a minute apart compared the machine, not the
+                // servers. The order reverses with every round.
+                int[] order = round % 2 == 0 ? new int[]{0, 1, 2} : new int[]{2, 1, 0};
+                Server[] servers = new Server[3];
+                try {
+                    for (int server : order) {
+                        servers[server] = start(server, dir, qemuImg, qemuNbd);
+                    }
+                    for (int server : order) {
+                        warmUp(fio, servers[server].uri());
+                    }
+                    for (int phase = 0; phase < 2; phase++) {
+                        for (int server : order) {
+                            double mbps = fio(fio, servers[server].uri(), p == 1);
+                            mbs[p * 6 + phase * 3 + server][round] = mbps;
+                            System.out.printf(Locale.ROOT, "round %d: %s %s %s: %.0f MB/s%n", round, names[server],
+                                    patterns[p], phase == 0 ? "first write" : "rewrite", mbps);
+                        }
+                    }
+                } finally {
+                    for (Server s : servers) {
+                        if (s != null) {
+                            s.close();
                         }
                     }
                 }
@@ -73,10 +89,19 @@ public final class Qcow2NbdBenchmark {
         for (int p = 0; p < 2; p++) {
             for (int phase = 0; phase < 2; phase++) {
                 out.add(new PeerFigure("qcow2 over NBD", (phase == 0 ? "first write, " : "rewrite, ") + patterns[p]
-                        + ", 1 GiB", "qemu-nbd", Medians.of(mbs[p * 4 + phase * 2]), Medians.of(mbs[p * 4 + phase * 2 + 1]), "MB/s", true));
+                        + ", 1 GiB", "qemu-nbd", Medians.of(mbs[p * 6 + phase * 3]), Medians.of(mbs[p * 6 + phase * 3 + 1]),
+                        "MB/s", true));
             }
             out.add(new PeerFigure("qcow2 over NBD", "first write vs rewrite, " + patterns[p], "itself (target >= 0.5)",
-                    Medians.of(mbs[p * 4]), Medians.of(mbs[p * 4 + 2]), "MB/s", true));
+                    Medians.of(mbs[p * 6]), Medians.of(mbs[p * 6 + 3]), "MB/s", true));
+            // The same two passes into a new raw file show what new space costs the machine itself (first-touched
+            // page-cache memory, the file system's allocation): first writes against first writes on raw take
+            // that out and leave what qcow2's allocation (clusters, L2 tables, refcounts) costs.
+            out.add(new PeerFigure("qcow2 over NBD", "raw file: first write vs rewrite, " + patterns[p],
+                    "itself (the machine's own cost of new space)", Medians.of(mbs[p * 6 + 2]), Medians.of(mbs[p * 6 + 5]),
+                    "MB/s", true));
+            out.add(new PeerFigure("qcow2 over NBD", "first write, " + patterns[p] + ", qcow2 vs raw",
+                    "tapdisk4j on a raw file (target >= 0.5)", Medians.of(mbs[p * 6]), Medians.of(mbs[p * 6 + 2]), "MB/s", true));
         }
         return out;
     }
@@ -89,10 +114,24 @@ public final class Qcow2NbdBenchmark {
         }
     }
 
-    static Server tapdisk4j(Path dir, Path image) throws Exception {
+    /** Server {@code which} (0 tapdisk4j, 1 qemu-nbd: a new qcow2 image each; 2 tapdisk4j: a new sparse raw file). */
+    static Server start(int which, Path dir, String qemuImg, String qemuNbd) throws Exception {
+        Path image = dir.resolve("bench-" + which + (which == 2 ? ".raw" : ".qcow2"));
+        Files.deleteIfExists(image);
+        if (which == 2) {
+            try (java.io.RandomAccessFile f = new java.io.RandomAccessFile(image.toFile(), "rw")) {
+                f.setLength(4 * SIZE);
+            }
+            return tapdisk4j(dir, image, "tapdisk4j-export-raw");
+        }
+        run(List.of(qemuImg, "create", "-q", "-f", "qcow2", image.toString(), Long.toString(4 * SIZE)));
+        return which == 0 ? tapdisk4j(dir, image, "tapdisk4j-export") : qemuNbd(dir, qemuNbd, image);
+    }
+
+    static Server tapdisk4j(Path dir, Path image, String name) throws Exception {
         int port = Ports.free();
         String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-        PeerProcess p = PeerProcess.start("tapdisk4j-export", List.of(java, "--enable-native-access=ALL-UNNAMED",
+        PeerProcess p = PeerProcess.start(name, List.of(java, "--enable-native-access=ALL-UNNAMED",
                 "--sun-misc-unsafe-memory-access=allow", "-XX:+UseG1GC", "-Xms32m", "-Xmx512m",
                 "-XX:MaxDirectMemorySize=4g", "-cp", System.getProperty("java.class.path"), "io.tapdisk4j.app.Main",
                 "export", "file://" + image, "--port", Integer.toString(port), "--bind", "127.0.0.1", "--name", "bench"),
