@@ -49,7 +49,7 @@ final class AioCompletions {
         MemorySegment out = OUT.get();
         int rc;
         try {
-            rc = (int) Native.RBD_AIO_CREATE_COMPLETION.invokeExact(MemorySegment.ofAddress(id), CALLBACK, out);
+            rc = (int) Native.Aio.RBD_AIO_CREATE_COMPLETION.invokeExact(MemorySegment.ofAddress(id), CALLBACK, out);
         } catch (Throwable t) {
             PENDING.remove(id);
             throw new IllegalStateException(t);
@@ -76,7 +76,7 @@ final class AioCompletions {
     @SuppressWarnings("unused")
     private static void onComplete(MemorySegment completion, MemorySegment arg) {
         try {
-            long rc = (long) Native.RBD_AIO_GET_RETURN_VALUE.invokeExact(completion);
+            long rc = (long) Native.Aio.RBD_AIO_GET_RETURN_VALUE.invokeExact(completion);
             release(completion);
             Pending p = PENDING.remove(arg.address());
             if (p == null) {
@@ -91,7 +91,7 @@ final class AioCompletions {
 
     private static void release(MemorySegment completion) {
         try {
-            Native.RBD_AIO_RELEASE.invokeExact(completion);
+            Native.Aio.RBD_AIO_RELEASE.invokeExact(completion);
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }

@@ -99,7 +99,7 @@ public final class RbdBlockDevice implements BlockDevice, SnapshotDiff {
             }
             buf.writerIndex(length);
             f.complete(buf);
-        }, c -> (int) Native.RBD_AIO_READ.invokeExact(image.handle(), offset, (long) length, address(buf, 0), c),
+        }, c -> (int) Native.Aio.RBD_AIO_READ.invokeExact(image.handle(), offset, (long) length, address(buf, 0), c),
                 buf::release);
         return f;
     }
@@ -123,7 +123,7 @@ public final class RbdBlockDevice implements BlockDevice, SnapshotDiff {
             } else {
                 f.complete(null);
             }
-        }, c -> (int) Native.RBD_AIO_WRITE.invokeExact(image.handle(), offset, (long) length,
+        }, c -> (int) Native.Aio.RBD_AIO_WRITE.invokeExact(image.handle(), offset, (long) length,
                 address(buf, buf.readerIndex()), c), buf::release);
         return f;
     }
@@ -135,7 +135,7 @@ public final class RbdBlockDevice implements BlockDevice, SnapshotDiff {
         }
         CompletableFuture<Void> f = new CompletableFuture<>();
         submit(f, rc -> done(f, rc, "flush " + imageSpec()),
-                c -> (int) Native.RBD_AIO_FLUSH.invokeExact(image.handle(), c), () -> { });
+                c -> (int) Native.Aio.RBD_AIO_FLUSH.invokeExact(image.handle(), c), () -> { });
         return f;
     }
 
@@ -150,7 +150,7 @@ public final class RbdBlockDevice implements BlockDevice, SnapshotDiff {
         }
         CompletableFuture<Void> f = new CompletableFuture<>();
         submit(f, rc -> done(f, rc, "discard " + length + " bytes at " + offset + " of " + imageSpec()),
-                c -> (int) Native.RBD_AIO_DISCARD.invokeExact(image.handle(), offset, length, c), () -> { });
+                c -> (int) Native.Aio.RBD_AIO_DISCARD.invokeExact(image.handle(), offset, length, c), () -> { });
         return f;
     }
 
@@ -164,7 +164,7 @@ public final class RbdBlockDevice implements BlockDevice, SnapshotDiff {
         int flags = mayUnmap ? 0 : 1;
         CompletableFuture<Void> f = new CompletableFuture<>();
         submit(f, rc -> done(f, rc, "write zeroes " + length + " bytes at " + offset + " of " + imageSpec()),
-                c -> (int) Native.RBD_AIO_WRITE_ZEROES.invokeExact(image.handle(), offset, length, c, flags, 0), () -> { });
+                c -> (int) Native.Aio.RBD_AIO_WRITE_ZEROES.invokeExact(image.handle(), offset, length, c, flags, 0), () -> { });
         return f;
     }
 

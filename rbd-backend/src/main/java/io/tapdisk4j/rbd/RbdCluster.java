@@ -35,18 +35,18 @@ final class RbdCluster implements AutoCloseable {
         MemorySegment cluster = MemorySegment.NULL;
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(ValueLayout.ADDRESS);
-            check(url, "create a client", (int) Native.RADOS_CREATE2.invokeExact(out, a.allocateFrom("ceph"),
+            check(url, "create a client", (int) Native.Rados.RADOS_CREATE2.invokeExact(out, a.allocateFrom("ceph"),
                     a.allocateFrom("client." + url.id()), 0L));
             cluster = out.get(ValueLayout.ADDRESS, 0);
             MemorySegment confPath = url.conf() == null ? MemorySegment.NULL : a.allocateFrom(url.conf());
-            int rc = (int) Native.RADOS_CONF_READ_FILE.invokeExact(cluster, confPath);
+            int rc = (int) Native.Rados.RADOS_CONF_READ_FILE.invokeExact(cluster, confPath);
             if (rc < 0 && (url.conf() != null || !url.cephOptions().containsKey("mon_host"))) {
                 throw new BlockDeviceException(BlockError.EINVAL, "cannot read Ceph configuration "
                         + (url.conf() == null ? "(default locations: /etc/ceph/ceph.conf, ~/.ceph/config, ./ceph.conf)"
                         : url.conf()) + ": " + RbdErrors.name(-rc) + " (" + url.describe() + ")");
             }
             for (Map.Entry<String, String> o : url.cephOptions().entrySet()) {
-                rc = (int) Native.RADOS_CONF_SET.invokeExact(cluster, a.allocateFrom(o.getKey()), a.allocateFrom(o.getValue()));
+                rc = (int) Native.Rados.RADOS_CONF_SET.invokeExact(cluster, a.allocateFrom(o.getKey()), a.allocateFrom(o.getValue()));
                 if (rc < 0) {
                     throw new BlockDeviceException(BlockError.EINVAL, "bad Ceph option " + o.getKey()
                             + (RbdUrl.secret(o.getKey()) ? "" : "=" + o.getValue()) + " in " + url.describe()
@@ -62,12 +62,12 @@ final class RbdCluster implements AutoCloseable {
             timeout(a, cluster, url, "rados_osd_op_timeout", "0", DEFAULT_OP_TIMEOUT);
             timeout(a, cluster, url, "rados_mon_op_timeout", "0", DEFAULT_OP_TIMEOUT);
             timeout(a, cluster, url, "client_mount_timeout", "300", DEFAULT_MOUNT_TIMEOUT);
-            rc = (int) Native.RADOS_CONNECT.invokeExact(cluster);
+            rc = (int) Native.Rados.RADOS_CONNECT.invokeExact(cluster);
             if (rc < 0) {
                 throw connectError(url, rc);
             }
             MemorySegment io = a.allocate(ValueLayout.ADDRESS);
-            rc = (int) Native.RADOS_IOCTX_CREATE.invokeExact(cluster, a.allocateFrom(url.pool()), io);
+            rc = (int) Native.Rados.RADOS_IOCTX_CREATE.invokeExact(cluster, a.allocateFrom(url.pool()), io);
             if (rc < 0) {
                 throw rc == -RbdErrors.ENOENT
                         ? new BlockDeviceException(BlockError.EINVAL, "Ceph pool '" + url.pool() + "' does not exist ("
@@ -76,7 +76,7 @@ final class RbdCluster implements AutoCloseable {
             }
             MemorySegment ctx = io.get(ValueLayout.ADDRESS, 0);
             if (url.namespace() != null) {
-                Native.RADOS_IOCTX_SET_NAMESPACE.invokeExact(ctx, a.allocateFrom(url.namespace()));
+                Native.Rados.RADOS_IOCTX_SET_NAMESPACE.invokeExact(ctx, a.allocateFrom(url.namespace()));
             }
             return new RbdCluster(url, cluster, ctx);
         } catch (BlockDeviceException | RuntimeException | Error e) {
@@ -107,7 +107,7 @@ final class RbdCluster implements AutoCloseable {
         if (url.cephOptions().containsKey(option)) {
             return;
         }
-        int rc = (int) Native.RADOS_CONF_SET.invokeExact(cluster, a.allocateFrom(option), a.allocateFrom(value));
+        int rc = (int) Native.Rados.RADOS_CONF_SET.invokeExact(cluster, a.allocateFrom(option), a.allocateFrom(value));
         if (rc < 0) {
             throw new BlockDeviceException(BlockError.EINVAL, "cannot set " + option + "=" + value + ": " + RbdErrors.name(-rc));
         }
@@ -123,13 +123,13 @@ final class RbdCluster implements AutoCloseable {
             return;
         } else {
             MemorySegment buf = a.allocate(64);
-            int rc = (int) Native.RADOS_CONF_GET.invokeExact(cluster, a.allocateFrom(option), buf, 64L);
+            int rc = (int) Native.Rados.RADOS_CONF_GET.invokeExact(cluster, a.allocateFrom(option), buf, 64L);
             if (rc < 0 || !buf.getString(0).equals(cephDefault)) {
                 return;
             }
             value = Integer.toString(ours);
         }
-        int rc = (int) Native.RADOS_CONF_SET.invokeExact(cluster, a.allocateFrom(option), a.allocateFrom(value));
+        int rc = (int) Native.Rados.RADOS_CONF_SET.invokeExact(cluster, a.allocateFrom(option), a.allocateFrom(value));
         if (rc < 0) {
             throw new BlockDeviceException(BlockError.EINVAL, "cannot set " + option + "=" + value + ": " + RbdErrors.name(-rc));
         }
@@ -156,7 +156,7 @@ final class RbdCluster implements AutoCloseable {
         }
         closed = true;
         try {
-            Native.RADOS_IOCTX_DESTROY.invokeExact(ioctx);
+            Native.Rados.RADOS_IOCTX_DESTROY.invokeExact(ioctx);
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }
@@ -168,7 +168,7 @@ final class RbdCluster implements AutoCloseable {
             return;
         }
         try {
-            Native.RADOS_SHUTDOWN.invokeExact(cluster);
+            Native.Rados.RADOS_SHUTDOWN.invokeExact(cluster);
         } catch (Throwable t) {
             throw new IllegalStateException(t);
         }

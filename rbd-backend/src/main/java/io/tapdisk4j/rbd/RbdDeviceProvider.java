@@ -58,7 +58,7 @@ public final class RbdDeviceProvider implements BlockDeviceProvider, StorageSnap
         }
         try (RbdCluster c = RbdCluster.connect(url); Arena a = Arena.ofConfined()) {
             MemorySegment order = a.allocate(ValueLayout.JAVA_INT); // 0: the default object size (4 MiB)
-            int rc = (int) Native.RBD_CREATE.invokeExact(c.ioctx(), a.allocateFrom(url.image()), size, order);
+            int rc = (int) Native.Admin.RBD_CREATE.invokeExact(c.ioctx(), a.allocateFrom(url.image()), size, order);
             if (rc == -RbdErrors.EEXIST) {
                 throw new BlockDeviceException(BlockError.EINVAL, "RBD image " + url.imageSpec() + " already exists");
             }
@@ -77,7 +77,7 @@ public final class RbdDeviceProvider implements BlockDeviceProvider, StorageSnap
     public void remove(DeviceUri uri) throws IOException {
         RbdUrl url = imageUrl(uri);
         try (RbdCluster c = RbdCluster.connect(url); Arena a = Arena.ofConfined()) {
-            int rc = (int) Native.RBD_REMOVE.invokeExact(c.ioctx(), a.allocateFrom(url.image()));
+            int rc = (int) Native.Admin.RBD_REMOVE.invokeExact(c.ioctx(), a.allocateFrom(url.image()));
             if (rc == -RbdErrors.ENOTEMPTY) {
                 throw new BlockDeviceException(BlockError.EINVAL, "RBD image " + url.imageSpec()
                         + " has snapshots: remove them first (rbd snap purge)");
@@ -106,7 +106,7 @@ public final class RbdDeviceProvider implements BlockDeviceProvider, StorageSnap
                     + f.describe() + " -> " + t.describe());
         }
         try (RbdCluster c = RbdCluster.connect(f); Arena a = Arena.ofConfined()) {
-            int rc = (int) Native.RBD_RENAME.invokeExact(c.ioctx(), a.allocateFrom(f.image()), a.allocateFrom(t.image()));
+            int rc = (int) Native.Admin.RBD_RENAME.invokeExact(c.ioctx(), a.allocateFrom(f.image()), a.allocateFrom(t.image()));
             if (rc < 0) {
                 throw RbdErrors.op("cannot rename " + f.imageSpec() + " to " + t.imageSpec(), rc);
             }
@@ -163,10 +163,10 @@ public final class RbdDeviceProvider implements BlockDeviceProvider, StorageSnap
         }
         try (RbdCluster pc = RbdCluster.connect(p); RbdCluster cc = RbdCluster.connect(c); Arena a = Arena.ofConfined()) {
             MemorySegment opts = a.allocate(ValueLayout.ADDRESS);
-            Native.RBD_IMAGE_OPTIONS_CREATE.invokeExact(opts);
+            Native.Admin.RBD_IMAGE_OPTIONS_CREATE.invokeExact(opts);
             MemorySegment o = opts.get(ValueLayout.ADDRESS, 0);
             try {
-                int rc = (int) Native.RBD_CLONE3.invokeExact(pc.ioctx(), a.allocateFrom(p.image()), a.allocateFrom(snap),
+                int rc = (int) Native.Admin.RBD_CLONE3.invokeExact(pc.ioctx(), a.allocateFrom(p.image()), a.allocateFrom(snap),
                         cc.ioctx(), a.allocateFrom(c.image()), o);
                 if (rc == -RbdErrors.EEXIST) {
                     throw new BlockDeviceException(BlockError.EINVAL, "RBD image " + c.imageSpec() + " already exists");
@@ -175,7 +175,7 @@ public final class RbdDeviceProvider implements BlockDeviceProvider, StorageSnap
                     throw RbdErrors.op("cannot clone " + p.pool() + "/" + p.image() + "@" + snap + " to " + c.imageSpec(), rc);
                 }
             } finally {
-                Native.RBD_IMAGE_OPTIONS_DESTROY.invokeExact(o);
+                Native.Admin.RBD_IMAGE_OPTIONS_DESTROY.invokeExact(o);
             }
         } catch (IOException | RuntimeException e) {
             throw e;

@@ -20,10 +20,20 @@ final class RbdImage implements AutoCloseable {
     private static final MemoryLayout SNAP_INFO = MemoryLayout.structLayout(ValueLayout.JAVA_LONG.withName("id"),
             ValueLayout.JAVA_LONG.withName("size"), ValueLayout.ADDRESS.withName("name"));
 
-    /** librbd calls a resize's progress function without checking it for NULL: it gets one that does nothing. */
-    private static final MemorySegment NO_PROGRESS = Native.upcall(java.lang.invoke.MethodHandles.lookup(), "noProgress",
-            java.lang.invoke.MethodType.methodType(int.class, long.class, long.class, MemorySegment.class),
-            Native.PROGRESS_CALLBACK);
+    /**
+     * librbd calls a resize's progress function without checking it for NULL: it gets one that does nothing. In a
+     * holder class, so that only a resize pays for the upcall stub.
+     */
+    private static final class NoProgress {
+        static final MemorySegment STUB = Native.upcall(java.lang.invoke.MethodHandles.lookup(), "noProgress",
+                java.lang.invoke.MethodType.methodType(int.class, long.class, long.class, MemorySegment.class),
+                Native.PROGRESS_CALLBACK);
+
+        @SuppressWarnings("unused") // called by librbd through the stub
+        private static int noProgress(long offset, long total, MemorySegment arg) {
+            return 0;
+        }
+    }
 
     private final RbdCluster cluster;
     private final MemorySegment handle;
@@ -43,8 +53,8 @@ final class RbdImage implements AutoCloseable {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(ValueLayout.ADDRESS);
             MemorySegment snap = url.snapshot() == null ? MemorySegment.NULL : a.allocateFrom(url.snapshot());
-            int rc = ro ? (int) Native.RBD_OPEN_READ_ONLY.invokeExact(cluster.ioctx(), a.allocateFrom(url.image()), out, snap)
-                    : (int) Native.RBD_OPEN.invokeExact(cluster.ioctx(), a.allocateFrom(url.image()), out, snap);
+            int rc = ro ? (int) Native.Image.RBD_OPEN_READ_ONLY.invokeExact(cluster.ioctx(), a.allocateFrom(url.image()), out, snap)
+                    : (int) Native.Image.RBD_OPEN.invokeExact(cluster.ioctx(), a.allocateFrom(url.image()), out, snap);
             if (rc == -RbdErrors.ENOENT) {
                 throw new BlockDeviceException(BlockError.EINVAL, "no RBD image " + url.imageSpec()
                         + (url.snapshot() == null ? "" : " (or no such snapshot)") + " (" + url.describe() + ")");
@@ -73,11 +83,11 @@ final class RbdImage implements AutoCloseable {
     }
 
     long size() throws BlockDeviceException {
-        return u64(Native.RBD_GET_SIZE, "rbd_get_size");
+        return u64(Native.Image.RBD_GET_SIZE, "rbd_get_size");
     }
 
     long features() throws BlockDeviceException {
-        return u64(Native.RBD_GET_FEATURES, "rbd_get_features");
+        return u64(Native.Image.RBD_GET_FEATURES, "rbd_get_features");
     }
 
     /** The RADOS object size (1 << order): the granularity of the allocation map. */
@@ -85,7 +95,7 @@ final class RbdImage implements AutoCloseable {
         try (Arena a = Arena.ofConfined()) {
             // rbd_image_info_t starts {uint64_t size; uint64_t obj_size; ...}; 128 bytes covers all of it.
             MemorySegment info = a.allocate(128);
-            int rc = (int) Native.RBD_STAT.invokeExact(handle, info, 128L);
+            int rc = (int) Native.Image.RBD_STAT.invokeExact(handle, info, 128L);
             check("rbd_stat", rc);
             return info.get(ValueLayout.JAVA_LONG, 8);
         } catch (BlockDeviceException e) {
@@ -98,13 +108,13 @@ final class RbdImage implements AutoCloseable {
     /** True when diff iteration may work per object from the object map (fast-diff enabled and valid). */
     boolean fastDiff() throws BlockDeviceException {
         return (features() & Native.FEATURE_FAST_DIFF) != 0
-                && (u64(Native.RBD_GET_FLAGS, "rbd_get_flags") & Native.FLAG_FAST_DIFF_INVALID) == 0;
+                && (u64(Native.Image.RBD_GET_FLAGS, "rbd_get_flags") & Native.FLAG_FAST_DIFF_INVALID) == 0;
     }
 
     void resize(long newSize) throws BlockDeviceException {
         try {
             check("resize " + url().imageSpec() + " to " + newSize + " bytes",
-                    (int) Native.RBD_RESIZE2.invokeExact(handle, newSize, true, NO_PROGRESS, MemorySegment.NULL));
+                    (int) Native.Admin.RBD_RESIZE2.invokeExact(handle, newSize, true, NoProgress.STUB, MemorySegment.NULL));
         } catch (BlockDeviceException e) {
             throw e;
         } catch (Throwable t) {
@@ -113,17 +123,17 @@ final class RbdImage implements AutoCloseable {
     }
 
     void snapshotCreate(String name) throws BlockDeviceException {
-        stringCall(Native.RBD_SNAP_CREATE, "create snapshot " + url().imageSpec() + "@" + name, name);
+        stringCall(Native.Admin.RBD_SNAP_CREATE, "create snapshot " + url().imageSpec() + "@" + name, name);
     }
 
     /** Protects a snapshot so clones can hang off it; already protected is fine. */
     void snapshotProtect(String name) throws BlockDeviceException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(ValueLayout.JAVA_INT);
-            int rc = (int) Native.RBD_SNAP_IS_PROTECTED.invokeExact(handle, a.allocateFrom(name), out);
+            int rc = (int) Native.Admin.RBD_SNAP_IS_PROTECTED.invokeExact(handle, a.allocateFrom(name), out);
             check("no snapshot " + url().imageSpec() + "@" + name, rc);
             if (out.get(ValueLayout.JAVA_INT, 0) == 0) {
-                rc = (int) Native.RBD_SNAP_PROTECT.invokeExact(handle, a.allocateFrom(name));
+                rc = (int) Native.Admin.RBD_SNAP_PROTECT.invokeExact(handle, a.allocateFrom(name));
                 if (rc != -RbdErrors.EBUSY) {
                     check("protect snapshot " + url().imageSpec() + "@" + name, rc);
                 }
@@ -138,7 +148,7 @@ final class RbdImage implements AutoCloseable {
     boolean snapshotExists(String name) throws BlockDeviceException {
         try (Arena a = Arena.ofConfined()) {
             MemorySegment out = a.allocate(ValueLayout.JAVA_BOOLEAN);
-            check("rbd_snap_exists", (int) Native.RBD_SNAP_EXISTS.invokeExact(handle, a.allocateFrom(name), out));
+            check("rbd_snap_exists", (int) Native.Admin.RBD_SNAP_EXISTS.invokeExact(handle, a.allocateFrom(name), out));
             return out.get(ValueLayout.JAVA_BOOLEAN, 0);
         } catch (BlockDeviceException e) {
             throw e;
@@ -154,7 +164,7 @@ final class RbdImage implements AutoCloseable {
             for (int n = 16; ; n *= 4) {
                 max.set(ValueLayout.JAVA_INT, 0, n);
                 MemorySegment snaps = a.allocate(SNAP_INFO, n + 1L);
-                int rc = (int) Native.RBD_SNAP_LIST.invokeExact(handle, snaps, max);
+                int rc = (int) Native.Admin.RBD_SNAP_LIST.invokeExact(handle, snaps, max);
                 if (rc == -RbdErrors.ERANGE) {
                     continue;
                 }
@@ -164,7 +174,7 @@ final class RbdImage implements AutoCloseable {
                     MemorySegment s = snaps.asSlice(i * SNAP_INFO.byteSize(), SNAP_INFO.byteSize());
                     names.add(s.get(ValueLayout.ADDRESS, 16).reinterpret(Integer.MAX_VALUE).getString(0));
                 }
-                Native.RBD_SNAP_LIST_END.invokeExact(snaps);
+                Native.Admin.RBD_SNAP_LIST_END.invokeExact(snaps);
                 return names;
             }
         } catch (BlockDeviceException e) {
@@ -184,7 +194,7 @@ final class RbdImage implements AutoCloseable {
         int rc;
         try (Arena a = Arena.ofConfined()) {
             MemorySegment from = fromSnapshot == null ? MemorySegment.NULL : a.allocateFrom(fromSnapshot);
-            rc = (int) Native.RBD_DIFF_ITERATE2.invokeExact(handle, from, offset, length,
+            rc = (int) Native.Image.RBD_DIFF_ITERATE2.invokeExact(handle, from, offset, length,
                     (byte) (fromSnapshot == null ? 1 : 0), (byte) (wholeObject ? 1 : 0), RbdDiff.CALLBACK,
                     MemorySegment.ofAddress(id));
         } catch (Throwable t) {
@@ -197,11 +207,6 @@ final class RbdImage implements AutoCloseable {
         }
         check("rbd_diff_iterate2 on " + url().imageSpec(), rc);
         return runs;
-    }
-
-    @SuppressWarnings("unused")
-    private static int noProgress(long offset, long total, MemorySegment arg) {
-        return 0;
     }
 
     private long u64(java.lang.invoke.MethodHandle call, String what) throws BlockDeviceException {
@@ -240,7 +245,7 @@ final class RbdImage implements AutoCloseable {
         }
         closed = true;
         try {
-            int rc = (int) Native.RBD_CLOSE.invokeExact(handle);
+            int rc = (int) Native.Image.RBD_CLOSE.invokeExact(handle);
             if (rc < 0) {
                 org.slf4j.LoggerFactory.getLogger(RbdImage.class).warn("closing {}: {}", url().describe(), RbdErrors.name(-rc));
             }

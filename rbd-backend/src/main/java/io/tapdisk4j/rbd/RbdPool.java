@@ -62,7 +62,7 @@ public final class RbdPool {
             for (long n = 64; ; n *= 4) {
                 max.set(ValueLayout.JAVA_LONG, 0, n);
                 MemorySegment specs = a.allocate(SPEC_SIZE * n, 8);
-                int rc = (int) Native.RBD_LIST2.invokeExact(c.ioctx(), specs, max);
+                int rc = (int) Native.Admin.RBD_LIST2.invokeExact(c.ioctx(), specs, max);
                 if (rc == -RbdErrors.ERANGE) {
                     continue;
                 }
@@ -75,7 +75,7 @@ public final class RbdPool {
                     MemorySegment name = specs.get(ValueLayout.ADDRESS, i * SPEC_SIZE + 8);
                     names.add(name.reinterpret(Integer.MAX_VALUE).getString(0));
                 }
-                Native.RBD_IMAGE_SPEC_LIST_CLEANUP.invokeExact(specs, count);
+                Native.Admin.RBD_IMAGE_SPEC_LIST_CLEANUP.invokeExact(specs, count);
                 return names;
             }
         } catch (BlockDeviceException | RuntimeException e) {
