@@ -497,6 +497,11 @@ public final class VdiOperations {
         long total = s.size();
         progress.update("copy", 0, total);
         ArrayDeque<CompletableFuture<Void>> inFlight = new ArrayDeque<>();
+        // Into a local file, each chunk that is done goes to the disk at once (sync_file_range), while the copy
+        // reads on: otherwise the page cache took the whole copy and the final flush wrote it all at the end,
+        // after the reading was over. Offsets of the chunks in flight, in the order of inFlight.
+        io.tapdisk4j.block.EarlyWriteback writeback = d instanceof io.tapdisk4j.block.EarlyWriteback w ? w : null;
+        ArrayDeque<long[]> ranges = new ArrayDeque<>();
         // Between two local raw files the kernel copies (copy_file_range): no bytes through this process.
         boolean kernelCopy = s instanceof io.tapdisk4j.block.RangeCopy;
         for (long pos = 0; pos < total; ) {
@@ -534,8 +539,13 @@ public final class VdiOperations {
                             return d.write(at, b, false);
                         }));
                     }
+                    ranges.add(new long[]{at, n});
                     if (inFlight.size() >= DEPTH) {
                         Io.join(inFlight.poll());
+                        long[] done = ranges.poll();
+                        if (writeback != null) {
+                            writeback.startWriteback(done[0], done[1]);
+                        }
                     }
                     progress.update("copy", off + n, total);
                 }

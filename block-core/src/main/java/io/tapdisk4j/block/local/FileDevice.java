@@ -36,7 +36,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * sends with sendfile instead of reading them into a buffer first (not with O_DIRECT, which keeps this
  * device's data out of the page cache).
  */
-public final class FileDevice implements BlockDevice, FileRegionReads, io.tapdisk4j.block.RangeCopy {
+public final class FileDevice implements BlockDevice, FileRegionReads, io.tapdisk4j.block.RangeCopy,
+        io.tapdisk4j.block.EarlyWriteback {
 
     private static final int DIRECT_ALIGN = 4096;
     private static final ExecutorService IO = Executors.newFixedThreadPool(
@@ -98,6 +99,17 @@ public final class FileDevice implements BlockDevice, FileRegionReads, io.tapdis
             f.file.startWriteback(offset, length);
         }
         return true;
+    }
+
+    @Override
+    public void startWriteback(long offset, long length) {
+        if (direct == null && !readOnly) { // O_DIRECT writes are on the disk already
+            try {
+                file.startWriteback(offset, length);
+            } catch (RuntimeException e) {
+                // a hint: the flush that follows writes the range anyway
+            }
+        }
     }
 
     /** Creates a new sparse file of {@code size} bytes; refuses to overwrite an existing one. */
