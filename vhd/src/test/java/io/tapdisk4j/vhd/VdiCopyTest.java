@@ -1,12 +1,33 @@
 package io.tapdisk4j.vhd;
 
+import io.netty.buffer.ByteBuf;
+import io.tapdisk4j.block.BlockDevice;
+import io.tapdisk4j.block.BlockDeviceProvider;
+import io.tapdisk4j.block.BlockDevices;
+import io.tapdisk4j.block.Capability;
+import io.tapdisk4j.block.DeviceUri;
+import io.tapdisk4j.block.EarlyWriteback;
+import io.tapdisk4j.block.Extent;
+import io.tapdisk4j.block.FormatProvider;
+import io.tapdisk4j.block.OpenOptions;
+import io.tapdisk4j.block.local.MemoryDevice;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.RandomAccessFile;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.List;
+import java.util.Map;
 import java.util.Random;
+import java.util.ServiceLoader;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.atomic.AtomicBoolean;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -65,28 +86,28 @@ class VdiCopyTest {
         int chunks = 3 * VdiOperations.DEPTH + 3;
         long size = (long) chunks * VdiOperations.COPY_CHUNK;
         RecordingDevice[] made = new RecordingDevice[1];
-        io.tapdisk4j.block.BlockDeviceProvider rec = new io.tapdisk4j.block.BlockDeviceProvider() {
+        BlockDeviceProvider rec = new BlockDeviceProvider() {
             @Override
-            public java.util.Set<String> schemes() {
-                return java.util.Set.of("rec");
+            public Set<String> schemes() {
+                return Set.of("rec");
             }
 
             @Override
-            public io.tapdisk4j.block.BlockDevice open(io.tapdisk4j.block.DeviceUri uri, io.tapdisk4j.block.OpenOptions o) {
+            public BlockDevice open(DeviceUri uri, OpenOptions o) {
                 throw new UnsupportedOperationException();
             }
 
             @Override
-            public io.tapdisk4j.block.BlockDevice create(io.tapdisk4j.block.DeviceUri uri, long n) {
+            public BlockDevice create(DeviceUri uri, long n) {
                 made[0] = new RecordingDevice(n);
                 return made[0];
             }
         };
-        java.util.List<io.tapdisk4j.block.BlockDeviceProvider> providers = new java.util.ArrayList<>();
+        List<BlockDeviceProvider> providers = new ArrayList<>();
         providers.add(rec);
-        java.util.ServiceLoader.load(io.tapdisk4j.block.BlockDeviceProvider.class).forEach(providers::add);
-        io.tapdisk4j.block.BlockDevices devices = new io.tapdisk4j.block.BlockDevices(providers,
-                java.util.ServiceLoader.load(io.tapdisk4j.block.FormatProvider.class));
+        ServiceLoader.load(BlockDeviceProvider.class).forEach(providers::add);
+        BlockDevices devices = new BlockDevices(providers,
+                ServiceLoader.load(FormatProvider.class));
         Path src = dir.resolve("src.raw");
         byte[] model = new byte[(int) size];
         new Random(21).nextBytes(model);
@@ -95,11 +116,11 @@ class VdiCopyTest {
         // Writes complete only while the copying thread waits for one, the oldest first: a hint given before the
         // copy waited for its range finds the write still pending.
         Thread copier = Thread.currentThread();
-        java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+        AtomicBoolean stop = new AtomicBoolean();
         Thread completer = Thread.ofPlatform().daemon().start(() -> {
             while (!stop.get()) {
                 RecordingDevice d = made[0];
-                java.util.concurrent.CompletableFuture<Void> oldest = d == null ? null : d.pending.peek();
+                CompletableFuture<Void> oldest = d == null ? null : d.pending.peek();
                 Thread.State state = copier.getState();
                 if (oldest != null && (state == Thread.State.WAITING || state == Thread.State.TIMED_WAITING)) {
                     d.pending.poll().complete(null);
@@ -123,7 +144,7 @@ class VdiCopyTest {
             assertEquals((long) i * VdiOperations.COPY_CHUNK, d.hinted.get(i)[0], "hint " + i);
             assertEquals(VdiOperations.COPY_CHUNK, d.hinted.get(i)[1], "hint " + i);
         }
-        io.netty.buffer.ByteBuf back = d.read(0, (int) size).join();
+        ByteBuf back = d.read(0, (int) size).join();
         try {
             byte[] got = new byte[(int) size];
             back.readBytes(got);
@@ -138,16 +159,16 @@ class VdiCopyTest {
      * records the writeback hints it gets: {@code hintedEarly} any that came while a write into the range was
      * still pending.
      */
-    private static final class RecordingDevice implements io.tapdisk4j.block.BlockDevice, io.tapdisk4j.block.EarlyWriteback {
-        final io.tapdisk4j.block.local.MemoryDevice memory;
-        final java.util.concurrent.ConcurrentLinkedQueue<java.util.concurrent.CompletableFuture<Void>> pending =
-                new java.util.concurrent.ConcurrentLinkedQueue<>();
-        final java.util.List<long[]> hinted = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
-        final java.util.List<String> hintedEarly = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
-        final java.util.Map<Long, java.util.concurrent.CompletableFuture<Void>> writes = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final class RecordingDevice implements BlockDevice, EarlyWriteback {
+        final MemoryDevice memory;
+        final ConcurrentLinkedQueue<CompletableFuture<Void>> pending =
+                new ConcurrentLinkedQueue<>();
+        final List<long[]> hinted = Collections.synchronizedList(new ArrayList<>());
+        final List<String> hintedEarly = Collections.synchronizedList(new ArrayList<>());
+        final Map<Long, CompletableFuture<Void>> writes = new ConcurrentHashMap<>();
 
         RecordingDevice(long size) {
-            this.memory = new io.tapdisk4j.block.local.MemoryDevice("rec", size);
+            this.memory = new MemoryDevice("rec", size);
         }
 
         @Override
@@ -161,9 +182,9 @@ class VdiCopyTest {
         }
 
         @Override
-        public java.util.concurrent.CompletableFuture<Void> write(long offset, io.netty.buffer.ByteBuf data, boolean fua) {
+        public CompletableFuture<Void> write(long offset, ByteBuf data, boolean fua) {
             memory.write(offset, data, fua).join();
-            java.util.concurrent.CompletableFuture<Void> done = new java.util.concurrent.CompletableFuture<>();
+            CompletableFuture<Void> done = new CompletableFuture<>();
             writes.put(offset, done);
             pending.add(done);
             return done;
@@ -174,32 +195,32 @@ class VdiCopyTest {
         }
 
         @Override
-        public java.util.Set<io.tapdisk4j.block.Capability> capabilities() {
+        public Set<Capability> capabilities() {
             return memory.capabilities();
         }
 
         @Override
-        public java.util.concurrent.CompletableFuture<io.netty.buffer.ByteBuf> read(long offset, int length) {
+        public CompletableFuture<ByteBuf> read(long offset, int length) {
             return memory.read(offset, length);
         }
 
         @Override
-        public java.util.concurrent.CompletableFuture<Void> flush() {
+        public CompletableFuture<Void> flush() {
             return memory.flush();
         }
 
         @Override
-        public java.util.concurrent.CompletableFuture<Void> discard(long offset, long length, boolean secure) {
+        public CompletableFuture<Void> discard(long offset, long length, boolean secure) {
             return memory.discard(offset, length, secure);
         }
 
         @Override
-        public java.util.concurrent.CompletableFuture<Void> writeZeroes(long offset, long length, boolean mayUnmap) {
+        public CompletableFuture<Void> writeZeroes(long offset, long length, boolean mayUnmap) {
             return memory.writeZeroes(offset, length, mayUnmap);
         }
 
         @Override
-        public java.util.concurrent.CompletableFuture<java.util.List<io.tapdisk4j.block.Extent>> allocation(long offset, long length) {
+        public CompletableFuture<List<Extent>> allocation(long offset, long length) {
             return memory.allocation(offset, length);
         }
 
