@@ -151,9 +151,10 @@ class RbdPeerBenchmark {
     }
 
     /**
-     * Writes back what the previous command left dirty (1 GiB of copy output, the OSD's own writes), unmeasured:
-     * otherwise the second command of a pair paid for the first one's writeback. On this machine's disk that
-     * turned 1.3-1.9 s copies into 3.9-4.7 s for whichever side ran second (2026-12-07).
+     * Writes back whatever the previous command left dirty, unmeasured, so that every timed command starts from
+     * the same state. By hand (2026-12-07), whichever copy ran second often took 3.9-4.7 s where the first took
+     * 1.3-1.9 s; in the benchmark this sync then took 0.00 s (both sides flush their output before they exit),
+     * so that swing is the VM's disk, not dirty data left behind, and only alternating rounds even it out.
      */
     static void settle() {
         time("sync");
