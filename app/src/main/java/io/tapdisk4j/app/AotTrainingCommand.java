@@ -79,20 +79,23 @@ final class AotTrainingCommand implements Callable<Integer> {
         try (BlockDevice device = devices.open("file://" + data);
              NbdServer nbd = new NbdStandaloneExport("127.0.0.1", 0, null, "", null, false, NbdTlsMode.OFF, null, false,
                      null).start(device)) {
-            String uri = "nbd://127.0.0.1:" + ((java.net.InetSocketAddress) nbd.localAddress()).getPort() + "/";
-            status.add(Main.run("vdi", "info", uri));
-            status.add(Main.run("vdi", "copy", uri, "file://" + dir.resolve("from-nbd.raw")));
-            status.add(Main.run("vdi", "copy", "--existing", raw, uri));
+            clientCommands("nbd://127.0.0.1:" + ((java.net.InetSocketAddress) nbd.localAddress()).getPort() + "/",
+                    dir.resolve("from-nbd.raw"), raw, status);
         }
         try (BlockDevice device = devices.open("file://" + data);
              IscsiTarget target = IscsiTarget.start(device, IscsiTargetConfig.of("iqn.2026-12.io.tapdisk4j:aot"),
                      "127.0.0.1", 0)) {
-            String uri = "iscsi://127.0.0.1:" + target.port() + "/" + target.targetName() + "/0";
-            status.add(Main.run("vdi", "info", uri));
-            status.add(Main.run("vdi", "copy", uri, "file://" + dir.resolve("from-iscsi.raw")));
-            status.add(Main.run("vdi", "copy", "--existing", raw, uri));
+            clientCommands("iscsi://127.0.0.1:" + target.port() + "/" + target.targetName() + "/0",
+                    dir.resolve("from-iscsi.raw"), raw, status);
         }
         return status;
+    }
+
+    /** vdi info of {@code uri}, a copy out of it into {@code copy}, and {@code raw} copied onto it; exit statuses into {@code status}. */
+    private static void clientCommands(String uri, Path copy, String raw, java.util.List<Integer> status) {
+        status.add(Main.run("vdi", "info", uri));
+        status.add(Main.run("vdi", "copy", uri, "file://" + copy));
+        status.add(Main.run("vdi", "copy", "--existing", raw, uri));
     }
 
     /**

@@ -1,6 +1,5 @@
 package io.tapdisk4j.bench;
 
-import io.tapdisk4j.testsupport.Medians;
 import io.tapdisk4j.testsupport.PeerFigure;
 import io.tapdisk4j.testsupport.PeerProcess;
 import io.tapdisk4j.testsupport.Peers;
@@ -88,20 +87,20 @@ public final class Qcow2NbdBenchmark {
         }
         for (int p = 0; p < 2; p++) {
             for (int phase = 0; phase < 2; phase++) {
-                out.add(new PeerFigure("qcow2 over NBD", (phase == 0 ? "first write, " : "rewrite, ") + patterns[p]
-                        + ", 1 GiB", "qemu-nbd", Medians.of(mbs[p * 6 + phase * 3]), Medians.of(mbs[p * 6 + phase * 3 + 1]),
+                out.add(PeerFigure.ofMedians("qcow2 over NBD", (phase == 0 ? "first write, " : "rewrite, ") + patterns[p]
+                        + ", 1 GiB", "qemu-nbd", mbs[p * 6 + phase * 3], mbs[p * 6 + phase * 3 + 1],
                         "MB/s", true));
             }
-            out.add(new PeerFigure("qcow2 over NBD", "first write vs rewrite, " + patterns[p], "itself (target >= 0.5)",
-                    Medians.of(mbs[p * 6]), Medians.of(mbs[p * 6 + 3]), "MB/s", true));
+            out.add(PeerFigure.ofMedians("qcow2 over NBD", "first write vs rewrite, " + patterns[p], "itself (target >= 0.5)",
+                    mbs[p * 6], mbs[p * 6 + 3], "MB/s", true));
             // The same two passes into a new raw file show what new space costs the machine itself (first-touched
             // page-cache memory, the file system's allocation): first writes against first writes on raw take
             // that out and leave what qcow2's allocation (clusters, L2 tables, refcounts) costs.
-            out.add(new PeerFigure("qcow2 over NBD", "raw file: first write vs rewrite, " + patterns[p],
-                    "itself (the machine's own cost of new space)", Medians.of(mbs[p * 6 + 2]), Medians.of(mbs[p * 6 + 5]),
+            out.add(PeerFigure.ofMedians("qcow2 over NBD", "raw file: first write vs rewrite, " + patterns[p],
+                    "itself (the machine's own cost of new space)", mbs[p * 6 + 2], mbs[p * 6 + 5],
                     "MB/s", true));
-            out.add(new PeerFigure("qcow2 over NBD", "first write, " + patterns[p] + ", qcow2 vs raw",
-                    "tapdisk4j on a raw file (target >= 0.5)", Medians.of(mbs[p * 6]), Medians.of(mbs[p * 6 + 2]), "MB/s", true));
+            out.add(PeerFigure.ofMedians("qcow2 over NBD", "first write, " + patterns[p] + ", qcow2 vs raw",
+                    "tapdisk4j on a raw file (target >= 0.5)", mbs[p * 6], mbs[p * 6 + 2], "MB/s", true));
         }
         return out;
     }

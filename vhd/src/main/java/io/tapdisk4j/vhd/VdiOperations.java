@@ -17,11 +17,9 @@ import io.tapdisk4j.qcow2.Qcow2Info;
 
 import java.io.IOException;
 import java.nio.file.Path;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
-import java.util.concurrent.CompletableFuture;
 
 /**
  * The {@code vdi} operations on any device URI: create, info, check, snapshot, clone, coalesce, copy and
@@ -34,18 +32,6 @@ public final class VdiOperations {
 
     /** Bytes per read/write while coalescing. */
     static final int CHUNK = 4 << 20;
-    /** Bytes per copy_file_range call: large, as no buffer holds them; small enough for progress and Ctrl-C. */
-    static final long KERNEL_CHUNK = 64L << 20;
-    /**
-     * Bytes per read/write while copying, and requests in flight: 8 x 2 MiB, as qemu-img convert (8 coroutines,
-     * 2 MiB buffers). Out of RBD into a file on tmpfs, 1 GiB, idle machine (2026-12-07, 3 alternating rounds):
-     * 8 x 2 MiB 1.61-1.79 s, 8 x 1 MiB 1.99-2.20 s, 16 x 1 MiB 1.93-2.15 s, 8 x 4 MiB 1.74-1.86 s (qemu-img
-     * 1.13-1.37 s). An earlier run under a load average of 15 had favoured 1 MiB (8 x 2 MiB 7.1-10.5 s against
-     * 5.5-6.1 s). 2 MiB buffers come from the pool's arenas (its thread caches stop at 1 MiB); 4 MiB ones each
-     * take a whole pool chunk.
-     */
-    static final int COPY_CHUNK = 2 << 20;
-    static final int DEPTH = 8;
 
     private final BlockDevices devices;
 
@@ -103,7 +89,7 @@ public final class VdiOperations {
                 return Qcow2Info.of(uri, q, storage);
             }
             long allocated = 0;
-            for (Extent e : allocationOf(d, 0, d.size())) {
+            for (Extent e : VdiCopier.allocationOf(d, 0, d.size())) {
                 if (!e.hole()) {
                     allocated += e.length();
                 }
@@ -487,96 +473,9 @@ public final class VdiOperations {
                     throw new BlockDeviceException(BlockError.EINVAL, dst + " (" + d.size() + " bytes) is smaller than "
                             + src + " (" + s.size() + " bytes)");
                 }
-                copyData(s, d, existing, dst, progress);
+                VdiCopier.copy(s, d, existing, dst, progress);
             }
         }
-    }
-
-    private static void copyData(BlockDevice s, BlockDevice d, boolean existing, String dst, VdiProgress progress)
-            throws IOException {
-        long total = s.size();
-        progress.update("copy", 0, total);
-        ArrayDeque<CompletableFuture<Void>> inFlight = new ArrayDeque<>();
-        // Into a local file, each chunk that is done goes to the disk at once (sync_file_range), while the copy
-        // reads on: otherwise the page cache took the whole copy and the final flush wrote it all at the end,
-        // after the reading was over. Offsets of the chunks in flight, in the order of inFlight.
-        io.tapdisk4j.block.EarlyWriteback writeback = d instanceof io.tapdisk4j.block.EarlyWriteback w ? w : null;
-        ArrayDeque<long[]> ranges = new ArrayDeque<>();
-        // Between two local raw files the kernel copies (copy_file_range): no bytes through this process.
-        boolean kernelCopy = s instanceof io.tapdisk4j.block.RangeCopy;
-        for (long pos = 0; pos < total; ) {
-            List<Extent> map = allocationOf(s, pos, Math.min(total - pos, 1L << 30));
-            for (Extent e : map) {
-                for (long off = e.offset(); off < e.end(); off += COPY_CHUNK) {
-                    if (progress.cancelled()) {
-                        drain(inFlight);
-                        d.flush().join();
-                        throw new BlockDeviceException(BlockError.EIO, "copy interrupted at byte " + off
-                                + "; " + dst + " is a valid image holding the data copied so far");
-                    }
-                    int n = (int) Math.min(COPY_CHUNK, e.end() - off);
-                    long at = off;
-                    if (kernelCopy && !e.zero()) {
-                        long big = Math.min(KERNEL_CHUNK, e.end() - off);
-                        if (((io.tapdisk4j.block.RangeCopy) s).copyRangeTo(d, at, big)) {
-                            off += big - COPY_CHUNK; // the loop adds COPY_CHUNK
-                            progress.update("copy", at + big, total);
-                            continue;
-                        }
-                        kernelCopy = false;
-                    }
-                    if (e.zero()) {
-                        if (!existing) {
-                            break; // a new image reads zeroes there already
-                        }
-                        inFlight.add(d.writeZeroes(at, n, true));
-                    } else {
-                        inFlight.add(s.read(at, n).thenCompose(b -> {
-                            if (Zeroes.all(b)) {
-                                b.release();
-                                return existing ? d.writeZeroes(at, n, true) : CompletableFuture.completedFuture(null);
-                            }
-                            return d.write(at, b, false);
-                        }));
-                    }
-                    ranges.add(new long[]{at, n});
-                    if (inFlight.size() >= DEPTH) {
-                        Io.join(inFlight.poll());
-                        long[] done = ranges.poll();
-                        if (writeback != null) {
-                            writeback.startWriteback(done[0], done[1]);
-                        }
-                    }
-                    progress.update("copy", off + n, total);
-                }
-                pos = e.end();
-                progress.update("copy", pos, total);
-            }
-        }
-        drain(inFlight);
-        Io.join(d.flush());
-    }
-
-    private static void drain(ArrayDeque<CompletableFuture<Void>> inFlight) throws BlockDeviceException {
-        BlockDeviceException first = null;
-        while (!inFlight.isEmpty()) {
-            try {
-                Io.join(inFlight.poll());
-            } catch (BlockDeviceException e) {
-                first = first == null ? e : first;
-            }
-        }
-        if (first != null) {
-            throw first;
-        }
-    }
-
-    private static List<Extent> allocationOf(BlockDevice d, long offset, long length) throws BlockDeviceException {
-        if (length == 0) {
-            return List.of();
-        }
-        List<Extent> got = Io.join(d.allocation(offset, length));
-        return got.isEmpty() ? List.of(Extent.data(offset, length)) : got;
     }
 
     /** Grows the image at {@code uri} to {@code size} bytes; shrinking is refused. */

@@ -4,11 +4,10 @@ import io.netty.buffer.ByteBuf;
 import io.tapdisk4j.block.BlockDevice;
 import io.tapdisk4j.block.BlockDeviceProvider;
 import io.tapdisk4j.block.BlockDevices;
-import io.tapdisk4j.block.Capability;
 import io.tapdisk4j.block.DeviceUri;
 import io.tapdisk4j.block.EarlyWriteback;
-import io.tapdisk4j.block.Extent;
 import io.tapdisk4j.block.FormatProvider;
+import io.tapdisk4j.block.ForwardingBlockDevice;
 import io.tapdisk4j.block.OpenOptions;
 import io.tapdisk4j.block.local.MemoryDevice;
 import org.junit.jupiter.api.Test;
@@ -45,11 +44,11 @@ class VdiCopyTest {
 
     @Test
     void rawToRawCopiesEveryByteAcrossSeveralKernelChunksAndKeepsHoles() throws Exception {
-        long size = 3 * VdiOperations.KERNEL_CHUNK + (5L << 20);
+        long size = 3 * VdiCopier.KERNEL_CHUNK + (5L << 20);
         Path src = dir.resolve("src.raw");
         Random rnd = new Random(20);
         // Data over more than one kernel chunk, a hole of two chunks, then data up to the end.
-        long[][] runs = {{0, VdiOperations.KERNEL_CHUNK + (3L << 20)}, {size - (6L << 20), 6L << 20}};
+        long[][] runs = {{0, VdiCopier.KERNEL_CHUNK + (3L << 20)}, {size - (6L << 20), 6L << 20}};
         try (RandomAccessFile f = new RandomAccessFile(src.toFile(), "rw")) {
             f.setLength(size);
             byte[] block = new byte[1 << 20];
@@ -77,14 +76,14 @@ class VdiCopyTest {
             }
         }
         long allocated = io.tapdisk4j.testsupport.AllocatedBytes.of(dst);
-        assertTrue(allocated < size - VdiOperations.KERNEL_CHUNK,
+        assertTrue(allocated < size - VdiCopier.KERNEL_CHUNK,
                 "the hole stays a hole: " + allocated + " bytes allocated of " + size);
     }
 
     @Test
     void writebackStartsBehindTheCopyOnlyOnChunksWhoseWritesCompleted() throws Exception {
-        int chunks = 3 * VdiOperations.DEPTH + 3;
-        long size = (long) chunks * VdiOperations.COPY_CHUNK;
+        int chunks = 3 * VdiCopier.DEPTH + 3;
+        long size = (long) chunks * VdiCopier.COPY_CHUNK;
         RecordingDevice[] made = new RecordingDevice[1];
         BlockDeviceProvider rec = new BlockDeviceProvider() {
             @Override
@@ -139,10 +138,10 @@ class VdiCopyTest {
         RecordingDevice d = made[0];
         assertTrue(d.hintedEarly.isEmpty(), "writeback started on ranges still being written: " + d.hintedEarly);
         // Every chunk but the last few in flight when the loop ended, each once, in order.
-        assertTrue(d.hinted.size() >= chunks - VdiOperations.DEPTH, d.hinted.size() + " of " + chunks + " chunks hinted");
+        assertTrue(d.hinted.size() >= chunks - VdiCopier.DEPTH, d.hinted.size() + " of " + chunks + " chunks hinted");
         for (int i = 0; i < d.hinted.size(); i++) {
-            assertEquals((long) i * VdiOperations.COPY_CHUNK, d.hinted.get(i)[0], "hint " + i);
-            assertEquals(VdiOperations.COPY_CHUNK, d.hinted.get(i)[1], "hint " + i);
+            assertEquals((long) i * VdiCopier.COPY_CHUNK, d.hinted.get(i)[0], "hint " + i);
+            assertEquals(VdiCopier.COPY_CHUNK, d.hinted.get(i)[1], "hint " + i);
         }
         ByteBuf back = d.read(0, (int) size).join();
         try {
@@ -159,23 +158,21 @@ class VdiCopyTest {
      * records the writeback hints it gets: {@code hintedEarly} any that came while a write into the range was
      * still pending.
      */
-    private static final class RecordingDevice implements BlockDevice, EarlyWriteback {
-        final MemoryDevice memory;
-        final ConcurrentLinkedQueue<CompletableFuture<Void>> pending =
-                new ConcurrentLinkedQueue<>();
+    private static final class RecordingDevice extends ForwardingBlockDevice implements EarlyWriteback {
+        final ConcurrentLinkedQueue<CompletableFuture<Void>> pending = new ConcurrentLinkedQueue<>();
         final List<long[]> hinted = Collections.synchronizedList(new ArrayList<>());
         final List<String> hintedEarly = Collections.synchronizedList(new ArrayList<>());
         final Map<Long, CompletableFuture<Void>> writes = new ConcurrentHashMap<>();
 
         RecordingDevice(long size) {
-            this.memory = new MemoryDevice("rec", size);
+            super(new MemoryDevice("rec", size));
         }
 
         @Override
         public void startWriteback(long offset, long length) {
             hinted.add(new long[]{offset, length});
             writes.forEach((at, w) -> {
-                if (at < offset + length && at + VdiOperations.COPY_CHUNK > offset && !w.isDone()) {
+                if (at < offset + length && at + VdiCopier.COPY_CHUNK > offset && !w.isDone()) {
                     hintedEarly.add(offset + "+" + length + " while the write at " + at + " was pending");
                 }
             });
@@ -183,55 +180,11 @@ class VdiCopyTest {
 
         @Override
         public CompletableFuture<Void> write(long offset, ByteBuf data, boolean fua) {
-            memory.write(offset, data, fua).join();
+            delegate.write(offset, data, fua).join();
             CompletableFuture<Void> done = new CompletableFuture<>();
             writes.put(offset, done);
             pending.add(done);
             return done;
-        }
-        @Override
-        public long size() {
-            return memory.size();
-        }
-
-        @Override
-        public Set<Capability> capabilities() {
-            return memory.capabilities();
-        }
-
-        @Override
-        public CompletableFuture<ByteBuf> read(long offset, int length) {
-            return memory.read(offset, length);
-        }
-
-        @Override
-        public CompletableFuture<Void> flush() {
-            return memory.flush();
-        }
-
-        @Override
-        public CompletableFuture<Void> discard(long offset, long length, boolean secure) {
-            return memory.discard(offset, length, secure);
-        }
-
-        @Override
-        public CompletableFuture<Void> writeZeroes(long offset, long length, boolean mayUnmap) {
-            return memory.writeZeroes(offset, length, mayUnmap);
-        }
-
-        @Override
-        public CompletableFuture<List<Extent>> allocation(long offset, long length) {
-            return memory.allocation(offset, length);
-        }
-
-        @Override
-        public void close() {
-            memory.close();
-        }
-
-        @Override
-        public String describe() {
-            return "rec:";
         }
     }
 }
