@@ -49,12 +49,15 @@ public final class FileDevice implements BlockDevice, FileRegionReads, io.tapdis
     private final boolean readOnly;
     private volatile long size;
     private final AtomicInteger inFlight = new AtomicInteger();
+    private final WritebackTrigger writeback;
     /** The descriptor file regions send from: Netty's sendfile takes it from a FileChannel. Opened on first use. */
     private volatile FileChannel regionChannel;
     private volatile boolean regionsUnavailable;
 
-    private FileDevice(String path, LinuxFile file, LinuxFile direct, boolean readOnly) throws BlockDeviceException {
+    private FileDevice(String path, LinuxFile file, LinuxFile direct, boolean readOnly, long writebackEvery)
+            throws BlockDeviceException {
         this.path = path;
+        this.writeback = new WritebackTrigger(direct == null && !readOnly ? writebackEvery : 0);
         this.file = file;
         this.direct = direct;
         this.readOnly = readOnly;
@@ -62,6 +65,15 @@ public final class FileDevice implements BlockDevice, FileRegionReads, io.tapdis
     }
 
     public static FileDevice open(String path, boolean readOnly, boolean directIo) throws BlockDeviceException {
+        return open(path, readOnly, directIo, WritebackTrigger.DEFAULT_EVERY);
+    }
+
+    /**
+     * {@code writebackEvery}: bytes of buffered writes after which their writeback to the disk starts (0: when the
+     * kernel decides, past vm.dirty_background_ratio); see {@link WritebackTrigger}.
+     */
+    public static FileDevice open(String path, boolean readOnly, boolean directIo, long writebackEvery)
+            throws BlockDeviceException {
         int flags = readOnly ? LinuxFile.O_RDONLY : LinuxFile.O_RDWR;
         LinuxFile f = LinuxFile.open(path, flags, 0);
         LinuxFile d = null;
@@ -72,7 +84,7 @@ public final class FileDevice implements BlockDevice, FileRegionReads, io.tapdis
             if (directIo) {
                 d = LinuxFile.open(path, flags | LinuxFile.O_DIRECT, 0);
             }
-            return new FileDevice(path, f, d, readOnly);
+            return new FileDevice(path, f, d, readOnly, writebackEvery);
         } catch (BlockDeviceException e) {
             f.close();
             if (d != null) {
@@ -247,6 +259,10 @@ public final class FileDevice implements BlockDevice, FileRegionReads, io.tapdis
                 }
                 if (fua) {
                     file.fdatasync();
+                } else if (writeback.wrote(length)) {
+                    // The whole file: random writes leave dirty pages anywhere in it. A task of its own, so that this
+                    // write completes without waiting for the disk's queue.
+                    IO.execute(() -> file.startWriteback(0, 0));
                 }
                 return null;
             } finally {
@@ -387,6 +403,16 @@ public final class FileDevice implements BlockDevice, FileRegionReads, io.tapdis
         if (direct != null) {
             direct.close();
         }
+    }
+
+    /** How many times this device started the writeback of its buffered writes ({@link WritebackTrigger}). */
+    public long writebacksStarted() {
+        return writeback.started();
+    }
+
+    /** Pages of the file not on the disk yet (dirty or under writeback); -1 when the kernel cannot tell. For tests. */
+    long pagesNotOnDisk() {
+        return file.pagesNotOnDisk(0, Math.max(1, size));
     }
 
     @Override

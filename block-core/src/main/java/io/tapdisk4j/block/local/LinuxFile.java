@@ -308,8 +308,21 @@ public final class LinuxFile implements AutoCloseable {
      * without a page cache here).
      */
     public boolean cached(long offset, long length) {
+        MemorySegment m = cachestat(offset, length);
+        long pages = (offset + length + Page.SIZE - 1) / Page.SIZE - offset / Page.SIZE;
+        return m != null && m.get(ValueLayout.JAVA_LONG, 16) >= pages;
+    }
+
+    /** Pages of {@code [offset, offset+length)} dirty or being written back (cachestat(2)); -1 when the kernel cannot tell. */
+    long pagesNotOnDisk(long offset, long length) {
+        MemorySegment m = cachestat(offset, length);
+        return m == null ? -1 : m.get(ValueLayout.JAVA_LONG, 24) + m.get(ValueLayout.JAVA_LONG, 32);
+    }
+
+    /** The range (16 bytes) then struct cachestat: nr_cache, nr_dirty, nr_writeback, ...; null when unavailable. */
+    private MemorySegment cachestat(long offset, long length) {
         if (cachestatUnsupported || cachestatRefused || length <= 0) {
-            return false;
+            return null;
         }
         MemorySegment state = STATE.get();
         MemorySegment m = CACHESTAT.get();
@@ -328,10 +341,9 @@ public final class LinuxFile implements AutoCloseable {
             } else if (e == EOPNOTSUPP) {
                 cachestatRefused = true; // this file has no page cache to ask (hugetlbfs)
             }
-            return false;
+            return null;
         }
-        long pages = (offset + length + Page.SIZE - 1) / Page.SIZE - offset / Page.SIZE;
-        return m.get(ValueLayout.JAVA_LONG, 16) >= pages;
+        return m;
     }
 
     public void writeFully(MemorySegment src, long offset) throws BlockDeviceException {
@@ -362,12 +374,15 @@ public final class LinuxFile implements AutoCloseable {
     }
 
     /**
-     * Starts writing back the dirty pages of {@code [offset, offset+length)} without waiting for them
+     * Starts writing back the dirty pages of {@code [offset, offset+length)} (a length of 0: to the end of the file) without waiting for them
      * (sync_file_range SYNC_FILE_RANGE_WRITE): a long copy hands its output to the disk as it goes, so the
      * fdatasync at its end finds little left. Durability still comes only from that fdatasync; a failure
      * here is left for it to report.
      */
     public void startWriteback(long offset, long length) {
+        if (closed) {
+            return; // a hint that came late: the descriptor's number may name another file by now
+        }
         try {
             int ignored = (int) SyncFileRange.H.invokeExact(STATE.get(), fd, offset, length, SYNC_FILE_RANGE_WRITE);
         } catch (Throwable t) {

@@ -25,7 +25,10 @@ public final class LocalDeviceProviders {
     private LocalDeviceProviders() {
     }
 
-    /** {@code file:///abs/path[?direct=1]}. */
+    /**
+     * {@code file:///abs/path[?direct=1][&writeback=SIZE]}: {@code writeback} bounds the buffered writes the page
+     * cache holds before they start going to the disk (default 32M; 0 leaves it to the kernel).
+     */
     public static final class FileScheme implements BlockDeviceProvider {
         @Override
         public Set<String> schemes() {
@@ -45,7 +48,20 @@ public final class LocalDeviceProviders {
         @Override
         public BlockDevice open(DeviceUri uri, OpenOptions options) throws IOException {
             boolean direct = options.directIo() || uri.param("direct").map(v -> v.equals("1") || v.equals("true")).orElse(false);
-            return FileDevice.open(path(uri), options.readOnly(), direct);
+            return FileDevice.open(path(uri), options.readOnly(), direct, writebackEvery(uri));
+        }
+
+        static long writebackEvery(DeviceUri uri) throws BlockDeviceException {
+            String v = uri.param("writeback").orElse(null);
+            if (v == null) {
+                return WritebackTrigger.DEFAULT_EVERY;
+            }
+            try {
+                return io.tapdisk4j.block.Sizes.parse(v);
+            } catch (IllegalArgumentException e) {
+                throw new BlockDeviceException(BlockError.EINVAL, "file URI parameter writeback takes a size (32M, 0 for "
+                        + "the kernel's own writeback), not '" + v + "': " + uri);
+            }
         }
 
         @Override
