@@ -75,8 +75,16 @@ public final class BlockDevices {
 
     /** Opens the transport and the format on top of it. */
     public BlockDevice open(DeviceUri uri, OpenOptions options) throws IOException {
+        return openOn(openTransport(uri, options), uri, options);
+    }
+
+    /**
+     * The format (probed, or named by the options or the URI's {@code format=}) on top of {@code transport},
+     * already open for {@code uri}: the image takes the transport over, and closes it if this fails. For a
+     * caller that needs the transport itself too, without connecting to the storage twice.
+     */
+    public BlockDevice openOn(BlockDevice transport, DeviceUri uri, OpenOptions options) throws IOException {
         String formatName = options.format() != null ? options.format() : uri.param("format").orElse(null);
-        BlockDevice transport = openTransport(uri, options);
         BlockDevice image;
         try {
             FormatProvider format = chooseFormat(formatName, transport);

@@ -68,11 +68,10 @@ public final class VdiOperations {
 
     public VdiInfo info(String uri) throws IOException {
         DeviceUri u = DeviceUri.parse(uri);
-        long storage;
-        try (BlockDevice t = devices.openTransport(u, OpenOptions.readOnlyOptions())) {
-            storage = t.size();
-        }
-        try (BlockDevice d = devices.open(u, OpenOptions.readOnlyOptions())) {
+        // One connection for both: for rbd://, nfs:// or iscsi:// a second open was a second session.
+        BlockDevice t = devices.openTransport(u, OpenOptions.readOnlyOptions());
+        long storage = t.size();
+        try (BlockDevice d = devices.openOn(t, u, OpenOptions.readOnlyOptions())) {
             List<String> chain = new ArrayList<>();
             chain.add(uri);
             if (d instanceof VhdDevice v) {
