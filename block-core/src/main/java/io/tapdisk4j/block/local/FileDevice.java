@@ -114,6 +114,7 @@ public final class FileDevice implements BlockDevice, FileRegionReads, io.tapdis
 
     @Override
     public void startWriteback(long offset, long length) {
+        writeback.callerHints();
         if (direct == null && !readOnly) { // O_DIRECT writes are on the disk already
             file.startWriteback(offset, length); // a hint: its result is not checked, the flush writes the range anyway
         }
@@ -121,10 +122,15 @@ public final class FileDevice implements BlockDevice, FileRegionReads, io.tapdis
 
     /** Creates a new sparse file of {@code size} bytes; refuses to overwrite an existing one. */
     public static FileDevice create(String path, long size) throws BlockDeviceException {
+        return create(path, size, WritebackTrigger.DEFAULT_EVERY);
+    }
+
+    /** {@link #create(String, long)}, with the writeback bound of {@link #open(String, boolean, boolean, long)}. */
+    public static FileDevice create(String path, long size, long writebackEvery) throws BlockDeviceException {
         try (LinuxFile f = LinuxFile.open(path, LinuxFile.O_RDWR | LinuxFile.O_CREAT | LinuxFile.O_EXCL, 0644)) {
             f.truncate(size);
         }
-        return open(path, false, false);
+        return open(path, false, false, writebackEvery);
     }
 
     @Override

@@ -66,7 +66,7 @@ public final class LocalDeviceProviders {
 
         @Override
         public BlockDevice create(DeviceUri uri, long size) throws IOException {
-            return FileDevice.create(path(uri), size);
+            return FileDevice.create(path(uri), size, writebackEvery(uri));
         }
 
         @Override

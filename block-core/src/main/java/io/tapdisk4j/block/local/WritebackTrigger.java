@@ -21,6 +21,7 @@ final class WritebackTrigger {
     private final long every;
     private final AtomicLong sinceLast = new AtomicLong();
     private final AtomicLong started = new AtomicLong();
+    private volatile boolean callerHints;
 
     /** {@code every} of 0 or less: never (the kernel's own writeback only). */
     WritebackTrigger(long every) {
@@ -29,7 +30,7 @@ final class WritebackTrigger {
 
     /** Counts a buffered write of {@code bytes} that completed; true for the one write that should start writeback. */
     boolean wrote(long bytes) {
-        if (every <= 0) {
+        if (every <= 0 || callerHints) {
             return false;
         }
         long since = sinceLast.addAndGet(bytes);
@@ -40,6 +41,14 @@ final class WritebackTrigger {
             return true;
         }
         return false;
+    }
+
+    /**
+     * The writer names the ranges to write back itself (a copy, behind each chunk it finished): from now on this
+     * trigger leaves it to the writer, instead of scanning the whole file for the same pages again.
+     */
+    void callerHints() {
+        callerHints = true;
     }
 
     /** How many times writeback was started (for tests and metrics). */

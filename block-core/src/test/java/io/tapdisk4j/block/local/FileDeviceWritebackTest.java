@@ -134,6 +134,28 @@ class FileDeviceWritebackTest {
     }
 
     @Test
+    void aWriterThatHintsItsOwnRangesTakesOver() throws Exception {
+        byte[] model = random(40 * MIB);
+        try (FileDevice d = open("?writeback=8M", model.length)) {
+            d.startWriteback(0, MIB); // as vdi copy does behind every chunk it finished
+            writeAll(d, model, false);
+            assertEquals(0, d.writebacksStarted());
+            assertReadsBack(d, model);
+        }
+    }
+
+    @Test
+    void aNewFileTakesTheBoundFromItsUriToo() throws Exception {
+        Path p = dir.resolve("new.raw");
+        byte[] model = random(20 * MIB);
+        try (FileDevice d = (FileDevice) new LocalDeviceProviders.FileScheme().create(
+                DeviceUri.parse("file://" + p + "?writeback=4M"), model.length)) {
+            writeAll(d, model, false);
+            assertEquals(5, d.writebacksStarted());
+        }
+    }
+
+    @Test
     void aBadSizeIsAClearError() {
         BlockDeviceException e = assertThrows(BlockDeviceException.class, () -> open("?writeback=lots", MIB));
         assertEquals(BlockError.EINVAL, e.error());
