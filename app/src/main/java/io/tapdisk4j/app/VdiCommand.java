@@ -203,10 +203,19 @@ public final class VdiCommand implements Runnable {
         @Option(names = "--format", defaultValue = "raw", description = "Format of a new DST: raw, vhd or qcow2 (default: ${DEFAULT-VALUE}).") String format;
         @Option(names = {"-n", "--existing"}, description = "DST exists (an image, a LUN): write into it, zeroes where SRC has none; "
                 + "it must be at least as large as SRC.") boolean existing;
+        @Option(names = {"-t", "--cache"}, defaultValue = "none", paramLabel = "MODE",
+                description = "How DST is written where it has a page cache (a local file): none (O_DIRECT, as "
+                        + "qemu-img convert -t none and sparse_dd: the copy does not evict what running guests have "
+                        + "cached) or writeback (through the page cache). Either way DST is flushed before the "
+                        + "command returns. Default: ${DEFAULT-VALUE}.") CacheMode cache;
+
+        /** {@code --cache}: qemu-img's names for the two modes that end with the data on the disk. */
+        enum CacheMode { none, writeback }
 
         @Override
         public Integer call() throws Exception {
-            return Progress.run("copy", p -> new VdiOperations().copy(src, dst, format, existing, p));
+            return Progress.run("copy", p -> new VdiOperations().copy(src, dst, format, existing,
+                    cache == CacheMode.none, p));
         }
     }
 

@@ -21,6 +21,14 @@ public interface BlockDeviceProvider {
     }
 
     /**
+     * {@link #create(DeviceUri, long)}, opened as {@code options} say where the storage has a choice (direct I/O
+     * for a local file); the others ignore them.
+     */
+    default BlockDevice create(DeviceUri uri, long size, OpenOptions options) throws IOException {
+        return create(uri, size);
+    }
+
+    /**
      * Whether storage exists at {@code uri}: what keeps a side file (a changed-block log) beside an image.
      * Storage without named files of its own (a LUN, an NBD export, memory) refuses with ENOTSUP.
      */

@@ -104,10 +104,15 @@ public final class BlockDevices {
 
     /** Creates storage at {@code uri} holding an empty image of {@code size} virtual bytes. */
     public BlockDevice create(DeviceUri uri, long size, String formatName) throws IOException {
+        return create(uri, size, formatName, OpenOptions.DEFAULT);
+    }
+
+    /** {@link #create(DeviceUri, long, String)}, the new image opened with {@code options} (direct I/O, say). */
+    public BlockDevice create(DeviceUri uri, long size, String formatName, OpenOptions options) throws IOException {
         FormatProvider format = formatNamed(formatName == null ? "raw" : formatName);
         BlockDeviceProvider provider = provider(uri);
         if (format == null) {
-            return provider.create(uri, size);
+            return provider.create(uri, size, options);
         }
         BlockDevice transport = provider.create(uri, 0);
         try {
@@ -115,7 +120,7 @@ public final class BlockDevices {
         } finally {
             transport.close();
         }
-        return open(uri, OpenOptions.DEFAULT.withFormat(format.name()));
+        return open(uri, options.withFormat(format.name()));
     }
 
     /** Renames storage through its transport: see {@link BlockDeviceProvider#rename}. */

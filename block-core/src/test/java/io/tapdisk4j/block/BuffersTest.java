@@ -47,4 +47,32 @@ class BuffersTest {
             b.release();
         }
     }
+
+    /** What O_DIRECT needs of a data buffer; the default pool's start 16 bytes past a page. */
+    @Test
+    void dataBuffersAreAlignedForDirectIo() {
+        for (int size : new int[] {4096, 4608, 65536, 1 << 20, 2 << 20, 3 << 20}) {
+            java.util.List<ByteBuf> held = new java.util.ArrayList<>();
+            try {
+                for (int i = 0; i < 5; i++) {
+                    ByteBuf b = Buffers.direct(size);
+                    held.add(b);
+                    assertEquals(0, address(b) % Buffers.IO_ALIGNMENT, size + "-byte buffer at " + address(b));
+                }
+            } finally {
+                held.forEach(ByteBuf::release);
+            }
+        }
+    }
+
+    @Test
+    void usedMemoryCountsBothPools() {
+        long before = Buffers.usedDirectMemory();
+        ByteBuf data = Buffers.direct(8 << 20); // beyond a pool chunk: allocated and counted on its own
+        try {
+            assertTrue(Buffers.usedDirectMemory() - before >= 8 << 20, "data buffers are counted");
+        } finally {
+            data.release();
+        }
+    }
 }

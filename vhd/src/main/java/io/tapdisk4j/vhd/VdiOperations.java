@@ -459,6 +459,19 @@ public final class VdiOperations {
      */
     public void copy(String src, String dst, String format, boolean existing, VdiProgress progress)
             throws IOException {
+        copy(src, dst, format, existing, false, progress);
+    }
+
+    /**
+     * {@link #copy(String, String, String, boolean, VdiProgress)}; with {@code bypassCache} the output is written
+     * past the page cache where it has one (O_DIRECT on a local file), as {@code qemu-img convert -t none} and
+     * XenServer's sparse_dd write: a copy is not read back soon, and its output evicted the cached data of
+     * running guests instead (and on this project's VMs, page-cache memory touched for the first time cost more
+     * than the disk: 1 GiB out of RBD, 1.95-2.29 s against 2.56-4.99 s through the page cache).
+     */
+    public void copy(String src, String dst, String format, boolean existing, boolean bypassCache,
+            VdiProgress progress) throws IOException {
+        OpenOptions out = OpenOptions.DEFAULT.withDirectIo(bypassCache);
         try (BlockDevice s = devices.open(DeviceUri.parse(src), OpenOptions.readOnlyOptions())) {
             String f = format == null ? "raw" : format;
             if (!existing && f.equalsIgnoreCase("vhd")) {
@@ -466,8 +479,8 @@ public final class VdiOperations {
             } else if (f.equalsIgnoreCase("qcow2")) {
                 Qcow2Creator.checkSize(s.size());
             }
-            try (BlockDevice d = existing ? devices.open(DeviceUri.parse(dst), OpenOptions.DEFAULT)
-                    : devices.create(DeviceUri.parse(dst), s.size(), f)) {
+            try (BlockDevice d = existing ? devices.open(DeviceUri.parse(dst), out)
+                    : devices.create(DeviceUri.parse(dst), s.size(), f, out)) {
                 if (existing && d.size() < s.size()) {
                     throw new BlockDeviceException(BlockError.EINVAL, dst + " (" + d.size() + " bytes) is smaller than "
                             + src + " (" + s.size() + " bytes)");

@@ -6,7 +6,6 @@ import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
 import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
 import io.micrometer.core.instrument.binder.system.UptimeMetrics;
-import io.netty.buffer.ByteBufAllocatorMetricProvider;
 import io.netty.buffer.PooledByteBufAllocator;
 import io.netty.channel.EventLoopGroup;
 import io.netty.util.concurrent.EventExecutor;
@@ -26,19 +25,17 @@ final class ProcessMetrics {
         new JvmThreadMetrics().bindTo(registry);
         new ProcessorMetrics().bindTo(registry);
         new UptimeMetrics().bindTo(registry);
-        if (Buffers.allocator() instanceof ByteBufAllocatorMetricProvider p) {
-            Gauge.builder("tapdisk4j.buffers.used", p, x -> x.metric().usedDirectMemory()).baseUnit("bytes")
-                    .description("dom0 pooled direct memory in use").tag("kind", "direct").register(registry);
-            Gauge.builder("tapdisk4j.buffers.used", p, x -> x.metric().usedHeapMemory()).baseUnit("bytes")
-                    .tag("kind", "heap").register(registry);
-        }
-        if (Buffers.allocator() instanceof PooledByteBufAllocator pooled) {
-            Gauge.builder("tapdisk4j.buffers.pinned", pooled, PooledByteBufAllocator::pinnedDirectMemory)
-                    .baseUnit("bytes").description("direct memory held by buffers not yet released")
-                    .register(registry);
-            Gauge.builder("tapdisk4j.buffers.arenas", pooled, x -> x.metric().numDirectArenas())
-                    .register(registry);
-        }
+        // Both pools (small buffers, and the 4 KiB-aligned one of data buffers) as one figure each.
+        java.util.List<PooledByteBufAllocator> pools = Buffers.pools();
+        Gauge.builder("tapdisk4j.buffers.used", pools, ps -> Buffers.usedDirectMemory())
+                .baseUnit("bytes").description("dom0 pooled direct memory in use").tag("kind", "direct").register(registry);
+        Gauge.builder("tapdisk4j.buffers.used", pools, ps -> ps.stream().mapToLong(x -> x.metric().usedHeapMemory()).sum())
+                .baseUnit("bytes").tag("kind", "heap").register(registry);
+        Gauge.builder("tapdisk4j.buffers.pinned", pools, ps -> ps.stream().mapToLong(PooledByteBufAllocator::pinnedDirectMemory).sum())
+                .baseUnit("bytes").description("direct memory held by buffers not yet released")
+                .register(registry);
+        Gauge.builder("tapdisk4j.buffers.arenas", pools, ps -> ps.stream().mapToInt(x -> x.metric().numDirectArenas()).sum())
+                .register(registry);
         EventLoopGroup loops = EventLoops.shared();
         int i = 0;
         for (EventExecutor e : loops) {

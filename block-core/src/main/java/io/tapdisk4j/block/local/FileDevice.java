@@ -96,7 +96,8 @@ public final class FileDevice implements BlockDevice, FileRegionReads, io.tapdis
 
     @Override
     public boolean copyRangeTo(BlockDevice target, long offset, long length) throws BlockDeviceException {
-        if (!(target instanceof FileDevice f) || f.readOnly || offset < 0 || length < 0
+        // Not onto a file opened for direct I/O: the kernel's copy would go through its page cache after all.
+        if (!(target instanceof FileDevice f) || f.readOnly || f.direct != null || offset < 0 || length < 0
                 || offset + length > size || offset + length > f.size) {
             return false;
         }
@@ -122,15 +123,16 @@ public final class FileDevice implements BlockDevice, FileRegionReads, io.tapdis
 
     /** Creates a new sparse file of {@code size} bytes; refuses to overwrite an existing one. */
     public static FileDevice create(String path, long size) throws BlockDeviceException {
-        return create(path, size, WritebackTrigger.DEFAULT_EVERY);
+        return create(path, size, false, WritebackTrigger.DEFAULT_EVERY);
     }
 
-    /** {@link #create(String, long)}, with the writeback bound of {@link #open(String, boolean, boolean, long)}. */
-    public static FileDevice create(String path, long size, long writebackEvery) throws BlockDeviceException {
+    /** {@link #create(String, long)}, opened as {@link #open(String, boolean, boolean, long)} opens. */
+    public static FileDevice create(String path, long size, boolean directIo, long writebackEvery)
+            throws BlockDeviceException {
         try (LinuxFile f = LinuxFile.open(path, LinuxFile.O_RDWR | LinuxFile.O_CREAT | LinuxFile.O_EXCL, 0644)) {
             f.truncate(size);
         }
-        return open(path, false, false, writebackEvery);
+        return open(path, false, directIo, writebackEvery);
     }
 
     @Override

@@ -47,8 +47,11 @@ public final class LocalDeviceProviders {
 
         @Override
         public BlockDevice open(DeviceUri uri, OpenOptions options) throws IOException {
-            boolean direct = options.directIo() || uri.param("direct").map(v -> v.equals("1") || v.equals("true")).orElse(false);
-            return FileDevice.open(path(uri), options.readOnly(), direct, writebackEvery(uri));
+            return FileDevice.open(path(uri), options.readOnly(), direct(uri, options), writebackEvery(uri));
+        }
+
+        static boolean direct(DeviceUri uri, OpenOptions options) {
+            return options.directIo() || uri.param("direct").map(v -> v.equals("1") || v.equals("true")).orElse(false);
         }
 
         static long writebackEvery(DeviceUri uri) throws BlockDeviceException {
@@ -66,7 +69,12 @@ public final class LocalDeviceProviders {
 
         @Override
         public BlockDevice create(DeviceUri uri, long size) throws IOException {
-            return FileDevice.create(path(uri), size, writebackEvery(uri));
+            return create(uri, size, OpenOptions.DEFAULT);
+        }
+
+        @Override
+        public BlockDevice create(DeviceUri uri, long size, OpenOptions options) throws IOException {
+            return FileDevice.create(path(uri), size, direct(uri, options), writebackEvery(uri));
         }
 
         @Override

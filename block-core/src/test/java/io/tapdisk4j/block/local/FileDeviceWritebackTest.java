@@ -156,6 +156,21 @@ class FileDeviceWritebackTest {
     }
 
     @Test
+    void directIoWritesNeverSitInThePageCache() throws Exception {
+        byte[] model = random(16 * MIB);
+        try (FileDevice d = open("?direct=1&writeback=0", model.length)) {
+            writeAll(d, model, false);
+            // Buffered, all 4096 pages would be dirty now (no flush, the trigger off); O_DIRECT left none.
+            assertEquals(0, d.pagesNotOnDisk(), "pages of direct writes dirty in the page cache");
+            assertReadsBack(d, model);
+        }
+        try (FileDevice d = open("?writeback=0", model.length)) {
+            writeAll(d, model, false);
+            assertTrue(d.pagesNotOnDisk() > 0, "the same writes through the page cache leave dirty pages");
+        }
+    }
+
+    @Test
     void aBadSizeIsAClearError() {
         BlockDeviceException e = assertThrows(BlockDeviceException.class, () -> open("?writeback=lots", MIB));
         assertEquals(BlockError.EINVAL, e.error());
