@@ -29,7 +29,9 @@ import java.util.function.Supplier;
  * <p>Same work on both sides: the same source file (random data, no zero runs: neither side may skip any),
  * a new sparse output, and the same durability: {@code vdi copy} flushes its output before it exits, so
  * qemu-img convert runs with {@code -t writeback} (it then flushes once at the end; its default, unsafe,
- * never flushes), and nfs-cp COMMITs on close as libnfs does for unstable writes.
+ * never flushes), and nfs-cp COMMITs on close as libnfs does for unstable writes. {@code vdi copy} writes a
+ * local file with O_DIRECT (its default {@code --cache none}); qemu-img's {@code -t none}, the same, is a
+ * second line for files and iSCSI.
  */
 @Command(name = "copy", description = "vdi copy and CLI start-up against qemu-img convert / qemu-img info / nfs-cp, "
         + "as whole processes side by side in one run (alternating rounds, medians, ratios).")
@@ -96,6 +98,9 @@ final class BenchCopyCommand implements Callable<Integer> {
                 pair("vdi copy file " + size + " | qemu-img convert",
                         List.of(launcher, "vdi", "copy", "file://" + src, "file://" + ours),
                         List.of(qemuImg, "convert", "-t", "writeback", "-f", "raw", "-O", "raw", src.toString(), theirs.toString()), clean);
+                pair("vdi copy file " + size + " | qemu-img convert -t none",
+                        List.of(launcher, "vdi", "copy", "file://" + src, "file://" + ours),
+                        List.of(qemuImg, "convert", "-t", "none", "-f", "raw", "-O", "raw", src.toString(), theirs.toString()), clean);
             }
             if (wanted("iscsi")) {
                 try (Tgtd tgtd = Tgtd.start(d.resolve("tgtd-" + size)).targetWithLun(src)) {
@@ -103,6 +108,9 @@ final class BenchCopyCommand implements Callable<Integer> {
                     pair("vdi copy iscsi " + size + " | qemu-img convert",
                             List.of(launcher, "vdi", "copy", lun, "file://" + ours),
                             List.of(qemuImg, "convert", "-t", "writeback", "-f", "raw", "-O", "raw", lun, theirs.toString()), clean);
+                    pair("vdi copy iscsi " + size + " | qemu-img convert -t none",
+                            List.of(launcher, "vdi", "copy", lun, "file://" + ours),
+                            List.of(qemuImg, "convert", "-t", "none", "-f", "raw", "-O", "raw", lun, theirs.toString()), clean);
                 }
             }
             if (wanted("nfs")) {

@@ -28,7 +28,8 @@ import java.util.regex.Pattern;
  * {@code qemu-nbd} exporting the same image, read with {@code nbdcopy -C 4} and fio 4 KiB random reads
  * (ioengine=nbd, queue depth 32). Both sides run librbd with its cache off and flush a file destination once at
  * the end (the QEMU side with {@code -T none}/{@code -t writeback}/{@code --cache=none} as the copy direction
- * needs; {@code -Ddefaults=true} adds qemu-img with its default cache modes). Not part of the test suite (the
+ * needs, and {@code -t none}, O_DIRECT as vdi copy writes a file, beside it; {@code -Ddefaults=true} adds
+ * qemu-img with its default cache modes). Not part of the test suite (the
  * name does not end in Test); run it with
  * <pre>
  *   ./tapdisk4j --version   # builds app/target/tapdisk4j.jar
@@ -64,7 +65,7 @@ class RbdPeerBenchmark {
             double memcpy = memcpyGBps();
             int n = ROUNDS;
             double[] tapIn = new double[n], qemuIn = new double[n], tapOut = new double[n], qemuOut = new double[n];
-            double[] qemuInDefault = new double[n], qemuOutDefault = new double[n];
+            double[] qemuInDefault = new double[n], qemuOutDefault = new double[n], qemuOutDirect = new double[n];
             for (int round = 0; round < n; round++) {
                 int r = round;
                 String tapImage = "bench-tap-" + round;
@@ -72,9 +73,10 @@ class RbdPeerBenchmark {
                 Path a = dir.resolve("out-tap.raw");
                 Path b = dir.resolve("out-qemu.raw");
                 // The same settings on both sides: librbd's cache off (ours by default; QEMU's cache=none sets
-                // rbd_cache=false), and a file destination written through the page cache and flushed once at
-                // the end (vdi copy's final flush; QEMU's cache=writeback flushes on close, its default for
-                // convert's output, cache=unsafe, never does). Odd rounds run QEMU first: whoever goes first
+                // rbd_cache=false), and a file destination flushed once at the end (vdi copy's final flush;
+                // QEMU's cache=writeback flushes on close, its default for convert's output, cache=unsafe, never
+                // does). vdi copy writes the file with O_DIRECT (its default --cache none); qemu-img's -t none,
+                // the same, is measured below beside -t writeback. Odd rounds run QEMU first: whoever goes first
                 // meets the OSD and the page cache as the previous copy left them.
                 Runnable[] in = {
                     () -> tapIn[r] = time(tapdisk4j, "vdi", "copy", "file://" + src, ceph.uri(tapImage)),
@@ -86,6 +88,11 @@ class RbdPeerBenchmark {
                             "raw", ceph.qemu(tapImage), b.toString())};
                 inOrder(round, in);
                 inOrder(round, out);
+                // vdi copy writes a local file with O_DIRECT (its --cache none): qemu-img's same mode too.
+                Path d = dir.resolve("out-qemu-direct.raw");
+                qemuOutDirect[round] = time(qemuImg, "convert", "-T", "none", "-t", "none", "-f", "raw", "-O", "raw",
+                        ceph.qemu(tapImage), d.toString());
+                Files.delete(d);
                 if (DEFAULTS) {
                     // And qemu-img's own defaults (-T writeback: rbd_cache=true; -t unsafe: no flush at all).
                     Path c = dir.resolve("out-qemu-default.raw");
@@ -123,6 +130,8 @@ class RbdPeerBenchmark {
             List<PeerFigure> figures = new ArrayList<>();
             figures.add(PeerFigure.ofMedians("RBD", "vdi copy file -> rbd, " + gib, "qemu-img convert", tapIn, qemuIn, "s", false));
             figures.add(PeerFigure.ofMedians("RBD", "vdi copy rbd -> file, " + gib, "qemu-img convert", tapOut, qemuOut, "s", false));
+            figures.add(PeerFigure.ofMedians("RBD", "vdi copy rbd -> file, " + gib, "qemu-img convert -t none (O_DIRECT, as vdi copy)",
+                    tapOut, qemuOutDirect, "s", false));
             if (DEFAULTS) {
                 figures.add(PeerFigure.ofMedians("RBD", "vdi copy file -> rbd, " + gib, "qemu-img convert, its default cache modes",
                         tapIn, qemuInDefault, "s", false));
