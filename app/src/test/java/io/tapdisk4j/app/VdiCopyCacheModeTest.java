@@ -45,12 +45,18 @@ class VdiCopyCacheModeTest {
         }
     }
 
+    /** A source file of random bytes; returns them. */
+    byte[] source(Path src, int seed) throws Exception {
+        byte[] data = new byte[SIZE];
+        new Random(seed).nextBytes(data);
+        Files.write(src, data);
+        return data;
+    }
+
     @Test
     void theDefaultBypassesThePageCacheAndWritebackGoesThroughIt() throws Exception {
-        byte[] data = new byte[SIZE];
-        new Random(7).nextBytes(data);
         Path src = dir.resolve("src.raw");
-        Files.write(src, data);
+        byte[] data = source(src, 7);
 
         Path direct = dir.resolve("direct.raw");
         assertEquals(0, Main.run("vdi", "copy", "file://" + src, "file://" + direct));
@@ -66,10 +72,8 @@ class VdiCopyCacheModeTest {
 
     @Test
     void anExistingFileIsWrittenPastThePageCacheToo() throws Exception {
-        byte[] data = new byte[SIZE];
-        new Random(8).nextBytes(data);
         Path src = dir.resolve("src.raw");
-        Files.write(src, data);
+        byte[] data = source(src, 8);
         Path dst = dir.resolve("dst.raw");
         Files.write(dst, new byte[SIZE]);
         try (LinuxFile f = LinuxFile.open(dst.toString(), LinuxFile.O_RDONLY, 0)) {

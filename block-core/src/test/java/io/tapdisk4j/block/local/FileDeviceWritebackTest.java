@@ -48,6 +48,13 @@ class FileDeviceWritebackTest {
         }
     }
 
+    /** Writes all of {@code model}, checks how many times writeback started, and reads every byte back. */
+    static void assertWritesStart(FileDevice d, byte[] model, boolean fua, long expectedStarts) throws Exception {
+        writeAll(d, model, fua);
+        assertEquals(expectedStarts, d.writebacksStarted());
+        assertReadsBack(d, model);
+    }
+
     static void assertReadsBack(FileDevice d, byte[] model) throws Exception {
         for (int off = 0; off < model.length; off += MIB) {
             ByteBuf b = d.read(off, MIB).get(30, TimeUnit.SECONDS);
@@ -96,9 +103,7 @@ class FileDeviceWritebackTest {
             assertEquals(3, d.writebacksStarted());
         }
         try (FileDevice d = open("?writeback=0", model.length)) {
-            writeAll(d, model, false);
-            assertEquals(0, d.writebacksStarted());
-            assertReadsBack(d, model);
+            assertWritesStart(d, model, false, 0);
         }
     }
 
@@ -106,14 +111,10 @@ class FileDeviceWritebackTest {
     void writesThatAreOnTheDiskAlreadyDoNotCount() throws Exception {
         byte[] model = random(40 * MIB);
         try (FileDevice d = open("?writeback=8M", model.length)) {
-            writeAll(d, model, true); // FUA: each is written through before it completes
-            assertEquals(0, d.writebacksStarted());
-            assertReadsBack(d, model);
+            assertWritesStart(d, model, true, 0); // FUA: each is written through before it completes
         }
         try (FileDevice d = open("?writeback=8M&direct=1", model.length)) {
-            writeAll(d, model, false); // O_DIRECT: no page cache to write back
-            assertEquals(0, d.writebacksStarted());
-            assertReadsBack(d, model);
+            assertWritesStart(d, model, false, 0); // O_DIRECT: no page cache to write back
         }
     }
 
@@ -138,9 +139,7 @@ class FileDeviceWritebackTest {
         byte[] model = random(40 * MIB);
         try (FileDevice d = open("?writeback=8M", model.length)) {
             d.startWriteback(0, MIB); // as vdi copy does behind every chunk it finished
-            writeAll(d, model, false);
-            assertEquals(0, d.writebacksStarted());
-            assertReadsBack(d, model);
+            assertWritesStart(d, model, false, 0);
         }
     }
 
