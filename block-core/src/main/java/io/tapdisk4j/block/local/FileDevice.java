@@ -82,7 +82,7 @@ public final class FileDevice implements BlockDevice, FileRegionReads, io.tapdis
                 WriterLock.acquire(f, path);
             }
             if (directIo) {
-                d = LinuxFile.open(path, flags | LinuxFile.O_DIRECT, 0);
+                d = openDirect(path, flags);
             }
             return new FileDevice(path, f, d, readOnly, writebackEvery);
         } catch (BlockDeviceException e) {
@@ -92,6 +92,27 @@ public final class FileDevice implements BlockDevice, FileRegionReads, io.tapdis
             }
             throw e;
         }
+    }
+
+    /**
+     * The O_DIRECT descriptor, or null where the file system refuses O_DIRECT (EINVAL: tmpfs before Linux 6.6,
+     * procfs): the device then goes through the page cache, as requests that are not aligned do anyway; a copy
+     * onto tmpfs must not fail for asking to skip a cache that is the storage itself.
+     */
+    private static LinuxFile openDirect(String path, int flags) throws BlockDeviceException {
+        try {
+            return LinuxFile.open(path, flags | LinuxFile.O_DIRECT, 0);
+        } catch (BlockDeviceException e) {
+            if (e.error() != BlockError.EINVAL) {
+                throw e;
+            }
+            return null;
+        }
+    }
+
+    /** Whether this device has an O_DIRECT descriptor (for tests). */
+    boolean directIo() {
+        return direct != null;
     }
 
     @Override

@@ -170,6 +170,17 @@ class FileDeviceWritebackTest {
     }
 
     @Test
+    void aFileSystemWithoutODirectIsServedThroughThePageCache() throws Exception {
+        // procfs refuses O_DIRECT at open (EINVAL), as tmpfs did before Linux 6.6.
+        try (FileDevice d = FileDevice.open("/proc/self/cmdline", true, true)) {
+            assertFalse(d.directIo());
+        }
+        try (FileDevice d = open("?direct=1", MIB)) {
+            assertTrue(d.directIo(), "a file on " + dir + " takes O_DIRECT");
+        }
+    }
+
+    @Test
     void aBadSizeIsAClearError() {
         BlockDeviceException e = assertThrows(BlockDeviceException.class, () -> open("?writeback=lots", MIB));
         assertEquals(BlockError.EINVAL, e.error());
