@@ -95,22 +95,12 @@ final class BenchCopyCommand implements Callable<Integer> {
                 return null;
             };
             if (wanted("file")) {
-                pair("vdi copy file " + size + " | qemu-img convert",
-                        List.of(launcher, "vdi", "copy", "file://" + src, "file://" + ours),
-                        List.of(qemuImg, "convert", "-t", "writeback", "-f", "raw", "-O", "raw", src.toString(), theirs.toString()), clean);
-                pair("vdi copy file " + size + " | qemu-img convert -t none",
-                        List.of(launcher, "vdi", "copy", "file://" + src, "file://" + ours),
-                        List.of(qemuImg, "convert", "-t", "none", "-f", "raw", "-O", "raw", src.toString(), theirs.toString()), clean);
+                convertPairs("file " + size, qemuImg, "file://" + src, src.toString(), ours, theirs, clean);
             }
             if (wanted("iscsi")) {
                 try (Tgtd tgtd = Tgtd.start(d.resolve("tgtd-" + size)).targetWithLun(src)) {
                     String lun = tgtd.lunUrl(null, 1);
-                    pair("vdi copy iscsi " + size + " | qemu-img convert",
-                            List.of(launcher, "vdi", "copy", lun, "file://" + ours),
-                            List.of(qemuImg, "convert", "-t", "writeback", "-f", "raw", "-O", "raw", lun, theirs.toString()), clean);
-                    pair("vdi copy iscsi " + size + " | qemu-img convert -t none",
-                            List.of(launcher, "vdi", "copy", lun, "file://" + ours),
-                            List.of(qemuImg, "convert", "-t", "none", "-f", "raw", "-O", "raw", lun, theirs.toString()), clean);
+                    convertPairs("iscsi " + size, qemuImg, lun, lun, ours, theirs, clean);
                 }
             }
             if (wanted("nfs")) {
@@ -137,6 +127,20 @@ final class BenchCopyCommand implements Callable<Integer> {
             Files.deleteIfExists(src);
         }
         return 0;
+    }
+
+    /**
+     * {@code vdi copy} of {@code ourSrc} against {@code qemu-img convert} of {@code qemuSrc}, into a new local
+     * file: once against {@code -t writeback} (flushed at the end, the same durability), once against
+     * {@code -t none} (O_DIRECT, the same mode as vdi copy's default).
+     */
+    private void convertPairs(String what, String qemuImg, String ourSrc, String qemuSrc, Path ours, Path theirs,
+            Supplier<Void> clean) throws Exception {
+        for (String mode : List.of("writeback", "none")) {
+            pair("vdi copy " + what + " | qemu-img convert" + (mode.equals("none") ? " -t none" : ""),
+                    List.of(launcher, "vdi", "copy", ourSrc, "file://" + ours),
+                    List.of(qemuImg, "convert", "-t", mode, "-f", "raw", "-O", "raw", qemuSrc, theirs.toString()), clean);
+        }
     }
 
     /** Runs both commands {@link #rounds} times, alternating which goes first, and prints the medians. */

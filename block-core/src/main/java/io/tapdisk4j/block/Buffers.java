@@ -24,6 +24,8 @@ public final class Buffers {
      * the default pool, where aligning them would round every one up to 4 KiB.
      */
     private static final PooledByteBufAllocator ALIGNED;
+    /** Both pools, once each (one when Netty cannot align). */
+    private static final java.util.List<PooledByteBufAllocator> POOLS;
 
     static {
         // Netty caches per thread only buffers up to 32 KiB by default. Larger request buffers then go back
@@ -43,6 +45,8 @@ public final class Buffers {
                 PooledByteBufAllocator.defaultMaxOrder(), PooledByteBufAllocator.defaultSmallCacheSize(),
                 PooledByteBufAllocator.defaultNormalCacheSize(), PooledByteBufAllocator.defaultUseCacheForAllThreads(),
                 IO_ALIGNMENT);
+        POOLS = ALIGNED == ALLOCATOR ? java.util.List.of(ALIGNED)
+                : java.util.List.of((PooledByteBufAllocator) ALLOCATOR, ALIGNED);
     }
 
     private Buffers() {
@@ -54,12 +58,16 @@ public final class Buffers {
 
     /** The pools, for metrics: the default one and the aligned one of data buffers. */
     public static java.util.List<PooledByteBufAllocator> pools() {
-        return ALIGNED == ALLOCATOR ? java.util.List.of(ALIGNED) : java.util.List.of((PooledByteBufAllocator) ALLOCATOR, ALIGNED);
+        return POOLS;
     }
 
     /** Direct memory in use by both pools. */
     public static long usedDirectMemory() {
-        return pools().stream().mapToLong(p -> p.metric().usedDirectMemory()).sum();
+        long used = 0;
+        for (PooledByteBufAllocator p : POOLS) {
+            used += p.metric().usedDirectMemory();
+        }
+        return used;
     }
 
     /** A buffer of {@code capacity} bytes; from 4 KiB up its address is 4 KiB-aligned (O_DIRECT can take it). */

@@ -39,7 +39,6 @@ import java.util.concurrent.atomic.AtomicInteger;
 public final class FileDevice implements BlockDevice, FileRegionReads, io.tapdisk4j.block.RangeCopy,
         io.tapdisk4j.block.EarlyWriteback {
 
-    private static final int DIRECT_ALIGN = 4096;
     private static final ExecutorService IO = Executors.newFixedThreadPool(
             Math.max(4, 2 * Runtime.getRuntime().availableProcessors()), new DaemonThreads("tapdisk4j-file"));
 
@@ -173,8 +172,8 @@ public final class FileDevice implements BlockDevice, FileRegionReads, io.tapdis
     }
 
     private LinuxFile fdFor(long offset, long length, MemorySegment seg) {
-        if (direct != null && offset % DIRECT_ALIGN == 0 && length % DIRECT_ALIGN == 0
-                && seg.address() % DIRECT_ALIGN == 0) {
+        if (direct != null && offset % Buffers.IO_ALIGNMENT == 0 && length % Buffers.IO_ALIGNMENT == 0
+                && seg.address() % Buffers.IO_ALIGNMENT == 0) {
             return direct;
         }
         return file;
